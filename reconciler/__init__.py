@@ -1,0 +1,3 @@
+"""hactl: a declarative high-availability cluster manager."""
+
+__version__ = "0.1.0"

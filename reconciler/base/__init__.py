@@ -1,0 +1,1 @@
+"""L0: ids, scores, the error tree, the clock protocol, limits. Imports nothing of ours."""

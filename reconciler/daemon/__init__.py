@@ -1,0 +1,1 @@
+"""L5: `hacd`, the per-node daemon (asyncio wiring)."""

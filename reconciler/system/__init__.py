@@ -1,0 +1,1 @@
+"""L4 adapters for the operating system: the real clock."""
