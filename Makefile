@@ -58,9 +58,8 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 proto: install
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=reconciler/_proto --grpc_python_out=reconciler/_proto \
-		--pyi_out=reconciler/_proto $$(ls proto/*.proto 2>/dev/null)
-	$(PY) -m reconciler.transport.fix_proto_imports reconciler/_proto 2>/dev/null || true
+	$(PY) -m grpc_tools.protoc -Ireconciler/_proto=proto --python_out=. --grpc_python_out=. --pyi_out=. \
+		$(patsubst proto/%,reconciler/_proto/%,$(wildcard proto/*.proto))
 
 sim: install
 	$(PY) -m pytest tests/sim -q --sim-seeds=$(SEEDS) --sim-seed-start=$(SEED_START)

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PURE = ["base", "model", "raft", "kv", "scheduler", "controller"]
+PURE = ["base", "model", "raft", "kv", "scheduler", "cib", "controller"]
 BANNED_CALLS = {
     ("time", "time"),
     ("time", "monotonic"),

@@ -1,0 +1,1 @@
+"""L2 pure: Pacemaker CIB XML import/export."""
