@@ -1,0 +1,105 @@
+"""`hacd --config FILE`: one node's configuration (YAML, validated here at the edge).
+
+Example (what ``hactl cluster init`` / ``hactl cluster up`` write)::
+
+    cluster: demo-7f3a
+    node: node1
+    listen: 127.0.0.1:25101          # hactl API + node agent service (gRPC)
+    dataDir: /var/lib/hactl/node1    # store member data (builtin backend)
+    stateDir: /run/hactl             # agent state: <stateDir>/<node>/{hacd.pid,pids/,rsctmp/}
+    heartbeat: 0.5                   # seconds between liveness lease renewals
+    nodeTimeout: 2                   # liveness lease TTL (node lost after this)
+    store:
+      backend: etcd                  # or builtin
+      endpoints: [127.0.0.1:25001]
+      # builtin only: this member's client/peer addresses and the initial members
+      member: {client: 127.0.0.1:25201, peer: 127.0.0.1:25301, role: voter}
+      members: {node1: 127.0.0.1:25301, node2: ..., node3: ...}
+    nodes:                           # every node of the cluster and its API address
+      node1: 127.0.0.1:25101
+    fencing: {agent: fence_hactl_local, params: {state_dir: /run/hactl}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.base.errors import ConfigError
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class MemberConfig(_Cfg):
+    client: str
+    peer: str
+    role: Literal["voter", "witness", "learner"] = "voter"
+
+
+class StoreConfig(_Cfg):
+    backend: Literal["etcd", "builtin"] = "etcd"
+    endpoints: tuple[str, ...] = ()
+    ca_file: str | None = Field(None, alias="caFile")
+    cert_file: str | None = Field(None, alias="certFile")
+    key_file: str | None = Field(None, alias="keyFile")
+    member: MemberConfig | None = None
+    members: dict[str, str] = Field(default_factory=dict)
+
+
+class FencingConfig(_Cfg):
+    agent: str = "fence_hactl_local"
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class NodeConfig(_Cfg):
+    cluster: str
+    node: str
+    listen: str
+    data_dir: str = Field(alias="dataDir")
+    state_dir: str = Field(alias="stateDir")
+    heartbeat: float = Field(0.5, gt=0)
+    node_timeout: float = Field(2.0, gt=0, alias="nodeTimeout")
+    election_ttl: float = Field(2.0, gt=0, alias="electionTtl")
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    nodes: dict[str, str] = Field(default_factory=dict)
+    fencing: FencingConfig | None = None
+    log_level: str = Field("INFO", alias="logLevel")
+
+    def node_state_dir(self) -> Path:
+        return Path(self.state_dir) / self.node
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def load(path: str | Path) -> NodeConfig:
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping of settings")
+    try:
+        cfg = NodeConfig.model_validate(raw)
+    except ValidationError as e:
+        lines = [f"{p}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    if cfg.node not in cfg.nodes:
+        raise ConfigError(f"{p}: nodes: this node {cfg.node!r} is not listed")
+    if cfg.store.backend == "etcd" and not cfg.store.endpoints:
+        raise ConfigError(f"{p}: store.endpoints: the etcd backend needs endpoints")
+    if cfg.store.backend == "builtin" and cfg.store.member is None:
+        raise ConfigError(f"{p}: store.member: the builtin backend needs this member's addresses")
+    return cfg
+
+
+def save(cfg: NodeConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.dump(), sort_keys=False))

@@ -1,0 +1,305 @@
+"""The store as the daemon and the CLI use it: a small async key/value port.
+
+This is the slice of etcd's v3 API the live cluster needs (get, prefix range,
+put, delete, compare-and-swap transactions, leases, prefix watches), behind a
+``Protocol`` so the backend is invisible above it. :class:`EtcdKv` speaks the
+etcd v3 gRPC API with the generated modules aetcd ships, to any endpoint that
+serves it: real etcd or hactl's builtin store. Keys and values are ``str``/``bytes``.
+Foreign errors become :mod:`reconciler.base.errors` here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+from aetcd.rpc import rpc_pb2 as pb
+from aetcd.rpc import rpc_pb2_grpc as pbg
+
+from reconciler.base.errors import Compacted, StoreError, StoreUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "put" | "delete"
+    key: str
+    value: bytes
+    mod_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cmp:
+    """A transaction compare: ``target`` in version, create, mod, value; ``op`` in ==, !=, <, >."""
+
+    key: str
+    target: str
+    op: str
+    value: int | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: str
+    value: bytes
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: str
+    prefix: bool = False
+
+
+Op = Put | Delete
+
+
+class Kv(Protocol):
+    async def get(self, key: str) -> Entry | None: ...
+    async def range(self, prefix: str) -> tuple[list[Entry], int]: ...
+    async def put(self, key: str, value: bytes, lease: int = 0) -> int: ...
+    async def delete(self, key: str, prefix: bool = False) -> int: ...
+    async def txn(
+        self, compares: Sequence[Cmp], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> tuple[bool, int]: ...
+    async def grant(self, ttl: float) -> int: ...
+    async def keepalive(self, lease: int) -> int: ...
+    async def revoke(self, lease: int) -> None: ...
+    def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]: ...
+    async def close(self) -> None: ...
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    b = bytearray(prefix)
+    for i in range(len(b) - 1, -1, -1):
+        if b[i] < 0xFF:
+            b[i] += 1
+            return bytes(b[: i + 1])
+    return b"\0"
+
+
+def _translate(e: grpc.RpcError) -> StoreError:
+    code = e.code() if hasattr(e, "code") else None
+    detail = e.details() if hasattr(e, "details") else str(e)
+    if code in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+    ):
+        return StoreUnavailable(f"store unavailable: {detail}")
+    if detail and "compacted" in detail:
+        return Compacted(0)
+    return StoreError(f"store error: {code}: {detail}")
+
+
+_TARGET = {
+    "version": pb.Compare.VERSION,
+    "create": pb.Compare.CREATE,
+    "mod": pb.Compare.MOD,
+    "value": pb.Compare.VALUE,
+}
+_RESULT = {
+    "==": pb.Compare.EQUAL,
+    "!=": pb.Compare.NOT_EQUAL,
+    "<": pb.Compare.LESS,
+    ">": pb.Compare.GREATER,
+}
+
+
+def _entry(kv: Any) -> Entry:
+    return Entry(
+        key=kv.key.decode(),
+        value=bytes(kv.value),
+        create_revision=kv.create_revision,
+        mod_revision=kv.mod_revision,
+        version=kv.version,
+        lease=kv.lease,
+    )
+
+
+class EtcdKv:
+    """The port over etcd's v3 gRPC API (real etcd or the builtin store)."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        timeout: float = 5.0,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        if not endpoints:
+            raise StoreError("no store endpoints configured")
+        hosts = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
+        target = "ipv4:" + ",".join(hosts) if len(hosts) > 1 else hosts[0]
+        options = [
+            ("grpc.lb_policy_name", "round_robin" if len(hosts) > 1 else "pick_first"),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 500),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ]
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+        self._timeout = timeout
+        self._kv = pbg.KVStub(self._channel)
+        self._lease = pbg.LeaseStub(self._channel)
+        self._watch = pbg.WatchStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def get(self, key: str) -> Entry | None:
+        try:
+            r = await self._kv.Range(pb.RangeRequest(key=key.encode()), timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return _entry(r.kvs[0]) if r.kvs else None
+
+    async def range(self, prefix: str) -> tuple[list[Entry], int]:
+        k = prefix.encode()
+        try:
+            r = await self._kv.Range(
+                pb.RangeRequest(key=k, range_end=prefix_end(k)), timeout=self._timeout
+            )
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return [_entry(kv) for kv in r.kvs], r.header.revision
+
+    async def put(self, key: str, value: bytes, lease: int = 0) -> int:
+        try:
+            r = await self._kv.Put(
+                pb.PutRequest(key=key.encode(), value=value, lease=lease), timeout=self._timeout
+            )
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return int(r.header.revision)
+
+    async def delete(self, key: str, prefix: bool = False) -> int:
+        k = key.encode()
+        req = pb.DeleteRangeRequest(key=k, range_end=prefix_end(k) if prefix else b"")
+        try:
+            r = await self._kv.DeleteRange(req, timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return int(r.deleted)
+
+    @staticmethod
+    def _op(op: Op) -> Any:
+        if isinstance(op, Put):
+            return pb.RequestOp(
+                request_put=pb.PutRequest(key=op.key.encode(), value=op.value, lease=op.lease)
+            )
+        k = op.key.encode()
+        return pb.RequestOp(
+            request_delete_range=pb.DeleteRangeRequest(
+                key=k, range_end=prefix_end(k) if op.prefix else b""
+            )
+        )
+
+    async def txn(
+        self, compares: Sequence[Cmp], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> tuple[bool, int]:
+        cmps = []
+        for c in compares:
+            m = pb.Compare(key=c.key.encode(), target=_TARGET[c.target], result=_RESULT[c.op])
+            if c.target == "version":
+                m.version = int(c.value)
+            elif c.target == "create":
+                m.create_revision = int(c.value)
+            elif c.target == "mod":
+                m.mod_revision = int(c.value)
+            else:
+                m.value = bytes(c.value)
+            cmps.append(m)
+        req = pb.TxnRequest(
+            compare=cmps,
+            success=[self._op(o) for o in success],
+            failure=[self._op(o) for o in failure],
+        )
+        try:
+            r = await self._kv.Txn(req, timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return bool(r.succeeded), int(r.header.revision)
+
+    async def grant(self, ttl: float) -> int:
+        try:
+            r = await self._lease.LeaseGrant(
+                pb.LeaseGrantRequest(TTL=max(1, round(ttl))), timeout=self._timeout
+            )
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        if r.error:
+            raise StoreError(f"lease grant failed: {r.error}")
+        return int(r.ID)
+
+    async def keepalive(self, lease: int) -> int:
+        """Renew once; returns the remaining TTL (0: the lease is gone)."""
+        try:
+            call = self._lease.LeaseKeepAlive(
+                iter([pb.LeaseKeepAliveRequest(ID=lease)]), timeout=self._timeout
+            )
+            async for reply in call:
+                return int(reply.TTL)
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        return 0
+
+    async def revoke(self, lease: int) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            await self._lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=lease), timeout=self._timeout)
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
+        """Events under ``prefix`` from ``start_revision`` on, one list per response."""
+        k = prefix.encode()
+        create = pb.WatchRequest(
+            create_request=pb.WatchCreateRequest(
+                key=k, range_end=prefix_end(k), start_revision=start_revision
+            )
+        )
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        await queue.put(create)
+
+        async def requests() -> AsyncIterator[Any]:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                yield item
+
+        call = self._watch.Watch(requests())
+        try:
+            async for resp in call:
+                if resp.compact_revision:
+                    raise Compacted(int(resp.compact_revision))
+                if resp.canceled:
+                    raise StoreUnavailable(f"watch cancelled: {resp.cancel_reason}")
+                if not resp.events:
+                    continue
+                yield [
+                    Event(
+                        kind="delete" if ev.type == 1 else "put",
+                        key=ev.kv.key.decode(),
+                        value=bytes(ev.kv.value),
+                        mod_revision=ev.kv.mod_revision,
+                    )
+                    for ev in resp.events
+                ]
+        except grpc.RpcError as e:
+            raise _translate(e) from None
+        finally:
+            await queue.put(None)
+            call.cancel()
