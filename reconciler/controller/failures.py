@@ -53,3 +53,27 @@ def next_recheck(deadlines: Iterable[float | None], now: float) -> float | None:
     """The earliest future deadline (failcount expiry, constraint lifetime end), if any."""
     future = sorted(d for d in deadlines if d is not None and d > now)
     return future[0] if future else None
+
+
+def failcount_after(
+    operation: str,
+    interval_ms: int,
+    rc: int,
+    expected_rc: int,
+    prior: int,
+    *,
+    start_failure_is_fatal: bool = True,
+) -> int | None:
+    """The new failcount after one result, or None if the result is no failure.
+
+    A probe finding the resource stopped (7) or running (0, 8) is information,
+    not a failure. A failed start counts as INFINITY when start-failure-is-fatal
+    (Pacemaker's default), so the resource leaves the node at once.
+    """
+    if rc == expected_rc:
+        return None
+    if operation == "monitor" and interval_ms == 0 and rc in (0, 7, 8):
+        return None
+    if operation == "start" and start_failure_is_fatal:
+        return INFINITY_FAILS
+    return min(INFINITY_FAILS, prior + 1)

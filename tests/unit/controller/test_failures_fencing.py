@@ -72,3 +72,14 @@ def test_recovery_waits_for_fencing_unless_stonith_is_off() -> None:
     assert may_recover("n1", h, stonith_enabled=False)
     assert may_recover("n2", h, stonith_enabled=True)
     assert not may_recover("n3", h, stonith_enabled=True)
+
+
+def test_failcount_after_results() -> None:
+    from reconciler.controller.failures import INFINITY_FAILS, failcount_after
+
+    assert failcount_after("monitor", 0, 7, 7, 0) is None
+    assert failcount_after("monitor", 0, 0, 7, 0) is None  # probe found it running
+    assert failcount_after("monitor", 10000, 7, 0, 1) == 2
+    assert failcount_after("start", 0, 1, 0, 0) == INFINITY_FAILS
+    assert failcount_after("start", 0, 1, 0, 0, start_failure_is_fatal=False) == 1
+    assert failcount_after("stop", 0, 0, 0, 3) is None

@@ -1,0 +1,33 @@
+"""Recording operation results in a resource's history, as Pacemaker's lrm_rsc_op entries.
+
+Per resource per node we keep: ``last`` (the last non-recurring operation,
+probes included), ``last_failure`` (the last failed one) and one
+``monitor_<ms>`` per recurring monitor. Pure functions over the status model.
+"""
+
+from __future__ import annotations
+
+from reconciler.model.status import OperationRecord, ResourceHistory
+
+
+def record(
+    h: ResourceHistory | None, name: str, agent: str, op: OperationRecord, failed: bool
+) -> ResourceHistory:
+    base = h if h is not None else ResourceHistory(name=name, agent=agent)
+    keep = {o.id or o.key: o for o in base.operations}
+    if op.interval_ms > 0:
+        keep[f"monitor_{op.interval_ms}"] = op.model_copy(update={"id": f"monitor_{op.interval_ms}"})
+    else:
+        keep["last"] = op.model_copy(update={"id": "last"})
+        if op.operation == "stop" and not failed:
+            for k in [k for k in keep if k.startswith("monitor_")]:
+                del keep[k]
+    if failed:
+        keep["last_failure"] = op.model_copy(update={"id": "last_failure"})
+    ops = tuple(sorted(keep.values(), key=lambda o: (o.call_id, o.id or "")))
+    return base.model_copy(update={"operations": ops, "agent": agent or base.agent})
+
+
+def drop_monitors(h: ResourceHistory) -> ResourceHistory:
+    ops = tuple(o for o in h.operations if not (o.id or "").startswith("monitor_"))
+    return h.model_copy(update={"operations": ops})

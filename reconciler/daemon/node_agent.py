@@ -1,0 +1,311 @@
+"""The node agent inside hacd: liveness, fencing-token checks, running actions, recording results.
+
+Only this node's agent writes this node's observed state (operation history,
+failcounts, transient attributes), always by compare-and-swap so a concurrent
+``hactl cleanup`` is never undone. Every action carries the coordinator's
+fencing token; a token older than the highest seen is refused and nothing runs.
+On start the agent forgets what it knew (a fresh process knows nothing about
+what runs here): it clears its observed state so the coordinator probes
+everything before acting, exactly as Pacemaker reprobes a node that joins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from reconciler.base.errors import StoreError
+from reconciler.controller.failures import INFINITY_FAILS, failcount_after
+from reconciler.daemon import history, keys
+from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
+from reconciler.model.status import Failcount, OperationRecord, ResourceHistory
+
+log = logging.getLogger("hacd.agent")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    token: int
+    action_id: str
+    resource: str
+    operation: str
+    agent: str
+    interval_ms: int = 0
+    timeout_ms: int = 20000
+    params: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
+    expected_rc: int = 0
+    target: str = ""
+    coordinator: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    rc: int
+    op_status: int = 0  # Pacemaker's op-status: 0 done, 2 timed out, 4 error
+    output: str = ""
+    duration_s: float = 0.0
+    reason: str = ""
+    refused: bool = False
+
+
+class Runner(Protocol):
+    """Runs agents on this node (the agents package's executor behind an adapter)."""
+
+    async def run(self, action: Action) -> Outcome: ...
+
+    async def start_recurring(
+        self, action: Action, on_result: Callable[[Outcome], Awaitable[None]]
+    ) -> None: ...
+
+    async def cancel_recurring(self, resource: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        kv: Kv,
+        node: str,
+        address: str,
+        runner: Runner,
+        node_timeout: float,
+        heartbeat: float,
+        on_lease_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.kv = kv
+        self.node = node
+        self.address = address
+        self.runner = runner
+        self.node_timeout = node_timeout
+        self.heartbeat = heartbeat
+        self.lease = 0
+        self.highest_token = 0
+        self._call_id = int(time.time() * 1000) % 1_000_000_000
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._shutting_down = False
+        self._monitors: dict[tuple[str, int], int] = {}  # (rsc, interval) -> last rc
+        self._on_lease_lost = on_lease_lost
+        self.lease_ok = asyncio.Event()
+        self._params: dict[str, dict[str, str]] = {}
+
+    # ------------------------------------------------------------------ life cycle
+    async def join(self) -> None:
+        """Clear this node's observed state and fencing record, then announce liveness."""
+        floor = await self.kv.get(keys.ELECTION)
+        if floor is not None:
+            self.highest_token = floor.create_revision
+        self.lease = await self.kv.grant(self.node_timeout)
+        value = json.dumps(
+            {"address": self.address, "pid": os.getpid(), "since": time.time()}
+        ).encode()
+        await self.kv.txn(
+            [],
+            [
+                Delete(keys.observed_node(self.node), prefix=True),
+                Delete(keys.fencing(self.node)),
+                Put(keys.live(self.node), value, lease=self.lease),
+            ],
+        )
+        self.lease_ok.set()
+        log.info("node %s joined (lease %x)", self.node, self.lease)
+
+    async def keep_alive(self) -> None:
+        """Renew the liveness lease every heartbeat; give up (and say so) once it is gone."""
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                ttl = await asyncio.wait_for(self.kv.keepalive(self.lease), self.heartbeat * 2)
+            except (StoreError, TimeoutError) as e:
+                log.warning("lease renewal failed: %s", e)
+                ttl = -1
+            if ttl > 0:
+                last_ok = time.monotonic()
+                continue
+            if ttl == 0 or time.monotonic() - last_ok >= self.node_timeout:
+                log.error("liveness lease lost: this node is no longer a member")
+                self.lease_ok.clear()
+                if self._on_lease_lost is not None:
+                    self._on_lease_lost()
+                return
+
+    async def leave(self, stop_resources: bool = True) -> None:
+        """Clean shutdown: refuse new work, stop what runs here, drop liveness."""
+        self._shutting_down = True
+        if stop_resources:
+            await self.stop_everything()
+        with contextlib.suppress(StoreError):
+            await self.kv.revoke(self.lease)
+
+    async def stop_everything(self) -> None:
+        try:
+            entries, _ = await self.kv.range(keys.observed_node(self.node) + "rsc/")
+        except StoreError:
+            return
+        from reconciler.daemon.state import is_active
+
+        for e in entries:
+            try:
+                h = ResourceHistory.model_validate_json(e.value)
+            except ValueError:
+                continue
+            if not is_active(h) or not h.agent:
+                continue
+            params = self.params_of(h)
+            await self._execute(
+                Action(
+                    token=self.highest_token,
+                    action_id=f"{h.name}_stop_0@{self.node}",
+                    resource=h.name,
+                    operation="stop",
+                    agent=h.agent,
+                    params=params,
+                ),
+                check_token=False,
+            )
+
+    def params_of(self, h: ResourceHistory) -> dict[str, str]:
+        return dict(self._params.get(h.name, {}))
+
+    # ------------------------------------------------------------------ actions
+    async def execute(self, action: Action) -> Outcome:
+        return await self._execute(action, check_token=True)
+
+    async def _execute(self, action: Action, check_token: bool) -> Outcome:
+        if check_token:
+            if self._shutting_down:
+                return Outcome(rc=1, refused=True, reason=f"{self.node} is shutting down")
+            if not self.lease_ok.is_set():
+                return Outcome(rc=1, refused=True, reason=f"{self.node} is not a member")
+            if action.token < self.highest_token:
+                log.warning(
+                    "refused %s: stale token %d < %d",
+                    action.action_id,
+                    action.token,
+                    self.highest_token,
+                )
+                return Outcome(
+                    rc=1,
+                    refused=True,
+                    reason=f"stale fencing token {action.token} (highest seen {self.highest_token})",
+                )
+            self.highest_token = action.token
+        lock = self._locks.setdefault(action.resource, asyncio.Lock())
+        async with lock:
+            if action.operation in ("stop", "demote"):
+                await self.runner.cancel_recurring(action.resource)
+                self._forget_monitors(action.resource)
+            if action.operation == "start" or action.operation == "stop":
+                self._params[action.resource] = dict(action.params)
+            if action.operation == "monitor" and action.interval_ms > 0:
+                return await self._start_monitor(action)
+            outcome = await self.runner.run(action)
+            if action.target:  # fencing: recorded by the coordinator
+                return outcome
+            await self.record(action, outcome)
+            return outcome
+
+    async def _start_monitor(self, action: Action) -> Outcome:
+        key = (action.resource, action.interval_ms)
+        first: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+        async def on_result(outcome: Outcome) -> None:
+            previous = self._monitors.get(key)
+            if key not in self._monitors and not first.done():
+                self._monitors[key] = outcome.rc
+                await self.record(action, outcome)
+                first.set_result(outcome)
+                return
+            if key not in self._monitors:
+                return  # cancelled meanwhile
+            self._monitors[key] = outcome.rc
+            if outcome.rc != action.expected_rc or previous != outcome.rc:
+                await self.record(action, outcome)
+
+        self._monitors.pop(key, None)
+        await self.runner.start_recurring(action, on_result)
+        try:
+            return await asyncio.wait_for(first, action.timeout_ms / 1000 + 5)
+        except TimeoutError:
+            return Outcome(rc=1, op_status=2, reason="first monitor result did not arrive")
+
+    def _forget_monitors(self, resource: str) -> None:
+        for k in [k for k in self._monitors if k[0] == resource]:
+            del self._monitors[k]
+
+    # ------------------------------------------------------------------ recording
+    def _next_call_id(self) -> int:
+        self._call_id += 1
+        return self._call_id
+
+    async def record(self, action: Action, outcome: Outcome) -> None:
+        """Write the result into this node's history (and failcount) by compare-and-swap."""
+        now = time.time()
+        expected = action.expected_rc
+        if action.operation == "monitor" and action.interval_ms == 0:
+            expected = 7
+        op = OperationRecord(
+            operation=action.operation,
+            interval_ms=action.interval_ms,
+            call_id=self._next_call_id(),
+            rc=max(0, min(255, outcome.rc)),
+            expected_rc=expected,
+            op_status=outcome.op_status,
+            last_run=int(now),
+            last_rc_change=int(now),
+            exec_time_ms=int(outcome.duration_s * 1000),
+            exit_reason=(outcome.reason or outcome.output[-500:]) or None,
+        )
+        hkey = keys.history(self.node, action.resource)
+        for _ in range(20):
+            try:
+                cur = await self.kv.get(hkey)
+                h = ResourceHistory.model_validate_json(cur.value) if cur is not None else None
+                fc_new = failcount_after(
+                    action.operation, action.interval_ms, op.rc, expected, 0
+                )
+                failed = fc_new is not None or op.op_status != 0
+                updated = history.record(h, action.resource, action.agent, op, failed)
+                ops: list[Put | Delete] = [
+                    Put(hkey, updated.model_dump_json(by_alias=True, exclude_none=True).encode())
+                ]
+                compares = [Cmp(hkey, "mod", "==", cur.mod_revision if cur else 0)]
+                if failed:
+                    fkey = keys.failcount(
+                        self.node, action.resource, action.operation, action.interval_ms
+                    )
+                    fcur = await self.kv.get(fkey)
+                    prior = 0
+                    if fcur is not None:
+                        with contextlib.suppress(ValueError):
+                            prior = Failcount.model_validate_json(fcur.value).count
+                    count = failcount_after(
+                        action.operation, action.interval_ms, op.rc, expected, prior
+                    )
+                    if count is None:
+                        count = min(INFINITY_FAILS, prior + 1)
+                    fc = Failcount(
+                        resource=action.resource,
+                        operation=action.operation,
+                        interval_ms=action.interval_ms,
+                        count=count,
+                        last_failure=int(now),
+                    )
+                    ops.append(Put(fkey, fc.model_dump_json(by_alias=True).encode()))
+                    compares.append(Cmp(fkey, "mod", "==", fcur.mod_revision if fcur else 0))
+                ok, _ = await self.kv.txn(compares, ops)
+                if ok:
+                    return
+            except StoreError as e:
+                log.warning("recording %s failed: %s; retrying", action.action_id, e)
+                await asyncio.sleep(0.2)
+        log.error("could not record %s after retries", action.action_id)
