@@ -76,7 +76,7 @@ class ResourceSpec(Model):
     migration_threshold: Score | None = Field(
         default=None,
         description="Failures on a node after which the resource is moved away from it "
-        "(default INFINITY: never moved for failures alone; 0 disables).",
+        "(default: the Cluster's defaultMigrationThreshold; 0 means no threshold).",
     )
     failure_timeout: Duration | None = Field(
         default=None,
