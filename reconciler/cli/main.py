@@ -18,6 +18,11 @@ from reconciler import __version__
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"
+    "validate": "reconciler.cli.validate:validate",
+    "explain": "reconciler.cli.explain:explain",
+    "schema": "reconciler.cli.schema:schema",
+    "store": "reconciler.cli.store:store",
+    "certs": "reconciler.cli.store:certs",
 }
 
 EXIT_OK = 0
