@@ -71,6 +71,23 @@ class _Reader:
         return self.take(n)
 
 
+def decode_stream(data: bytes) -> KVStore:
+    """Decode what Maintenance.Snapshot streamed (the image padded to 512 bytes + SHA-256)."""
+    if len(data) < 32 or hashlib.sha256(data[:-32]).digest() != data[-32:]:
+        raise ValueError(f"snapshot stream checksum mismatch at offset {max(0, len(data) - 32)}")
+    body = data[:-32]
+    return decode(_unpad(body))
+
+
+def _unpad(body: bytes) -> bytes:
+    # the image ends with its own SHA-256: find the longest prefix whose tail checks out
+    end = len(body.rstrip(b"\0"))
+    for cut in range(end, min(len(body), end + 32) + 1):
+        if cut >= 32 and hashlib.sha256(body[: cut - 32]).digest() == body[cut - 32 : cut]:
+            return body[:cut]
+    raise ValueError("snapshot stream does not hold a store image")
+
+
 def decode(data: bytes) -> KVStore:
     if len(data) < 32 + _HDR.size:
         raise ValueError("snapshot too short")

@@ -1,0 +1,392 @@
+"""The Raft engine of a store member: the asyncio shell around the pure ``RaftNode``.
+
+One ready loop does, for each ``Ready``: persist (entries, hard state, snapshot; one
+fsync per Ready, so concurrent writes share it: group commit) -> send -> apply -> answer
+read indexes -> advance. A ticker ticks the node every ``tick_s``. Everything that feeds
+the node (peer messages, proposals, reads) wakes the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.base.errors import StoreUnavailable
+from reconciler.daemon.store_member import StoreMember, member_id_of
+from reconciler.raft.errors import ProposalDropped
+from reconciler.raft.node import RaftNode
+from reconciler.raft.storage import MemoryStorage
+from reconciler.raft.types import (
+    ConfChange,
+    ConfChangeType,
+    Config,
+    EntryType,
+    HardState,
+    Message,
+    Ready,
+    Snapshot,
+    StateType,
+)
+from reconciler.transport.etcd_backend import MEMBER_NOT_FOUND, NO_LEADER, MemberInfo
+from reconciler.transport.peer import PeerSender
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY = 20_000  # applied entries between snapshots (then the log is compacted)
+KEEP_AFTER_SNAPSHOT = 5_000  # entries kept for slow followers
+READ_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...] = ()
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"name": self.name, "peer": list(self.peer_urls), "client": list(self.client_urls)},
+            sort_keys=True,
+        ).encode()
+
+    @classmethod
+    def decode(cls, node_id: int, data: bytes) -> PeerInfo:
+        try:
+            d = json.loads(data or b"{}")
+        except ValueError:
+            d = {}
+        return cls(node_id, d.get("name", ""), tuple(d.get("peer", ())), tuple(d.get("client", ())))
+
+
+class Durability(Protocol):
+    """Where the engine makes Raft state durable (``reconciler.persist`` implements it)."""
+
+    def save(self, hs: HardState | None, rd: Ready) -> None:
+        """Write the Ready's snapshot, entries and hard state, then fsync; blocking."""
+        ...
+
+    def save_snapshot(self, snap: Snapshot) -> None: ...
+
+
+def _target(url: str) -> str:
+    return url.split("://", 1)[-1]
+
+
+class RaftEngine:
+    def __init__(
+        self,
+        member: StoreMember,
+        storage: MemoryStorage,
+        rng: random.Random,
+        *,
+        tick_s: float = 0.1,
+        election_tick: int = 10,
+        durability: Durability | None = None,
+        credentials: object | None = None,
+    ) -> None:
+        self.member = member
+        self.storage = storage
+        self.tick_s = tick_s
+        self.durability = durability
+        self.credentials = credentials
+        cfg = Config(id=member.member_id, election_tick=election_tick, heartbeat_tick=1)
+        self.node = RaftNode(cfg, storage, rng)
+        self.peers: dict[int, PeerInfo] = {}
+        self.senders: dict[int, PeerSender] = {}
+        self._wake = asyncio.Event()
+        self._applied = storage.snapshot().meta.index
+        self._lead = 0
+        self._role = StateType.FOLLOWER
+        self._read_seq = 0
+        self._read_queue: list[asyncio.Future[None]] = []
+        self._read_inflight: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._read_ready: list[tuple[int, list[asyncio.Future[None]]]] = []
+        self._conf_waiters: dict[int, asyncio.Future[None]] = {}
+        self._since_snapshot = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.leader_call_fn: Callable[[str, int], Awaitable[int | None]] | None = None
+
+    # --- membership bookkeeping ---------------------------------------------------------
+
+    def bootstrap(self, founders: list[PeerInfo]) -> None:
+        self.node.bootstrap(
+            [ConfChange(ConfChangeType.ADD_VOTER, p.id, p.encode()) for p in founders]
+        )
+
+    def _set_peer(self, info: PeerInfo) -> None:
+        self.peers[info.id] = info
+        if info.id == self.member.member_id or not info.peer_urls:
+            return
+        old = self.senders.pop(info.id, None)
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.close())
+        s = PeerSender(
+            self.member.cluster_id,
+            self.member.member_id,
+            info.id,
+            target=_target(info.peer_urls[0]),
+            credentials=self.credentials,  # type: ignore[arg-type]
+            on_unreachable=self._unreachable,
+        )
+        self.senders[info.id] = s
+        s.start()
+
+    def _drop_peer(self, node_id: int) -> None:
+        self.peers.pop(node_id, None)
+        s = self.senders.pop(node_id, None)
+        if s is not None:
+            asyncio.get_running_loop().create_task(s.close())
+
+    def _unreachable(self, peer_id: int) -> None:
+        pass  # Raft's probing and heartbeats recover the link
+
+    def known_peer(self, node_id: int) -> bool:
+        return node_id in self.peers or node_id in self.node.conf_state().members()
+
+    # --- the LogEngine port -------------------------------------------------------------
+
+    def is_leader(self) -> bool:
+        return self._role == StateType.LEADER
+
+    def leader_id(self) -> int:
+        return self._lead
+
+    def term(self) -> int:
+        return self.node.term
+
+    def commit_index(self) -> int:
+        return self.node.log.committed
+
+    def applied_index(self) -> int:
+        return self._applied
+
+    def step(self, m: Message) -> None:
+        self.node.step(m)
+        self._wake.set()
+
+    async def propose(self, data: bytes) -> None:
+        try:
+            self.node.propose(data)
+        except ProposalDropped as exc:
+            raise StoreUnavailable(NO_LEADER) from exc
+        self._wake.set()
+
+    async def read_index(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._read_queue.append(fut)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(fut, READ_TIMEOUT_S)
+        except TimeoutError:
+            raise StoreUnavailable("etcdserver: request timed out") from None
+
+    async def members(self) -> list[MemberInfo]:
+        cs = self.node.conf_state()
+        out = []
+        for nid in cs.members():
+            p = self.peers.get(nid) or PeerInfo(nid, "", ())
+            out.append(MemberInfo(nid, p.name, p.peer_urls, p.client_urls, nid in cs.learners))
+        return out
+
+    async def _conf_change(self, cc: ConfChange) -> None:
+        if not self.is_leader():
+            raise StoreUnavailable("etcdserver: not leader (send membership changes to it)")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._conf_waiters[cc.node_id] = fut
+        try:
+            self.node.propose_conf_change(cc)
+        except ProposalDropped as exc:
+            raise StoreUnavailable(str(exc) or NO_LEADER) from exc
+        self._wake.set()
+        await asyncio.wait_for(fut, READ_TIMEOUT_S)
+
+    async def member_add(self, peer_urls: list[str], is_learner: bool) -> MemberInfo:
+        nid = member_id_of(",".join(sorted(peer_urls)), str(self.member.cluster_id))
+        info = PeerInfo(nid, "", tuple(peer_urls))
+        kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_VOTER
+        await self._conf_change(ConfChange(kind, nid, info.encode()))
+        return MemberInfo(nid, "", tuple(peer_urls), (), is_learner)
+
+    async def member_remove(self, member_id: int) -> None:
+        if member_id not in self.node.conf_state().members():
+            from reconciler.kv.errors import KvError
+
+            class _NotFound(KvError):
+                code = "NOT_FOUND"
+                message = MEMBER_NOT_FOUND
+
+            raise _NotFound()
+        await self._conf_change(ConfChange(ConfChangeType.REMOVE_NODE, member_id))
+
+    async def member_promote(self, member_id: int) -> None:
+        info = self.peers.get(member_id) or PeerInfo(member_id, "", ())
+        await self._conf_change(ConfChange(ConfChangeType.ADD_VOTER, member_id, info.encode()))
+
+    async def move_leader(self, target: int) -> None:
+        if not self.is_leader():
+            raise StoreUnavailable("etcdserver: not leader")
+        self.node.transfer_leader(target)
+        self._wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READ_TIMEOUT_S
+        while self._lead != target:
+            if loop.time() > deadline:
+                raise StoreUnavailable(
+                    "etcdserver: request timed out, leader transfer took too long"
+                )
+            await asyncio.sleep(self.tick_s)
+
+    async def leader_call(self, what: str, lease_id: int) -> int:
+        lead = self._lead
+        sender = self.senders.get(lead)
+        if sender is None:
+            raise StoreUnavailable(NO_LEADER)
+        ttl, err = await sender.lease_call(what, lease_id, READ_TIMEOUT_S)
+        if err:
+            raise StoreUnavailable(err)
+        return ttl
+
+    # --- the loops ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        snap = self.storage.snapshot()
+        if not snap.is_empty():
+            self.member.restore(snap.data)
+        self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        if self.node.conf_state().voters == (self.member.member_id,):
+            self.node.campaign()  # a cluster of one need not wait out an election timeout
+            self._wake.set()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for s in list(self.senders.values()):
+            await s.close()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.node.tick()
+            self._wake.set()
+
+    async def _ready_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._issue_reads()
+            while self.node.has_ready():
+                rd = self.node.ready()
+                if self.durability is not None and rd.must_sync:
+                    await loop.run_in_executor(None, self.durability.save, rd.hard_state, rd)
+                self._persist_in_memory(rd)
+                self._send(rd)
+                self._apply(rd)
+                self.node.advance(rd)
+                self._after_advance(rd)
+            self._answer_reads()
+            self._maybe_snapshot()
+
+    def _persist_in_memory(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            self.storage.apply_snapshot(rd.snapshot)
+        if rd.entries:
+            self.storage.append(rd.entries)
+        if rd.hard_state is not None:
+            self.storage.set_hard_state(rd.hard_state)
+
+    def _send(self, rd: Ready) -> None:
+        for m in rd.messages:
+            s = self.senders.get(m.to)
+            if s is not None:
+                s.send(m)
+
+    def _apply(self, rd: Ready) -> None:
+        ss = rd.soft_state
+        if ss.lead != self._lead or ss.role != self._role:
+            if ss.lead != self._lead:
+                log.info("leader is now %x (term %d)", ss.lead, self.node.term)
+            self._lead, self._role = ss.lead, ss.role
+        if rd.snapshot is not None and not rd.snapshot.is_empty():
+            self.member.restore(rd.snapshot.data)
+            self._applied = rd.snapshot.meta.index
+        for e in rd.committed_entries:
+            if e.index <= self._applied:
+                continue
+            if e.type == EntryType.NORMAL:
+                self.member.apply_entry(e.data)
+            else:
+                self._apply_conf(ConfChange.decode(e.data))
+            self._applied = e.index
+            self._since_snapshot += 1
+        for rs in rd.read_states:
+            futs = self._read_inflight.pop(rs.ctx, None)
+            if futs:
+                self._read_ready.append((rs.index, futs))
+
+    def _apply_conf(self, cc: ConfChange) -> None:
+        if cc.type == ConfChangeType.REMOVE_NODE:
+            self._drop_peer(cc.node_id)
+        else:
+            info = PeerInfo.decode(cc.node_id, cc.context)
+            old = self.peers.get(cc.node_id)
+            if old is None or old.peer_urls != info.peer_urls or not old.name:
+                self._set_peer(info if info.peer_urls or old is None else old)
+        fut = self._conf_waiters.pop(cc.node_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+        self.member.notify_applied()
+
+    def _after_advance(self, rd: Ready) -> None:
+        pass
+
+    def _issue_reads(self) -> None:
+        if not self._read_queue:
+            return
+        self._read_seq += 1
+        ctx = struct.pack(">QQ", self.member.member_id, self._read_seq)
+        futs, self._read_queue = self._read_queue, []
+        try:
+            self.node.read_index(ctx)
+        except ProposalDropped:
+            for f in futs:
+                if not f.done():
+                    f.set_exception(StoreUnavailable(NO_LEADER))
+            return
+        self._read_inflight[ctx] = futs
+
+    def _answer_reads(self) -> None:
+        still = []
+        for index, futs in self._read_ready:
+            if index <= self._applied:
+                for f in futs:
+                    if not f.done():
+                        f.set_result(None)
+            else:
+                still.append((index, futs))
+        self._read_ready = still
+
+    def _maybe_snapshot(self) -> None:
+        if self._since_snapshot < SNAPSHOT_EVERY:
+            return
+        self._since_snapshot = 0
+        snap = self.storage.create_snapshot(
+            self._applied, self.node.conf_state(), self.member.snapshot_bytes()
+        )
+        if self.durability is not None:
+            self.durability.save_snapshot(snap)
+        compact_to = self._applied - KEEP_AFTER_SNAPSHOT
+        if compact_to > self.storage.first_index():
+            self.storage.compact(compact_to)

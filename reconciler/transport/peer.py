@@ -1,0 +1,251 @@
+"""The peer service of the builtin store: Raft messages over one gRPC stream per peer.
+
+* :class:`PeerServicer` receives batches, refuses (and logs) a wrong cluster id or a
+  malformed message, and hands each message to the member's ``step``.
+* :class:`PeerSender` keeps one outbound stream to one peer and sends whatever is queued
+  as one batch per write (so a busy leader sends few, large batches); when the peer is
+  unreachable the queue is dropped (Raft retransmits) and the stream is reopened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from reconciler._proto import peer_pb2, peer_pb2_grpc
+from reconciler.raft.types import (
+    ConfState,
+    Entry,
+    EntryType,
+    Message,
+    MsgType,
+    SnapshotMeta,
+)
+
+log = logging.getLogger(__name__)
+Ctx = grpc.aio.ServicerContext[Any, Any]
+
+MAX_QUEUE = 4096  # messages waiting for one peer; more are dropped (Raft retransmits)
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 2000),
+    ("grpc.keepalive_timeout_ms", 2000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+]
+
+
+def _cs_to_pb(cs: ConfState) -> Any:
+    return peer_pb2.ConfState(
+        voters=list(cs.voters), learners=list(cs.learners), witnesses=list(cs.witnesses)
+    )
+
+
+def _cs_from_pb(p: Any) -> ConfState:
+    return ConfState(tuple(p.voters), tuple(p.learners), tuple(p.witnesses))
+
+
+def message_to_pb(m: Message) -> Any:
+    out = peer_pb2.Message(
+        type=int(m.type),
+        to=m.to,
+        frm=m.frm,
+        term=m.term,
+        log_term=m.log_term,
+        index=m.index,
+        entries=[
+            peer_pb2.Entry(term=e.term, index=e.index, type=int(e.type), data=e.data)
+            for e in m.entries
+        ],
+        commit=m.commit,
+        reject=m.reject,
+        reject_hint=m.reject_hint,
+        context=m.context,
+        snap_data=m.snap_data,
+        snap_offset=m.snap_offset,
+        snap_total=m.snap_total,
+    )
+    if m.snapshot is not None:
+        out.has_snapshot = True
+        out.snapshot.CopyFrom(
+            peer_pb2.SnapshotMeta(
+                index=m.snapshot.index,
+                term=m.snapshot.term,
+                conf_state=_cs_to_pb(m.snapshot.conf_state),
+            )
+        )
+    return out
+
+
+def message_from_pb(p: Any) -> Message:
+    """Raises ValueError on an unknown message or entry type."""
+    snap = None
+    if p.has_snapshot:
+        snap = SnapshotMeta(p.snapshot.index, p.snapshot.term, _cs_from_pb(p.snapshot.conf_state))
+    return Message(
+        type=MsgType(p.type),
+        to=p.to,
+        frm=p.frm,
+        term=p.term,
+        log_term=p.log_term,
+        index=p.index,
+        entries=tuple(Entry(e.term, e.index, EntryType(e.type), e.data) for e in p.entries),
+        commit=p.commit,
+        reject=p.reject,
+        reject_hint=p.reject_hint,
+        context=p.context,
+        snapshot=snap,
+        snap_data=p.snap_data,
+        snap_offset=p.snap_offset,
+        snap_total=p.snap_total,
+    )
+
+
+class PeerServicer(peer_pb2_grpc.PeerServicer):
+    def __init__(
+        self,
+        cluster_id: int,
+        member_id: int,
+        step: Callable[[Message], None],
+        lease_call: Callable[[str, int], Awaitable[int | None]],
+        known_peer: Callable[[int], bool],
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.member_id = member_id
+        self.step = step
+        self.lease_call = lease_call
+        self.known_peer = known_peer
+
+    async def Raft(self, request_iterator: AsyncIterator[Any], context: Ctx) -> AsyncIterator[Any]:
+        peer = context.peer()
+        async for batch in request_iterator:
+            if batch.cluster_id != self.cluster_id:
+                log.warning(
+                    "refused Raft batch from %s: cluster id %x, ours is %x",
+                    peer,
+                    batch.cluster_id,
+                    self.cluster_id,
+                )
+                yield peer_pb2.Refusal(reason="cluster id mismatch")
+                return
+            for pm in batch.messages:
+                try:
+                    m = message_from_pb(pm)
+                except ValueError as exc:
+                    log.warning("refused a malformed Raft message from %s: %s", peer, exc)
+                    yield peer_pb2.Refusal(reason=f"malformed message: {exc}")
+                    return
+                if m.to != self.member_id or not self.known_peer(m.frm):
+                    log.warning("dropped Raft message for %x from %x (%s)", m.to, m.frm, peer)
+                    continue
+                try:
+                    self.step(m)
+                except Exception:
+                    log.exception("stepping a Raft message from %x failed", m.frm)
+
+    async def Lease(self, request: Any, context: Ctx) -> Any:
+        if request.cluster_id != self.cluster_id:
+            log.warning("refused lease call from %s: wrong cluster id", context.peer())
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "cluster id mismatch")
+        ttl = await self.lease_call(request.what, request.lease_id)
+        if ttl is None:
+            return peer_pb2.LeaseReply(error="etcdserver: not leader")
+        return peer_pb2.LeaseReply(ttl=ttl)
+
+
+class PeerSender:
+    """The outbound half of the link to one peer."""
+
+    def __init__(
+        self,
+        cluster_id: int,
+        member_id: int,
+        peer_id: int,
+        *,
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        on_unreachable: Callable[[int], None],
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.member_id = member_id
+        self.peer_id = peer_id
+        self.target = target
+        self.credentials = credentials
+        self.on_unreachable = on_unreachable
+        self._queue: deque[Any] = deque()
+        self._ready = asyncio.Event()
+        self._channel: grpc.aio.Channel | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            if self.credentials is not None:
+                self._channel = grpc.aio.secure_channel(
+                    self.target, self.credentials, options=GRPC_OPTIONS
+                )
+            else:
+                self._channel = grpc.aio.insecure_channel(self.target, options=GRPC_OPTIONS)
+        return self._channel
+
+    def send(self, m: Message) -> None:
+        if len(self._queue) >= MAX_QUEUE:
+            self._queue.clear()
+            self.on_unreachable(self.peer_id)
+        self._queue.append(message_to_pb(m))
+        self._ready.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._channel is not None:
+            await self._channel.close(None)
+
+    async def _batches(self) -> AsyncIterator[Any]:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue:
+                msgs, size = [], 0
+                while self._queue and size < MAX_BATCH_BYTES:
+                    m = self._queue.popleft()
+                    msgs.append(m)
+                    size += m.ByteSize()
+                yield peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, messages=msgs)
+
+    async def _run(self) -> None:
+        stub = peer_pb2_grpc.PeerStub(self.channel())  # type: ignore[no-untyped-call]
+        while True:
+            try:
+                call = stub.Raft(self._batches())
+                async for refusal in call:
+                    log.error("peer %x refused our messages: %s", self.peer_id, refusal.reason)
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                log.debug("stream to peer %x broke: %s", self.peer_id, exc.code())
+            self._queue.clear()
+            self.on_unreachable(self.peer_id)
+            await asyncio.sleep(0.1)  # back off before reopening the stream
+
+    async def lease_call(self, what: str, lease_id: int, timeout: float) -> tuple[int, str]:
+        stub = peer_pb2_grpc.PeerStub(self.channel())  # type: ignore[no-untyped-call]
+        reply = await stub.Lease(
+            peer_pb2.LeaseCall(cluster_id=self.cluster_id, what=what, lease_id=lease_id),
+            timeout=timeout,
+        )
+        return reply.ttl, reply.error
