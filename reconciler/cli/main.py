@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "schema": "reconciler.cli.schema:schema",
     "store": "reconciler.cli.store:store",
     "certs": "reconciler.cli.store:certs",
+    "sync": "reconciler.cli.sync:sync",
 }
 
 EXIT_OK = 0
