@@ -16,7 +16,8 @@ def record(
     base = h if h is not None else ResourceHistory(name=name, agent=agent)
     keep = {o.id or o.key: o for o in base.operations}
     if op.interval_ms > 0:
-        keep[f"monitor_{op.interval_ms}"] = op.model_copy(update={"id": f"monitor_{op.interval_ms}"})
+        mid = f"monitor_{op.interval_ms}"
+        keep[mid] = op.model_copy(update={"id": mid})
     else:
         keep["last"] = op.model_copy(update={"id": "last"})
         if op.operation == "stop" and not failed:

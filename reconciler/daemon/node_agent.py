@@ -17,11 +17,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from reconciler.base.errors import StoreError
+from reconciler.controller.dispatch import Action, Outcome
 from reconciler.controller.failures import INFINITY_FAILS, failcount_after
 from reconciler.daemon import history, keys
 from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
@@ -30,39 +30,13 @@ from reconciler.model.status import Failcount, OperationRecord, ResourceHistory
 log = logging.getLogger("hacd.agent")
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
-    token: int
-    action_id: str
-    resource: str
-    operation: str
-    agent: str
-    interval_ms: int = 0
-    timeout_ms: int = 20000
-    params: Mapping[str, str] = field(default_factory=dict)
-    meta: Mapping[str, str] = field(default_factory=dict)
-    expected_rc: int = 0
-    target: str = ""
-    coordinator: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    rc: int
-    op_status: int = 0  # Pacemaker's op-status: 0 done, 2 timed out, 4 error
-    output: str = ""
-    duration_s: float = 0.0
-    reason: str = ""
-    refused: bool = False
-
-
 class Runner(Protocol):
     """Runs agents on this node (the agents package's executor behind an adapter)."""
 
     async def run(self, action: Action) -> Outcome: ...
 
     async def start_recurring(
-        self, action: Action, on_result: Callable[[Outcome], Awaitable[None]]
+        self, action: Action, on_result: Callable[[Outcome], Coroutine[Any, Any, None]]
     ) -> None: ...
 
     async def cancel_recurring(self, resource: str) -> None: ...
@@ -74,6 +48,7 @@ class NodeAgent:
     def __init__(
         self,
         kv: Kv,
+        *,
         node: str,
         address: str,
         runner: Runner,
@@ -196,7 +171,8 @@ class NodeAgent:
                 return Outcome(
                     rc=1,
                     refused=True,
-                    reason=f"stale fencing token {action.token} (highest seen {self.highest_token})",
+                    reason=f"stale fencing token {action.token} "
+                    f"(highest seen {self.highest_token})",
                 )
             self.highest_token = action.token
         lock = self._locks.setdefault(action.resource, asyncio.Lock())
@@ -204,7 +180,7 @@ class NodeAgent:
             if action.operation in ("stop", "demote"):
                 await self.runner.cancel_recurring(action.resource)
                 self._forget_monitors(action.resource)
-            if action.operation == "start" or action.operation == "stop":
+            if action.operation in {"start", "stop"}:
                 self._params[action.resource] = dict(action.params)
             if action.operation == "monitor" and action.interval_ms > 0:
                 return await self._start_monitor(action)
@@ -270,9 +246,7 @@ class NodeAgent:
             try:
                 cur = await self.kv.get(hkey)
                 h = ResourceHistory.model_validate_json(cur.value) if cur is not None else None
-                fc_new = failcount_after(
-                    action.operation, action.interval_ms, op.rc, expected, 0
-                )
+                fc_new = failcount_after(action.operation, action.interval_ms, op.rc, expected, 0)
                 failed = fc_new is not None or op.op_status != 0
                 updated = history.record(h, action.resource, action.agent, op, failed)
                 ops: list[Put | Delete] = [

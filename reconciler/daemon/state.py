@@ -118,15 +118,11 @@ def is_active(h: ResourceHistory) -> bool:
         return last.rc != 0
     if last.operation == "monitor":
         return last.rc not in (7,)
-    if last.operation in ACTIVE_OPS:
-        return True
-    return False
+    return last.operation in ACTIVE_OPS
 
 
 def active_nodes(state: ClusterState, rsc: str) -> list[str]:
-    return sorted(
-        n for n, hs in state.histories.items() if rsc in hs and is_active(hs[rsc])
-    )
+    return sorted(n for n, hs in state.histories.items() if rsc in hs and is_active(hs[rsc]))
 
 
 def node_names(state: ClusterState, configured: Iterable[str]) -> list[str]:
@@ -186,9 +182,7 @@ def observed_status(
                 resources=tuple(histories[r] for r in sorted(histories)),
             )
         )
-    return ObservedStatus(
-        have_quorum=have_quorum, now=int(now), dc_node=dc, nodes=tuple(nodes)
-    )
+    return ObservedStatus(have_quorum=have_quorum, now=int(now), dc_node=dc, nodes=tuple(nodes))
 
 
 def live_addresses(state: ClusterState) -> Mapping[str, str]:

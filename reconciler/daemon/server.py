@@ -1,0 +1,174 @@
+"""One node's hacd: store client (or member), node agent, API server, and the coordinator.
+
+The coordinator task exists only while this node holds the election key. The
+node's liveness lease is also the election lease, so losing it stops all
+coordinator work at once (the task is cancelled) and the node rejoins afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+import grpc
+
+from reconciler.agents.attrd import AttributeUpdate
+from reconciler.base.errors import StoreError
+from reconciler.daemon import election, keys
+from reconciler.daemon.api import Api
+from reconciler.daemon.config import NodeConfig
+from reconciler.daemon.coordinator import Coordinator
+from reconciler.daemon.events import EventLog
+from reconciler.daemon.kvport import EtcdKv, Kv
+from reconciler.daemon.node_agent import NodeAgent
+from reconciler.daemon.runner import ExecutorRunner
+from reconciler.transport import agent_api, hactl_api
+
+log = logging.getLogger("hacd")
+
+
+class Hacd:
+    def __init__(self, cfg: NodeConfig) -> None:
+        self.cfg = cfg
+        self.node_dir = cfg.node_state_dir()
+        self.kv: Kv | None = None
+        self.stopping = asyncio.Event()
+        self.lease_lost = asyncio.Event()
+        self._member: object | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def _store(self) -> Kv:
+        store = self.cfg.store
+        if store.backend == "builtin":
+            from reconciler.daemon import store_member  # the builtin store's wiring
+
+            start = getattr(store_member, "start_member", None)
+            if start is None:
+                raise StoreError("this build has no builtin store member; use store: etcd")
+            self._member = await start(self.cfg)
+            endpoints = [store.member.client] if store.member else list(store.endpoints)
+            return EtcdKv(endpoints)
+        return EtcdKv(list(store.endpoints))
+
+    def _attribute(self, update: AttributeUpdate) -> None:
+        kv = self.kv
+        if kv is None:
+            return
+        key = keys.attribute(self.cfg.node, update.name)
+
+        async def write() -> None:
+            with contextlib.suppress(StoreError):
+                if update.value is None:
+                    await kv.delete(key)
+                else:
+                    await kv.put(key, update.value.encode())
+
+        t = asyncio.get_running_loop().create_task(write())
+        self._pending.add(t)
+        t.add_done_callback(self._pending.discard)
+
+    async def run(self) -> None:
+        cfg = self.cfg
+        self.node_dir.mkdir(parents=True, exist_ok=True)
+        (self.node_dir / "hacd.pid").write_text(f"{os.getpid()}\n")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        self.kv = kv = await self._store()
+        runner = ExecutorRunner(cfg.node, self.node_dir, on_attribute=self._attribute)
+        await runner.start()
+        agent = NodeAgent(
+            kv,
+            node=cfg.node,
+            address=cfg.listen,
+            runner=runner,
+            node_timeout=cfg.node_timeout,
+            heartbeat=cfg.heartbeat,
+            on_lease_lost=self.lease_lost.set,
+        )
+        server = grpc.aio.server()
+        agent_api.add_to_server(
+            agent_api.AgentServicer(cfg.node, agent.execute, lambda: agent.highest_token), server
+        )
+        hactl_api.add_to_server(hactl_api.ApiServicer(Api(kv, cfg.node)), server)
+        server.add_insecure_port(cfg.listen)
+        await server.start()
+        log.info("hacd %s listening on %s", cfg.node, cfg.listen)
+        fence_agent = cfg.fencing.agent if cfg.fencing else ""
+        fence_params = dict(cfg.fencing.params) if cfg.fencing else {}
+        if fence_agent and not fence_agent.startswith("stonith:"):
+            fence_agent = "stonith:" + fence_agent
+        try:
+            while not self.stopping.is_set():
+                await self._join(agent)
+                self.lease_lost.clear()
+                member = asyncio.create_task(
+                    self._member_loop(agent, kv, fence_agent, fence_params)
+                )
+                stop = asyncio.create_task(self.stopping.wait())
+                lost = asyncio.create_task(self.lease_lost.wait())
+                await asyncio.wait({stop, lost}, return_when=asyncio.FIRST_COMPLETED)
+                member.cancel()
+                stop.cancel()
+                lost.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await member
+                if self.lease_lost.is_set() and not self.stopping.is_set():
+                    log.error("lease lost: stopping coordinator work and rejoining")
+        finally:
+            log.info("hacd %s shutting down", cfg.node)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(agent.leave(stop_resources=True), 60)
+            await server.stop(1)
+            await runner.close()
+            await kv.close()
+            stop_member = getattr(self._member, "stop", None)
+            if stop_member is not None:
+                with contextlib.suppress(Exception):
+                    await stop_member()
+            with contextlib.suppress(OSError):
+                (self.node_dir / "hacd.pid").unlink()
+
+    async def _join(self, agent: NodeAgent) -> None:
+        while not self.stopping.is_set():
+            try:
+                await agent.join()
+                return
+            except StoreError as e:
+                log.warning("cannot join yet: %s", e)
+                await asyncio.sleep(0.5)
+
+    async def _member_loop(
+        self, agent: NodeAgent, kv: Kv, fence_agent: str, fence_params: dict[str, str]
+    ) -> None:
+        keeper = asyncio.create_task(agent.keep_alive())
+        try:
+            while True:
+                token = await election.campaign(kv, self.cfg.node, agent.lease)
+                coord = Coordinator(
+                    kv,
+                    node=self.cfg.node,
+                    token=token,
+                    configured=sorted(self.cfg.nodes),
+                    fence_agent=fence_agent,
+                    fence_params=fence_params,
+                    events=EventLog(kv, self.cfg.node),
+                )
+                await coord.run()
+                log.warning("no longer the coordinator")
+                await asyncio.sleep(0.5)
+        finally:
+            keeper.cancel()
+
+
+def serve(cfg: NodeConfig) -> None:
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level.upper(), logging.INFO),
+        format=f"%(asctime)s {cfg.node} %(name)s %(levelname)s %(message)s",
+    )
+    Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
+    asyncio.run(Hacd(cfg).run())

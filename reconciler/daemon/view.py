@@ -1,0 +1,177 @@
+"""The cluster as people see it: nodes, resources, failures, warnings (``hactl status``, ``get``).
+
+Stable JSON (``-o json``): keys are camelCase and only ever added.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.daemon import planning
+from reconciler.daemon.kvport import Entry
+from reconciler.daemon.state import ClusterState, healths, is_active, node_names
+from reconciler.model.status import OCF_RC_NAMES
+
+
+def _ops(state: ClusterState, rsc: str) -> list[dict[str, Any]]:
+    out = []
+    for n, hs in sorted(state.histories.items()):
+        h = hs.get(rsc)
+        if h is None:
+            continue
+        for o in h.operations:
+            out.append(
+                {
+                    "node": n,
+                    "id": o.id,
+                    "operation": o.operation,
+                    "intervalMs": o.interval_ms,
+                    "rc": o.rc,
+                    "rcText": OCF_RC_NAMES.get(o.rc, str(o.rc)),
+                    "expectedRc": o.target_rc,
+                    "opStatus": o.op_status,
+                    "callId": o.call_id,
+                    "lastRun": o.last_run,
+                    "execTimeMs": o.exec_time_ms,
+                    "output": o.exit_reason or "",
+                }
+            )
+    return sorted(out, key=lambda d: (d["callId"], d["node"]))
+
+
+def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict[str, Any]:
+    coord = state.coordinator or {}
+    configured = list(state.live) + list(coord.get("health", {}))
+    hs = healths(state, configured)
+    group_of = {m: g for g, ms in planning.groups(state).items() for m in ms}
+    cspec = planning.cluster_spec(state)
+    nodes: list[dict[str, Any]] = []
+    for n in node_names(state, configured):
+        attrs = state.node_attributes.get(n, {})
+        standby = attrs.get("standby", "") in planning.TRUE
+        maint = attrs.get("maintenance", "") in planning.TRUE
+        nodes.append(
+            {
+                "name": n,
+                "state": str(hs.get(n, "offline")),
+                "standby": standby,
+                "maintenance": maint,
+                "address": (state.live.get(n) or {}).get("address", ""),
+                "coordinator": coord.get("node") == n and n in state.live,
+                "fenced": bool(state.fencing.get(n, {}).get("ok")),
+                "attributes": dict(sorted(state.attributes.get(n, {}).items())),
+            }
+        )
+    resources: list[dict[str, Any]] = []
+    failed_actions = []
+    for r in planning.resources(state):
+        doc = state.desired["resource"][r.name]
+        active = sorted(
+            n for n, hh in state.histories.items() if r.name in hh and is_active(hh[r.name])
+        )
+        failcounts = {}
+        for n, fcs in sorted(state.failcounts.items()):
+            total = sum(f.count for f in fcs if f.resource == r.name)
+            if total:
+                failcounts[n] = min(total, 1_000_000)
+        ops = _ops(state, r.name)
+        failed = [o for o in ops if o["id"] == "last_failure"]
+        for o in failed:
+            failed_actions.append({"resource": r.name, **o})
+        monitor_failed = any(o["intervalMs"] > 0 and o["rc"] != o["expectedRc"] for o in ops)
+        if not r.target_started:
+            status = "Stopped (disabled)" if not active else "Stopping"
+        elif not r.managed or r.maintenance:
+            status = "Unmanaged"
+        elif monitor_failed:
+            status = "FAILED"
+        elif len(active) > 1:
+            status = "Active on several nodes"
+        elif active:
+            status = "Started"
+        else:
+            status = "Stopped"
+        meta = doc.get("metadata") or {}
+        resources.append(
+            {
+                "name": r.name,
+                "kind": "Resource",
+                "agent": r.agent,
+                "group": group_of.get(r.name),
+                "role": "Started" if active else "Stopped",
+                "targetRole": "Started" if r.target_started else "Stopped",
+                "nodes": active,
+                "state": status,
+                "failcounts": failcounts,
+                "failcount": sum(failcounts.values()),
+                "created": meta.get("creationTimestamp"),
+                "generation": meta.get("generation"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "operations": ops,
+                "placement": (coord.get("placement") or {}).get(r.name),
+            }
+        )
+    cli_constraints = []
+    for d in state.objects("location"):
+        labels = (d.get("metadata") or {}).get("labels") or {}
+        if labels.get("hactl.io/origin") == "cli":
+            spec = d.get("spec") or {}
+            cli_constraints.append(
+                {
+                    "name": d["metadata"]["name"],
+                    "resource": spec.get("resource"),
+                    "node": spec.get("node"),
+                    "score": spec.get("score"),
+                    "lifetime": spec.get("lifetime"),
+                }
+            )
+    warnings = []
+    for c in cli_constraints:
+        warnings.append(
+            f"location override {c['name']} ({c['resource']} on {c['node']}: {c['score']}) "
+            f"is still in place; `hactl clear {c['resource']}` removes it"
+        )
+    if cspec.get("fencingEnabled") is False:
+        warnings.append("fencing is disabled: a lost node's resources are recovered unfenced")
+    for rv in resources:
+        if rv["state"] == "Unmanaged":
+            warnings.append(f"{rv['name']} is unmanaged: the cluster neither starts nor stops it")
+        if len(rv["nodes"]) > 1:
+            warnings.append(f"{rv['name']} is active on {', '.join(rv['nodes'])}")
+    for nv in nodes:
+        if nv["state"] == "unclean":
+            warnings.append(f"node {nv['name']} is unclean: waiting for fencing")
+        if nv["maintenance"]:
+            warnings.append(f"node {nv['name']} is in maintenance: no actions on it")
+    for note in coord.get("notes", []):
+        if "no actions" not in note:
+            warnings.append(note)
+    if failed_actions:
+        warnings.append(f"{len(failed_actions)} failed action(s); `hactl cleanup` clears them")
+    evs = []
+    for e in list(events)[-200:]:
+        try:
+            evs.append(json.loads(e.value))
+        except ValueError:
+            continue
+    return {
+        "revision": state.revision,
+        "time": now,
+        "coordinator": {
+            "node": coord.get("node") if coord.get("node") in state.live else None,
+            "token": coord.get("token"),
+            "converged": bool(coord.get("converged")),
+            "pending": coord.get("pending", []),
+            "inFlight": coord.get("inFlight", []),
+        },
+        "nodes": nodes,
+        "resources": resources,
+        "groups": planning.groups(state),
+        "constraints": cli_constraints,
+        "failedActions": failed_actions,
+        "warnings": warnings,
+        "events": evs,
+        "fencing": dict(sorted(state.fencing.items())),
+    }

@@ -1,0 +1,138 @@
+"""gRPC adapter of hactl's client API (proto/hactl_api.proto): servicer and client.
+
+Objects travel as JSON text; the daemon's handler does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import grpc
+
+from reconciler._proto import hactl_api_pb2 as pb
+from reconciler._proto import hactl_api_pb2_grpc as pbg
+from reconciler.base.errors import StoreUnavailable
+
+
+class ApiHandler(Protocol):
+    async def apply(
+        self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
+    ) -> tuple[str, int, str]: ...
+    async def get(self, kind: str, name: str, selector: str) -> tuple[str, int, str]: ...
+    async def delete(self, kind: str, name: str, selector: str) -> tuple[str, str]: ...
+    async def view(self) -> tuple[str, int]: ...
+    async def command(self, verb: str, args_json: str) -> tuple[str, str]: ...
+    def changes(self, prefix: str) -> AsyncIterator[int]: ...
+
+
+class ApiServicer(pbg.HactlServicer):
+    def __init__(self, handler: ApiHandler) -> None:
+        self.h = handler
+
+    async def Apply(self, r: pb.ApplyRequest, c: object) -> pb.ApplyReply:
+        res, rev, err = await self.h.apply(
+            r.documents_json, r.dry_run, r.prune, r.selector, r.source
+        )
+        return pb.ApplyReply(result_json=res, revision=rev, error=err)
+
+    async def Get(self, r: pb.GetRequest, c: object) -> pb.GetReply:
+        objs, rev, err = await self.h.get(r.kind, r.name, r.selector)
+        return pb.GetReply(objects_json=objs, revision=rev, error=err)
+
+    async def Delete(self, r: pb.DeleteRequest, c: object) -> pb.DeleteReply:
+        res, err = await self.h.delete(r.kind, r.name, r.selector)
+        return pb.DeleteReply(result_json=res, error=err)
+
+    async def View(self, r: pb.ViewRequest, c: object) -> pb.ViewReply:
+        view, rev = await self.h.view()
+        return pb.ViewReply(view_json=view, revision=rev)
+
+    async def Command(self, r: pb.CommandRequest, c: object) -> pb.CommandReply:
+        res, err = await self.h.command(r.verb, r.args_json)
+        return pb.CommandReply(result_json=res, error=err)
+
+    async def Watch(self, r: pb.WatchRequest, c: object) -> AsyncIterator[pb.WatchEvent]:
+        async for rev in self.h.changes(r.prefix):
+            yield pb.WatchEvent(revision=rev)
+
+
+def add_to_server(servicer: ApiServicer, server: grpc.aio.Server) -> None:
+    pbg.add_HactlServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+
+
+class ApiClient:
+    """Used by hactl: one channel to one hacd (``--server host:port``)."""
+
+    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._ch = grpc.aio.insecure_channel(address)
+        self._stub = pbg.HactlStub(self._ch)  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        await self._ch.close(None)
+
+    def _unavailable(self, e: grpc.RpcError) -> StoreUnavailable:
+        code = e.code() if isinstance(e, grpc.aio.AioRpcError) else None
+        details = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
+        return StoreUnavailable(f"cannot reach hacd at {self.address}: {code}: {details}")
+
+    async def apply(
+        self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
+    ) -> tuple[str, int, str]:
+        try:
+            r = await self._stub.Apply(
+                pb.ApplyRequest(
+                    documents_json=documents_json,
+                    dry_run=dry_run,
+                    prune=prune,
+                    selector=selector,
+                    source=source,
+                ),
+                timeout=self.timeout_s,
+            )
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return r.result_json, r.revision, r.error
+
+    async def get(self, kind: str, name: str, selector: str) -> tuple[str, int, str]:
+        try:
+            r = await self._stub.Get(
+                pb.GetRequest(kind=kind, name=name, selector=selector), timeout=self.timeout_s
+            )
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return r.objects_json, r.revision, r.error
+
+    async def delete(self, kind: str, name: str, selector: str) -> tuple[str, str]:
+        try:
+            r = await self._stub.Delete(
+                pb.DeleteRequest(kind=kind, name=name, selector=selector), timeout=self.timeout_s
+            )
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return r.result_json, r.error
+
+    async def view(self) -> tuple[str, int]:
+        try:
+            r = await self._stub.View(pb.ViewRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return r.view_json, r.revision
+
+    async def command(self, verb: str, args_json: str) -> tuple[str, str]:
+        try:
+            r = await self._stub.Command(
+                pb.CommandRequest(verb=verb, args_json=args_json), timeout=self.timeout_s
+            )
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return r.result_json, r.error
+
+    async def changes(self, prefix: str = "") -> AsyncIterator[int]:
+        try:
+            async for ev in self._stub.Watch(pb.WatchRequest(prefix=prefix)):
+                yield ev.revision
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
