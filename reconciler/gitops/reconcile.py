@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reconciler.base.clock import Clock
-from reconciler.base.errors import Conflict, StaleToken, StoreError, ValidationError
+from reconciler.base.errors import (
+    Conflict,
+    Problem,
+    StaleToken,
+    StoreError,
+    StoreUnavailable,
+    ValidationError,
+)
 from reconciler.gitops import status as st
 from reconciler.gitops.applier import Applier, LiveState
 from reconciler.gitops.backoff import Backoff
@@ -58,6 +65,8 @@ class Outcome:
     revision: str | None = None
     retry_after: float | None = None  # seconds; the watcher wakes then
     message: str = ""
+    details: tuple[str, ...] = ()  # every problem (invalid), for a foreground report
+    unreachable: bool = False  # the store could not be reached
 
 
 def problems_by_file(err: ValidationError, root: str) -> dict[str, list[str]]:
@@ -146,8 +155,6 @@ class Reconciler:
 
     def _validate(self, snap: Snapshot) -> Sequence[DesiredObject]:
         if snap.unreadable:
-            from reconciler.base.errors import Problem
-
             raise ValidationError(
                 [
                     Problem(f"cannot read: {why}", file=f"{snap.root.rstrip('/')}/{rel}")
@@ -277,6 +284,7 @@ class Reconciler:
         await self._applier.record(status.with_(event_seq=seq), event)
 
     async def _missing(self, status: SyncStatus) -> Outcome:
+        self.last_attempted = None  # whatever comes back is a change
         if status.phase != st.MISSING:
             msg = f"directory {self.config.directory} is missing: nothing applied, nothing pruned"
             await self._record(
@@ -319,7 +327,8 @@ class Reconciler:
             msg + "\n" + "\n".join(first),
         )
         log.warning("sync %s: %s", self.config.name, msg)
-        return Outcome(Result.INVALID, rev, self.backoff.not_before - now, msg)
+        every = tuple(line for lines in errors.values() for line in lines)
+        return Outcome(Result.INVALID, rev, self.backoff.not_before - now, msg, every)
 
     async def _refused(self, status: SyncStatus, plan: SyncPlan, rev: str) -> Outcome:
         assert plan.refused is not None
@@ -366,4 +375,10 @@ class Reconciler:
             )
         except StoreError:
             pass  # the store is down: the status will be written when it is back
-        return Outcome(Result.ERROR, self.last_attempted, self.backoff.not_before - now, msg)
+        return Outcome(
+            Result.ERROR,
+            self.last_attempted,
+            self.backoff.not_before - now,
+            msg,
+            unreachable=isinstance(exc, StoreUnavailable),
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.base.clock import Clock
@@ -25,6 +26,8 @@ from reconciler.gitops.port import GitopsStore
 from reconciler.gitops.reconcile import Loader, Outcome, Reconciler, Result, Trigger
 
 log = logging.getLogger(__name__)
+
+OutcomeHook = Callable[[Trigger, Outcome], None]
 
 
 @dataclass(slots=True)
@@ -70,6 +73,7 @@ async def run_watcher(
     *,
     loader: Loader | None = None,
     inbox: Inbox | None = None,
+    on_outcome: OutcomeHook | None = None,
 ) -> Outcome | None:
     """Keep the store's desired objects equal to ``config.directory`` until ``stop_event``.
 
@@ -83,12 +87,15 @@ async def run_watcher(
     applier = StoreApplier(store, config.name, event_retention=config.event_retention, guard=guard)
     rec = Reconciler(config, applier, loader or default_loader(), clock)
     if config.once:
-        return await rec.reconcile(Trigger.REQUEST)
+        outcome = await rec.reconcile(Trigger.REQUEST)
+        if on_outcome is not None:
+            on_outcome(Trigger.REQUEST, outcome)
+        return outcome
     box = inbox or Inbox()
     fs_stop = asyncio.Event()
     fs_task = asyncio.create_task(watch_directory(config.directory, box.change, fs_stop))
     try:
-        await _loop(config, store, clock, stop_event, rec, box)
+        await _loop(config, store, clock, stop_event, rec, box, on_outcome)
     finally:
         fs_stop.set()
         fs_task.cancel()
@@ -104,6 +111,7 @@ async def _loop(  # noqa: PLR0917
     stop_event: asyncio.Event,
     rec: Reconciler,
     box: Inbox,
+    on_outcome: OutcomeHook | None,
 ) -> None:
     debounce = Debounce(config.quiet, config.max_wait)
     now = clock.monotonic()
@@ -116,6 +124,8 @@ async def _loop(  # noqa: PLR0917
         nonlocal retry_at, debounce
         outcome = await rec.reconcile(trigger)
         log.debug("sync %s: %s -> %s", config.name, trigger, outcome.result)
+        if on_outcome is not None:
+            on_outcome(trigger, outcome)
         t = clock.monotonic()
         retry_at = t + outcome.retry_after if outcome.retry_after is not None else None
         if outcome.result is Result.UNSTABLE:

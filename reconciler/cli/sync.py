@@ -1,0 +1,347 @@
+"""`hactl sync DIR`: keep the cluster's desired state equal to a directory (GitOps).
+
+Foreground watcher (same code as the one hacd runs on the coordinator)::
+
+    hactl sync DIR [--name N] [--prune] [--allow-empty] [--drift reassert|report]
+                   [--interval 60s] [--quiet 300ms] [--max-wait 5s] [--once]
+                   [--endpoints H:P,...]
+
+Control of any watcher, from any node::
+
+    hactl sync --suspend NAME | --resume NAME | --reconcile-now NAME
+
+Signals to a foreground `hactl sync`: SIGHUP reconcile now, SIGUSR1 suspend,
+SIGUSR2 resume, SIGINT/SIGTERM stop.
+
+For `hactl get syncs` and `hactl status` (the live-cluster commands), call
+:func:`fetch_syncs` with the CLI's store port and render with
+:func:`render_syncs` / :func:`status_lines` / :func:`syncs_json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.base.errors import HactlError, StoreError, StoreUnavailable
+from reconciler.gitops import records
+from reconciler.gitops.config import WatcherConfig
+from reconciler.gitops.keys import check_watcher_name, watcher_name_from_directory
+from reconciler.gitops.port import GitopsStore
+from reconciler.gitops.reconcile import Outcome, Result, Trigger
+from reconciler.gitops.status import SyncEvent, SyncStatus, short_revision
+from reconciler.gitops.storeport import PortOps, PortStore
+from reconciler.model.values import Duration
+from reconciler.system.clock import SystemClock
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+ENDPOINTS_ENV = "HACTL_ENDPOINTS"
+DEFAULT_ENDPOINTS = "127.0.0.1:2379"
+
+log = logging.getLogger("hactl.sync")
+
+
+# -- for `hactl get syncs` / `hactl status` ---------------------------------------------
+
+
+def gitops_store(kv: Any) -> GitopsStore:
+    """Wrap the CLI's/daemon's store port (``reconciler.daemon.kvport.Kv``) for GitOps."""
+    from reconciler.daemon import kvport
+
+    return PortStore(kv, PortOps(kvport.Cmp, kvport.Put, kvport.Delete))
+
+
+async def fetch_syncs(kv: Any) -> list[SyncStatus]:
+    """Every GitOps watcher's status, sorted by name, from the store port ``kv``."""
+    return await records.read_syncs(gitops_store(kv))
+
+
+def _age(at: float | None, now: float) -> str:
+    if at is None:
+        return "-"
+    s = max(0, int(now - at))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def render_syncs(
+    statuses: Sequence[SyncStatus], *, wide: bool = False, now: float | None = None
+) -> str:
+    """The `hactl get syncs` table."""
+    t = time.time() if now is None else now
+    head = ["NAME", "PHASE", "SUSPENDED", "APPLIED", "ATTEMPTED", "AGE", "ERRORS", "PENDING-PRUNE"]
+    if wide:
+        head += ["PRUNE", "DRIFT", "NODE", "DIRECTORY", "MESSAGE"]
+    rows = [head]
+    for s in statuses:
+        row = [
+            s.name,
+            s.phase,
+            "yes" if s.suspended else "no",
+            short_revision(s.last_applied_revision),
+            short_revision(s.last_attempted_revision),
+            _age(s.last_applied_at, t),
+            str(sum(len(v) for v in s.errors.values())),
+            str(len(s.pending_prunes)),
+        ]
+        if wide:
+            row += ["yes" if s.prune else "no", s.drift_mode, s.node or "-", s.directory, s.message]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def syncs_json(statuses: Sequence[SyncStatus]) -> str:
+    """The `hactl get syncs -o json` document (stable: kind SyncList, items by name)."""
+    return json.dumps(
+        {"kind": "SyncList", "items": [asdict(s) for s in statuses]}, indent=2, sort_keys=True
+    )
+
+
+def status_lines(statuses: Sequence[SyncStatus]) -> list[str]:
+    """Lines for `hactl status`: one per watcher, and warnings for those that need a look."""
+    lines = []
+    for s in statuses:
+        flag = " (suspended)" if s.suspended else ""
+        lines.append(
+            f"  {s.name}: {s.phase}{flag}, applied {short_revision(s.last_applied_revision)}"
+            f" from {s.directory}"
+        )
+        for file, errs in sorted(s.errors.items()):
+            lines.extend(f"    ! {e}" for e in errs[:3])
+            if len(errs) > 3:
+                lines.append(f"    ! {file}: {len(errs) - 3} more")
+        if s.pending_prunes:
+            lines.append(f"    pending prune: {', '.join(s.pending_prunes[:10])}")
+        if s.drift:
+            lines.append(f"    drift: {', '.join(s.drift[:10])}")
+    return lines
+
+
+def render_events(events: Sequence[SyncEvent]) -> str:
+    out = []
+    for e in events:
+        when = time.strftime("%H:%M:%S", time.localtime(e.time))
+        out.append(f"{when}  {e.type:<7}  {e.reason:<16}  {e.message.splitlines()[0]}")
+    return "\n".join(out)
+
+
+# -- the command ------------------------------------------------------------------------
+
+
+def _seconds(text: str, what: str) -> float:
+    try:
+        return Duration.parse(text).seconds
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from None
+
+
+def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
+    if store_dir:
+        path = Path(store_dir) / "endpoints"
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise click.UsageError(f"{path}: {exc.strerror}") from None
+    text = value or os.environ.get(ENDPOINTS_ENV) or DEFAULT_ENDPOINTS
+    return [e.strip() for e in text.split(",") if e.strip()]
+
+
+def _print_outcome(name: str, outcome: Outcome) -> None:
+    if outcome.result in (Result.NOTHING, Result.BACKOFF):
+        return
+    text = outcome.message or outcome.result.value
+    click.echo(
+        f"sync {name}: {outcome.result.value}: {text}", err=outcome.result not in (Result.APPLIED,)
+    )
+
+
+async def _control(
+    endpoints: list[str], suspend: str | None, resume: str | None, now: str | None
+) -> None:
+    from reconciler.daemon.kvport import EtcdKv
+
+    kv = EtcdKv(endpoints)
+    try:
+        store = gitops_store(kv)
+        if suspend:
+            await records.set_suspended(store, check_watcher_name(suspend), True)
+        if resume:
+            await records.set_suspended(store, check_watcher_name(resume), False)
+        if now:
+            await records.request_reconcile(store, check_watcher_name(now))
+    finally:
+        await kv.close()
+
+
+async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
+    from reconciler.daemon.kvport import EtcdKv
+    from reconciler.gitops.watcher import Inbox, run_watcher
+
+    kv = EtcdKv(endpoints)
+    store = gitops_store(kv)
+    stop = asyncio.Event()
+    inbox = Inbox()
+    loop = asyncio.get_running_loop()
+
+    def suspend(flag: bool) -> None:
+        task = loop.create_task(records.set_suspended(store, config.name, flag))
+        task.add_done_callback(lambda _t: inbox.reconcile_now())
+
+    handlers = {
+        signal.SIGINT: stop.set,
+        signal.SIGTERM: stop.set,
+        signal.SIGHUP: inbox.reconcile_now,
+        signal.SIGUSR1: lambda: suspend(True),
+        signal.SIGUSR2: lambda: suspend(False),
+    }
+    for sig, fn in handlers.items():
+        loop.add_signal_handler(sig, fn)
+
+    def report(_trigger: Trigger, outcome: Outcome) -> None:
+        _print_outcome(config.name, outcome)
+
+    try:
+        return await run_watcher(config, store, SystemClock(), stop, inbox=inbox, on_outcome=report)
+    finally:
+        for sig in handlers:
+            loop.remove_signal_handler(sig)
+        with contextlib.suppress(Exception):
+            await kv.close()
+
+
+@click.command("sync")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--name", help="Name of this sync (default: the directory's name).")
+@click.option(
+    "--prune", is_flag=True, help="Delete objects this sync applied that left the directory."
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="With --prune, allow an existing but empty directory to prune everything.",
+)
+@click.option(
+    "--drift",
+    type=click.Choice(["reassert", "report"]),
+    default="reassert",
+    show_default=True,
+    help="On drift: re-apply the directory, or only report it.",
+)
+@click.option(
+    "--interval",
+    default="60s",
+    show_default=True,
+    help="How often drift is checked (and the directory re-read).",
+)
+@click.option(
+    "--quiet",
+    default="300ms",
+    show_default=True,
+    help="Debounce: wait until the directory was quiet this long.",
+)
+@click.option(
+    "--max-wait",
+    default="5s",
+    show_default=True,
+    help="Debounce: never wait longer than this after the first change.",
+)
+@click.option("--once", is_flag=True, help="Reconcile once and exit (0 applied/in sync, 1 not).")
+@click.option("--endpoints", help=f"Store endpoints host:port,... (env {ENDPOINTS_ENV}).")
+@click.option(
+    "--store-dir",
+    type=click.Path(file_okay=False),
+    help="Read the endpoints from DIR/endpoints (as `hactl store up` writes).",
+)
+@click.option("--server", help="Alias of --endpoints (the cluster's store endpoints).")
+@click.option("--suspend", "suspend_name", metavar="NAME", help="Suspend the sync NAME.")
+@click.option("--resume", "resume_name", metavar="NAME", help="Resume the sync NAME.")
+@click.option(
+    "--reconcile-now", "now_name", metavar="NAME", help="Ask the sync NAME to reconcile now."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every decision.")
+def sync(  # noqa: PLR0917
+    directory: str | None,
+    name: str | None,
+    prune: bool,
+    allow_empty: bool,
+    drift: str,
+    interval: str,
+    quiet: str,
+    max_wait: str,
+    once: bool,
+    endpoints: str | None,
+    store_dir: str | None,
+    server: str | None,
+    suspend_name: str | None,
+    resume_name: str | None,
+    now_name: str | None,
+    verbose: bool,
+) -> None:
+    """Keep the cluster's desired state equal to DIRECTORY's manifests.
+
+    Every *.yaml/*.yml under DIRECTORY (hidden and editors' temporary files are
+    ignored) is validated as one set; one error anywhere applies nothing and keeps
+    the last good state. A valid set is applied as one transaction. Objects are
+    pruned only with --prune, and only those this sync applied.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    eps = _endpoints(endpoints or server, store_dir)
+    controls = [n for n in (suspend_name, resume_name, now_name) if n]
+    try:
+        if controls:
+            if directory or len(controls) > 1:
+                raise click.UsageError("give one of --suspend/--resume/--reconcile-now, no DIR")
+            asyncio.run(_control(eps, suspend_name, resume_name, now_name))
+            return
+        if not directory:
+            raise click.UsageError("missing DIRECTORY (or --suspend/--resume/--reconcile-now)")
+        root = str(Path(directory).resolve())
+        config = WatcherConfig(
+            name=check_watcher_name(name) if name else watcher_name_from_directory(Path(root).name),
+            directory=root,
+            prune=prune,
+            allow_empty=allow_empty,
+            drift="report" if drift == "report" else "reassert",
+            interval=_seconds(interval, "--interval"),
+            quiet=_seconds(quiet, "--quiet"),
+            max_wait=max(_seconds(max_wait, "--max-wait"), _seconds(quiet, "--quiet")),
+            once=once,
+            node=os.uname().nodename,
+        )
+        outcome = asyncio.run(_run(config, eps))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except StoreUnavailable as exc:
+        click.echo(f"hactl sync: store unreachable at {','.join(eps)}: {exc}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    except (StoreError, HactlError) as exc:
+        click.echo(f"hactl sync: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if outcome is not None:
+        for line in outcome.details:
+            click.echo(f"  {line}", err=True)
+        if outcome.unreachable:
+            sys.exit(EXIT_UNREACHABLE)
+        if outcome.result not in (Result.APPLIED, Result.NOTHING):
+            sys.exit(EXIT_FAILED)

@@ -1,0 +1,106 @@
+"""A real single-member etcd for the GitOps tests (Debian's etcd, ports 26000-26999).
+
+Started once per session on 127.0.0.1 with a temporary data directory, and killed
+by its PID at teardown. Each test gets a clean ``/hactl/`` key space.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+PORT_LO, PORT_HI = 26000, 26999
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_ports(rng: random.Random) -> tuple[int, int]:
+    for _ in range(200):
+        client = rng.randrange(PORT_LO, PORT_HI - 1)
+        if _free(client) and _free(client + 1):
+            return client, client + 1
+    raise RuntimeError("no free port pair in 26000-26999")
+
+
+@dataclass(frozen=True)
+class Etcd:
+    endpoint: str
+    pid: int
+
+
+async def _ready(endpoint: str, deadline: float) -> None:
+    from reconciler.base.errors import StoreError
+    from reconciler.daemon.kvport import EtcdKv
+
+    kv = EtcdKv([endpoint], timeout=1.0)
+    try:
+        while True:
+            try:
+                await kv.put("/hactl-test/ready", b"1")
+                return
+            except StoreError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+    finally:
+        await kv.close()
+
+
+@pytest.fixture(scope="session")
+def etcd() -> Iterator[Etcd]:
+    if shutil.which("etcd") is None:
+        pytest.skip("Debian's etcd-server is not installed (make install as root installs it)")
+    data = tempfile.mkdtemp(prefix="hactl-gitops-etcd-")
+    rng = random.Random(os.getpid())
+    client, peer = _pick_ports(rng)
+    log = open(os.path.join(data, "etcd.log"), "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            "etcd",
+            "--name",
+            "gitops",
+            "--data-dir",
+            os.path.join(data, "member"),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            f"gitops=http://127.0.0.1:{peer}",
+            "--log-level",
+            "error",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"127.0.0.1:{client}"
+    try:
+        asyncio.run(_ready(endpoint, time.monotonic() + 15))
+        yield Etcd(endpoint, proc.pid)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
