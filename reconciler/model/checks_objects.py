@@ -89,8 +89,8 @@ def _check_resource_ops(mset: ManifestSet, res: Resource, promotable: bool) -> l
                 mset.problem(
                     res,
                     (*path, "name"),
-                    f"a {standard} agent cannot {op.name}",
-                    hint=f"{standard} agents only start, stop and monitor",
+                    f"{standard} agents cannot {op.name}",
+                    hint="they only start, stop and monitor",
                 )
             )
         key = (op.name, op.interval.milliseconds)

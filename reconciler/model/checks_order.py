@@ -148,13 +148,19 @@ def check_order_cycles(mset: ManifestSet) -> list[Problem]:
         problems.append(
             mset.problem(
                 blame,
-                ("spec",),
+                _blame_path(blame),
                 f"mandatory orders form a cycle: {text} (via {', '.join(via)})",
                 hint="make one of them Optional, or remove it",
             )
         )
     # A symmetrical order mirrors each cycle in the stop actions: keep one report per cycle.
     return _drop_mirrors(problems)
+
+
+def _blame_path(obj: Manifest) -> tuple[str, ...]:
+    if isinstance(obj, Order):
+        return ("spec", "first") if obj.spec.first is not None else ("spec", "sets")
+    return ("spec", "resources")
 
 
 def _drop_mirrors(problems: list[Problem]) -> list[Problem]:

@@ -14,12 +14,22 @@ import pydantic
 from reconciler.base.errors import Problem, ValidationError
 from reconciler.base.limits import MAX_MANIFEST_BYTES, MAX_MANIFEST_DOCUMENTS
 from reconciler.model.base import API_VERSION
+from reconciler.model.fencing import FENCE_AGENT_PATTERN
 from reconciler.model.hints import did_you_mean
 from reconciler.model.kinds import KINDS, aliases, model_at
 from reconciler.model.manifestset import ManifestSet, Source, render_path
+from reconciler.model.rules import DATE_RANGE_PATTERN
+from reconciler.model.values import NAME_PATTERN, NODE_NAME_PATTERN
 from reconciler.model.yamlsource import Document, decode, parse_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
+PATTERN_TEXT = {
+    NAME_PATTERN: "a name has letters, digits, '-', '_' and '.', and starts and ends with a "
+    "letter or digit",
+    NODE_NAME_PATTERN: "a node name has letters, digits, '-', '_' and '.'",
+    FENCE_AGENT_PATTERN: "a fence agent is a program name like fence_ipmilan",
+    DATE_RANGE_PATTERN: "a range like 9-17 or a single number",
+}
 STDIN = "-"
 
 
@@ -53,8 +63,16 @@ def _message(err: Any, model: type[pydantic.BaseModel], doc: Document) -> tuple[
         got = err.get("input")
         hint = did_you_mean(str(got), expected) if isinstance(got, str) else None
         return f"{got!r} is not one of {', '.join(expected)}", hint
+    if kind == "too_short":
+        n = (err.get("ctx") or {}).get("min_length", 1)
+        return f"needs at least {n} item{'s' if n != 1 else ''}", None
+    if kind == "too_long":
+        n = (err.get("ctx") or {}).get("max_length", 1)
+        return f"takes at most {n} item{'s' if n != 1 else ''}", None
     if kind == "string_pattern_mismatch":
-        return f"{err.get('input')!r} is not a valid value ({msg})", None
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        what = PATTERN_TEXT.get(pattern, f"it must match {pattern}")
+        return f"{err.get('input')!r} is not valid: {what}", None
     return msg, None
 
 
@@ -107,8 +125,14 @@ def _validate_document(doc: Document) -> tuple[Any, list[Problem], tuple[str, st
     try:
         obj = cls.model_validate(data, by_alias=True, by_name=False)
     except pydantic.ValidationError as e:
-        for err in e.errors(include_url=False):
+        errors = e.errors(include_url=False)
+        deeper = [tuple(err["loc"]) for err in errors]
+        for err in errors:
             loc = tuple(err["loc"])
+            if err["type"] == "too_short" and any(
+                len(d) > len(loc) and d[: len(loc)] == loc for d in deeper
+            ):
+                continue  # pydantic also counts failed items as missing; the item error says it
             if loc == ("apiVersion",):
                 continue  # reported above with a better hint
             message, hint = _message(err, cls, doc)

@@ -12,7 +12,8 @@ from reconciler.model.values import Role, Score, Text
 
 AttributeOp = Literal["lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"]
 ValueType = Literal["string", "integer", "number", "version"]
-DateRange = Annotated[str, Field(pattern=r"^\d+(-\d+)?$")]
+DATE_RANGE_PATTERN = r"^\d+(-\d+)?$"
+DateRange = Annotated[str, Field(pattern=DATE_RANGE_PATTERN)]
 
 
 class DateSpec(Model):

@@ -164,7 +164,8 @@ NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH)]
 """An object name: letters, digits, ``-``, ``_``, ``.``; starts and ends alphanumeric."""
 
-NodeNameStr = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9._-]+$")]
+NODE_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
+NodeNameStr = Annotated[str, Field(min_length=1, max_length=253, pattern=NODE_NAME_PATTERN)]
 
 
 def _scalar_to_text(value: object) -> object:

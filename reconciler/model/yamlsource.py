@@ -129,6 +129,8 @@ class _Converter:
         f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")
     )
 
+    _COLLECTION_TAGS = frozenset(("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"))
+
     def __init__(self) -> None:
         self.constructor = yaml.constructor.SafeConstructor()
         self.seen: set[int] = set()
@@ -152,6 +154,8 @@ class _Converter:
                 )
         self.seen.add(id(node))
         self.values.setdefault(path, _pos(node.start_mark))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in self._COLLECTION_TAGS:
+            raise _Refused(f"unsupported YAML tag {node.tag}", node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -212,7 +216,7 @@ def parse_text(text: str, source: str) -> tuple[list[Document], list[Problem]]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         p = _pos(mark)
-        what = " ".join(x for x in (e.context, e.problem) if x) or "syntax error"
+        what = ": ".join(x for x in (e.context, e.problem) if x) or "syntax error"
         return [], [Problem(f"invalid YAML: {what}", file=source, line=p.line, column=p.column)]
     except yaml.YAMLError as e:  # ReaderError: control characters and the like
         mark_pos = getattr(e, "position", None)
