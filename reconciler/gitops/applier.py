@@ -16,14 +16,16 @@ deposed coordinator's watcher cannot write (it raises
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from reconciler.base.errors import Conflict, StaleToken, StoreError
 from reconciler.gitops import keys
 from reconciler.gitops.keys import ObjectKey
-from reconciler.gitops.objects import LiveObject, encode
+from reconciler.gitops.objects import LiveObject, stamped
 from reconciler.gitops.plan import SyncPlan
 from reconciler.gitops.port import Compare, Delete, GitopsStore, KeyValue, Op, Put
 from reconciler.gitops.status import SyncEvent, SyncStatus
@@ -84,8 +86,16 @@ class Applier(Protocol):
     async def read(self) -> LiveState: ...
 
     async def apply(
-        self, plan: SyncPlan, state: LiveState, revision: str, status: SyncStatus, event: SyncEvent
-    ) -> ApplyResult: ...
+        self,
+        plan: SyncPlan,
+        state: LiveState,
+        revision: str,
+        status: SyncStatus,
+        event: SyncEvent,
+    ) -> ApplyResult:
+        """Write the plan, the inventory, ``status`` and ``event`` in one transaction
+        (the event's time stamps created objects)."""
+        ...
 
     async def record(self, status: SyncStatus, event: SyncEvent | None) -> None:
         """Write the status (and an event) without touching any object."""
@@ -184,12 +194,14 @@ class StoreApplier:
             raise StoreError(f"a refused plan cannot be applied: {plan.refused}")
         compares = self._guards()
         ops: list[Op] = []
+        now_iso = datetime.fromtimestamp(event.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for d in plan.create:
             compares.append(Compare(d.key.store_key(), "create", 0))
-            ops.append(Put(d.key.store_key(), encode(d.body)))
+            ops.append(Put(d.key.store_key(), stamped(d.body, None, now_iso, str(uuid.uuid4()))))
         for d, live in plan.configure:
             compares.append(Compare(d.key.store_key(), "mod", live.mod_revision))
-            ops.append(Put(d.key.store_key(), encode(d.body)))
+            value = stamped(d.body, live, now_iso, str(uuid.uuid4()))
+            ops.append(Put(d.key.store_key(), value))
         for live in plan.prune:
             compares.append(Compare(live.key.store_key(), "mod", live.mod_revision))
             ops.append(Delete(live.key.store_key()))

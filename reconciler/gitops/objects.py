@@ -55,3 +55,21 @@ def same_object(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
 
 def encode(body: Mapping[str, Any]) -> bytes:
     return canonical_json(comparable(body)).encode()
+
+
+def stamped(
+    desired: Mapping[str, Any], live: LiveObject | None, now_iso: str, new_uid: str
+) -> bytes:
+    """The value to store for ``desired``, with the server-owned metadata ``hactl apply`` keeps:
+    ``generation`` (1, then +1 per change), ``uid`` and ``creationTimestamp`` (kept from the
+    live object). ``resourceVersion`` is never stored: it is the key's mod revision."""
+    body = comparable(desired)
+    meta = dict(body.get("metadata") or {})
+    old = live.body.get("metadata") if live is not None else None
+    old_meta: Mapping[str, Any] = old if isinstance(old, Mapping) else {}
+    generation = old_meta.get("generation")
+    meta["generation"] = int(generation) + 1 if isinstance(generation, int) else 1
+    meta["uid"] = old_meta.get("uid") or new_uid
+    meta["creationTimestamp"] = old_meta.get("creationTimestamp") or now_iso
+    body["metadata"] = meta
+    return json.dumps(body, sort_keys=True).encode()

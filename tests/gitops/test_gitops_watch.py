@@ -102,7 +102,13 @@ def test_atomic_rename_save_is_one_reconcile_and_temp_files_are_ignored(
             w.dir / "web.yaml", docs(resource("web", state="b"), location("web-on-n1", "web"))
         )
         s = await synced(w, first.last_applied_revision)
-        assert w.state_of(await w.objects(), "web") == "b"
+        objs = await w.objects()
+        assert w.state_of(objs, "web") == "b"
+        # server-owned metadata as `hactl apply` keeps it: generation bumped, uid kept
+        assert objs["resource/web"]["metadata"]["generation"] == 2
+        assert objs["resource/db"]["metadata"]["generation"] == 1
+        assert objs["resource/web"]["metadata"]["uid"] != objs["resource/db"]["metadata"]["uid"]
+        assert "resourceVersion" not in objs["resource/web"]["metadata"]
         assert w.count(Result.APPLIED, mark) == 1
         assert s.errors == {}
         events = await w.events()
