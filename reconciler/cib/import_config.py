@@ -1,0 +1,633 @@
+"""CIB ``<configuration>`` -> manifest documents (plain camelCase mappings, in CIB order).
+
+Every element or attribute that has no place in the manifests is reported by
+name through :class:`Report`; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from reconciler.base import score as scores
+from reconciler.cib.common import Report, interval_ms, nvpairs, role, ruled_blocks, truthy
+from reconciler.cib.import_rules import location_rule
+from reconciler.model.base import API_VERSION
+
+Doc = dict[str, Any]
+NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
+
+# crm_config property -> (Cluster spec field, converter)
+_PROPS: dict[str, tuple[str, str]] = {
+    "stonith-enabled": ("fencingEnabled", "bool"),
+    "stonith-action": ("fencingAction", "action"),
+    "stonith-timeout": ("fencingTimeout", "duration"),
+    "concurrent-fencing": ("concurrentFencing", "bool"),
+    "priority-fencing-delay": ("priorityFencingDelay", "duration"),
+    "symmetric-cluster": ("symmetricCluster", "bool"),
+    "no-quorum-policy": ("noQuorumPolicy", "quorum"),
+    "placement-strategy": ("placementStrategy", "text"),
+    "cluster-recheck-interval": ("clusterRecheckInterval", "duration"),
+    "start-failure-is-fatal": ("startFailureIsFatal", "bool"),
+    "maintenance-mode": ("maintenanceMode", "bool"),
+    "stop-all-resources": ("stopAllResources", "bool"),
+    "batch-limit": ("batchLimit", "int"),
+    "default-resource-stickiness": ("defaultStickiness", "score"),
+}
+#: properties that only describe the running cluster or tune daemons, not decisions
+INFORMATIONAL = frozenset(
+    {
+        "dc-version",
+        "cluster-infrastructure",
+        "cluster-name",
+        "last-lrm-refresh",
+        "have-watchdog",
+        "dc-deadtime",
+        "election-timeout",
+        "shutdown-escalation",
+        "transition-idle-timeout",
+        "cluster-delay",
+        "cluster-ipc-limit",
+        "join-integration-timeout",
+        "join-finalization-timeout",
+        "pe-input-series-max",
+        "pe-error-series-max",
+        "pe-warn-series-max",
+        "expected-quorum-votes",
+        "crmd-transition-delay",
+        "crmd-integration-timeout",
+        "crmd-finalization-timeout",
+        "enable-startup-probes",
+        "stop-orphan-resources",
+        "stop-orphan-actions",
+        "startup-fencing",
+        "node-health-strategy",
+        "remove-after-stop",
+        "is-managed-default",
+        "load-threshold",
+        "node-action-limit",
+        "migration-limit",
+        "stonith-watchdog-timeout",
+        "fence-reaction",
+        "enable-acl",
+        "cluster-recheck-interval",
+    }
+)
+#: defaults of the informational ones that matter when changed
+_EXPECTED = {
+    "stop-orphan-resources": "true",
+    "stop-orphan-actions": "true",
+    "startup-fencing": "true",
+    "node-health-strategy": "none",
+    "enable-startup-probes": "true",
+    "is-managed-default": "true",
+    "remove-after-stop": "false",
+}
+
+_PRIMITIVE_META = {
+    "resource-stickiness": ("stickiness", "score"),
+    "resource_stickiness": ("stickiness", "score"),
+    "migration-threshold": ("migrationThreshold", "score"),
+    "failure-timeout": ("failureTimeout", "duration"),
+    "target-role": ("targetRole", "role"),
+    "is-managed": ("managed", "bool"),
+    "maintenance": ("maintenance", "bool"),
+    "priority": ("priority", "int"),
+    "allow-migrate": ("allowMigrate", "bool"),
+    "critical": ("critical", "bool"),
+    "multiple-active": ("multipleActive", "text"),
+    "requires": ("requires", "text"),
+    "description": ("description", "text"),
+}
+_GROUP_META = {
+    k: v
+    for k, v in _PRIMITIVE_META.items()
+    if v[0] in ("stickiness", "targetRole", "managed", "maintenance", "priority", "description")
+}
+_CLONE_META = {
+    **_GROUP_META,
+    "clone-max": ("max", "int"),
+    "clone-node-max": ("perNodeMax", "int"),
+    "clone-min": ("minActive", "int"),
+    "interleave": ("interleave", "bool"),
+    "globally-unique": ("globallyUnique", "bool"),
+    "ordered": ("ordered", "bool"),
+    "notify": ("notify", "bool"),
+    "promotable": ("promotable", "bool"),
+    "promoted-max": ("promotedMax", "int"),
+    "master-max": ("promotedMax", "int"),
+    "promoted-node-max": ("promotedPerNodeMax", "int"),
+    "master-node-max": ("promotedPerNodeMax", "int"),
+}
+_OP_ATTRS = {"id", "name", "interval", "timeout", "role", "on-fail", "enabled", "start-delay"}
+_OP_ATTRS_IGNORED = {"description"}
+_FENCE_PARAMS = {
+    "pcmk_host_list": "hostList",
+    "pcmk_host_map": "hostMap",
+    "pcmk_host_check": "hostCheck",
+    "pcmk_host_argument": "hostArgument",
+    "pcmk_delay_base": "delayBase",
+    "pcmk_delay_max": "delayMax",
+}
+
+
+def _same(value: str, default: str) -> bool:
+    if default in ("true", "false"):
+        return truthy(value) == truthy(default)
+    return value.strip().lower() == default
+
+
+def manifest(kind: str, name: str, spec: Doc, annotations: dict[str, str] | None = None) -> Doc:
+    meta: Doc = {"name": name}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
+
+
+def convert(value: str, how: str) -> Any:
+    """A CIB string as the manifest field wants it; raises ValueError when it cannot."""
+    if how == "bool":
+        return truthy(value)
+    if how == "score":
+        parsed = scores.parse(value)
+        return scores.render(parsed) if abs(parsed) >= scores.INFINITY else int(parsed)
+    if how == "int":
+        return int(scores.parse(value))
+    if how == "duration":
+        ms = interval_ms(value)
+        if ms is None:
+            raise ValueError(f"not a duration: {value!r}")
+        return f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
+    if how == "role":
+        r = role(value)
+        if r is None:
+            raise ValueError(f"not a role: {value!r}")
+        return r
+    if how == "quorum":
+        return "fence" if value == "suicide" else value
+    if how == "action":
+        return "off" if value in ("off", "poweroff") else value
+    return value
+
+
+def apply_meta(
+    where: str, meta: dict[str, str], table: dict[str, tuple[str, str]], spec: Doc, report: Report
+) -> None:
+    for key, value in meta.items():
+        if key not in table:
+            report.unsupported(where, f"meta attribute {key}={value}")
+            continue
+        field, how = table[key]
+        try:
+            spec[field] = convert(value, how)
+        except ValueError as e:
+            report.unsupported(where, f"meta attribute {key}={value}", str(e))
+
+
+class ConfigReader:
+    """Walks ``<configuration>``; collects documents and the report."""
+
+    def __init__(self, conf: ET.Element, report: Report) -> None:
+        self.conf = conf
+        self.report = report
+        self.docs: list[Doc] = []
+        self.op_defaults = nvpairs(conf.find("op_defaults"), "meta_attributes")
+        self.rsc_defaults = nvpairs(conf.find("rsc_defaults"), "meta_attributes")
+
+    # ----------------------------------------------------------------- cluster
+
+    def cluster(self) -> None:
+        crm = self.conf.find("crm_config")
+        props = nvpairs(crm, "cluster_property_set")
+        if crm is not None:
+            for blocked in ruled_blocks(crm, "cluster_property_set"):
+                self.report.unsupported("crm_config", f"cluster_property_set {blocked} with a rule")
+        spec: Doc = {}
+        for raw, value in props.items():
+            key = raw.replace("_", "-") if raw.replace("-", "_") == raw else raw
+            if key in _PROPS:
+                field, how = _PROPS[key]
+                try:
+                    spec[field] = convert(value, how)
+                except ValueError as e:
+                    self.report.unsupported("crm_config", f"{raw}={value}", str(e))
+            elif key in INFORMATIONAL:
+                if key in _EXPECTED and not _same(value, _EXPECTED[key]):
+                    self.report.unsupported("crm_config", f"{raw}={value}")
+                # otherwise it only tunes daemons or describes the running cluster
+            else:
+                self.report.unsupported("crm_config", f"{raw}={value}")
+        self.defaults(spec)
+        self.docs.append(manifest("Cluster", "cluster", spec))
+
+    def defaults(self, spec: Doc) -> None:
+        for key, value in self.rsc_defaults.items():
+            if key in ("resource-stickiness", "resource_stickiness"):
+                spec["defaultStickiness"] = convert(value, "score")
+            elif key == "migration-threshold":
+                spec["defaultMigrationThreshold"] = convert(value, "score")
+            elif key in _PRIMITIVE_META:
+                pass  # folded into every resource that does not set it (see primitive())
+            else:
+                self.report.unsupported("rsc_defaults", f"meta attribute {key}={value}")
+        for key, value in self.op_defaults.items():
+            if key != "timeout":
+                self.report.unsupported("op_defaults", f"{key}={value}")
+        for tag in ("rsc_defaults", "op_defaults"):
+            block = self.conf.find(tag)
+            if block is not None:
+                for ruled in ruled_blocks(block, "meta_attributes"):
+                    self.report.unsupported(tag, f"meta_attributes {ruled} with a rule")
+
+    # ------------------------------------------------------------------- nodes
+
+    def nodes(self) -> None:
+        nodes = self.conf.find("nodes")
+        for el in nodes.findall("node") if nodes is not None else []:
+            name = el.get("uname") or el.get("id") or ""
+            kind = el.get("type", "member") or "member"
+            if kind not in ("member", "normal"):
+                self.report.unsupported(f"node {name}", f"type={kind}")
+                continue
+            if el.get("score"):
+                self.report.unsupported(f"node {name}", f"score={el.get('score')}")
+            attrs = nvpairs(el, "instance_attributes")
+            for ruled in ruled_blocks(el, "instance_attributes"):
+                self.report.unsupported(f"node {name}", f"instance_attributes {ruled} with a rule")
+            spec: Doc = {}
+            for flag in ("standby", "maintenance"):
+                if flag in attrs:
+                    spec[flag] = truthy(attrs.pop(flag))
+            if attrs:
+                spec["attributes"] = attrs
+            util = self.utilization(f"node {name}", el)
+            if util:
+                spec["utilization"] = util
+            self.docs.append(manifest("Node", name, spec, {NODE_ID_ANNOTATION: el.get("id", name)}))
+
+    def utilization(self, where: str, el: ET.Element) -> dict[str, int]:
+        out = {}
+        for key, value in nvpairs(el, "utilization").items():
+            try:
+                out[key] = max(0, int(value))
+            except ValueError:
+                self.report.unsupported(where, f"utilization {key}={value}", "not an integer")
+        return out
+
+    # --------------------------------------------------------------- resources
+
+    def resources(self) -> None:
+        res = self.conf.find("resources")
+        for el in list(res) if res is not None else []:
+            self.top(el)
+
+    def top(self, el: ET.Element) -> None:
+        rid = el.get("id", "?")
+        if el.tag == "primitive":
+            self.primitive(el)
+        elif el.tag == "group":
+            self.group(el, {})
+        elif el.tag in ("clone", "master"):
+            self.clone(el)
+        else:
+            self.report.unsupported(f"resources/{el.tag} {rid}", f"<{el.tag}>")
+
+    def primitive(self, el: ET.Element, inherited: dict[str, str] | None = None) -> str | None:
+        rid = el.get("id", "?")
+        where = f"primitive {rid}"
+        cls = el.get("class", "")
+        if el.get("template"):
+            self.report.unsupported(where, f"template={el.get('template')}")
+            return None
+        for tag in ("instance_attributes", "meta_attributes", "utilization"):
+            for ruled in ruled_blocks(el, tag):
+                self.report.unsupported(where, f"{tag} {ruled} with a rule or reference")
+        params = nvpairs(el, "instance_attributes")
+        meta = nvpairs(el, "meta_attributes")
+        ops = self.operations(where, el)
+        if cls == "stonith":
+            self.fencing_device(rid, el, params, meta, ops)
+            return rid
+        agent = f"{cls}:{el.get('provider')}:{el.get('type')}" if cls == "ocf" else (
+            f"{cls}:{el.get('type')}"
+        )
+        if cls not in ("ocf", "lsb", "systemd", "service"):
+            self.report.unsupported(where, f"class={cls}")
+            return None
+        spec: Doc = {"agent": agent}
+        if params:
+            spec["params"] = params
+        if ops:
+            spec["operations"] = ops
+        for key, value in self.rsc_defaults.items():
+            if key in _PRIMITIVE_META and key not in meta and key not in (inherited or {}):
+                if key not in ("resource-stickiness", "resource_stickiness", "migration-threshold"):
+                    meta[key] = value
+        apply_meta(where, meta, _PRIMITIVE_META, spec, self.report)
+        util = self.utilization(where, el)
+        if util:
+            spec["utilization"] = util
+        if el.get("description"):
+            spec["description"] = el.get("description")
+        self.docs.append(manifest("Resource", rid, spec))
+        return rid
+
+    def operations(self, where: str, el: ET.Element) -> list[Doc]:
+        out = []
+        ops = el.find("operations")
+        for op in ops.findall("op") if ops is not None else []:
+            name = op.get("name", "")
+            here = f"{where} op {op.get('id') or name}"
+            if name not in (
+                "start", "stop", "monitor", "promote", "demote", "notify",
+                "migrate_to", "migrate_from", "reload", "reload-agent",
+            ):
+                self.report.unsupported(here, f"name={name}")
+                continue
+            doc: Doc = {"name": name}
+            ms = interval_ms(op.get("interval", "0"))
+            if ms is None:
+                self.report.unsupported(here, f"interval={op.get('interval')}", "unreadable")
+                continue
+            if ms:
+                doc["interval"] = f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
+            timeout = op.get("timeout") or self.op_defaults.get("timeout")
+            if timeout is not None:
+                tms = interval_ms(timeout)
+                if tms is None:
+                    self.report.unsupported(here, f"timeout={timeout}", "unreadable")
+                else:
+                    doc["timeout"] = f"{tms}ms" if tms % 1000 else f"{tms // 1000}s"
+            if op.get("role"):
+                r = role(op.get("role"))
+                if r is None or r == "Stopped":
+                    self.report.unsupported(here, f"role={op.get('role')}")
+                else:
+                    doc["role"] = r
+            if op.get("on-fail"):
+                of = op.get("on-fail", "")
+                if of in ("ignore", "block", "stop", "restart", "standby", "fence", "demote"):
+                    doc["onFail"] = of
+                else:
+                    self.report.unsupported(here, f"on-fail={of}")
+            if op.get("enabled") is not None:
+                doc["enabled"] = truthy(op.get("enabled"))
+            if op.get("start-delay"):
+                sd = interval_ms(op.get("start-delay"))
+                if sd is not None:
+                    doc["startDelay"] = f"{sd}ms" if sd % 1000 else f"{sd // 1000}s"
+            for key in sorted(set(op.attrib) - _OP_ATTRS - _OP_ATTRS_IGNORED):
+                self.report.unsupported(here, f"attribute {key}={op.get(key)}")
+            for key, value in nvpairs(op, "meta_attributes").items():
+                self.report.unsupported(here, f"meta attribute {key}={value}")
+            for key, value in nvpairs(op, "instance_attributes").items():
+                self.report.unsupported(here, f"instance attribute {key}={value}")
+            out.append(doc)
+        return out
+
+    def fencing_device(
+        self, rid: str, el: ET.Element, params: dict[str, str], meta: dict[str, str], ops: list[Doc]
+    ) -> None:
+        where = f"primitive {rid}"
+        spec: Doc = {"agent": el.get("type", "")}
+        rest = {}
+        for key, value in params.items():
+            field = _FENCE_PARAMS.get(key)
+            if field == "hostList":
+                spec[field] = [h for h in value.replace(",", " ").split() if h]
+            elif field == "hostMap":
+                pairs = [p for p in value.replace(",", ";").replace(" ", ";").split(";") if p]
+                spec[field] = dict(p.split(":", 1) for p in pairs if ":" in p)
+            elif field in ("delayBase", "delayMax"):
+                ms = interval_ms(value)
+                if ms is None:
+                    rest[key] = value
+                else:
+                    spec[field] = f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
+            elif field is not None:
+                spec[field] = value
+            else:
+                rest[key] = value
+        if rest:
+            spec["params"] = rest
+        usable = [o for o in ops if o["name"] in ("start", "stop", "monitor")]
+        for dropped in ops:
+            if dropped not in usable:
+                self.report.unsupported(where, f"op {dropped['name']}", "fencing devices run start/stop/monitor only")
+        if usable:
+            spec["operations"] = usable
+        for key, value in meta.items():
+            if key == "target-role" and value.lower() in ("started", "stopped"):
+                spec["targetRole"] = value.capitalize()
+            elif key == "priority":
+                spec["priority"] = int(scores.parse(value))
+            elif key == "description":
+                spec["description"] = value
+            else:
+                self.report.unsupported(where, f"meta attribute {key}={value}")
+        self.docs.append(manifest("FencingDevice", rid, spec))
+
+    def group(self, el: ET.Element, inherited: dict[str, str]) -> str | None:
+        gid = el.get("id", "?")
+        meta = nvpairs(el, "meta_attributes")
+        members = []
+        for child in el:
+            if child.tag == "primitive":
+                if child.get("class") == "stonith":
+                    self.report.unsupported(f"group {gid}", f"fencing device {child.get('id')} in a group")
+                    continue
+                name = self.primitive(child, {**inherited, **meta})
+                if name:
+                    members.append(name)
+            elif child.tag not in ("meta_attributes", "instance_attributes", "utilization"):
+                self.report.unsupported(f"group {gid}", f"<{child.tag}>")
+        for key, value in nvpairs(el, "instance_attributes").items():
+            self.report.unsupported(f"group {gid}", f"instance attribute {key}={value}")
+        if not members:
+            self.report.unsupported(f"group {gid}", "the group", "no member could be carried over")
+            return None
+        spec: Doc = {"resources": members}
+        apply_meta(f"group {gid}", meta, _GROUP_META, spec, self.report)
+        self.docs.append(manifest("Group", gid, spec))
+        return gid
+
+    def clone(self, el: ET.Element) -> None:
+        cid = el.get("id", "?")
+        meta = nvpairs(el, "meta_attributes")
+        child_name = None
+        for child in el:
+            if child.tag == "primitive" and child_name is None:
+                child_name = self.primitive(child, meta)
+            elif child.tag == "group" and child_name is None:
+                child_name = self.group(child, meta)
+            elif child.tag not in ("meta_attributes", "instance_attributes"):
+                self.report.unsupported(f"clone {cid}", f"<{child.tag}>")
+        for key, value in nvpairs(el, "instance_attributes").items():
+            self.report.unsupported(f"clone {cid}", f"instance attribute {key}={value}")
+        if child_name is None:
+            self.report.unsupported(f"clone {cid}", "the clone", "its child could not be carried over")
+            return
+        spec: Doc = {"resource": child_name}
+        if el.tag == "master":
+            spec["promotable"] = True
+        apply_meta(f"clone {cid}", meta, _CLONE_META, spec, self.report)
+        self.docs.append(manifest("Clone", cid, spec))
+
+    # ------------------------------------------------------------ constraints
+
+    def constraints(self) -> None:
+        cons = self.conf.find("constraints")
+        for el in list(cons) if cons is not None else []:
+            cid = el.get("id", "?")
+            if el.tag == "rsc_location":
+                self.location(cid, el)
+            elif el.tag == "rsc_colocation":
+                self.colocation(cid, el)
+            elif el.tag == "rsc_order":
+                self.order(cid, el)
+            else:
+                self.report.unsupported(f"constraint {cid}", f"<{el.tag}>")
+
+    def extra_attrs(self, where: str, el: ET.Element, known: set[str]) -> None:
+        for key in sorted(set(el.attrib) - known - {"id"}):
+            self.report.unsupported(where, f"attribute {key}={el.get(key)}")
+
+    def location(self, cid: str, el: ET.Element) -> None:
+        where = f"rsc_location {cid}"
+        spec: Doc = {}
+        if el.find("resource_set") is not None:
+            self.report.unsupported(where, "resource_set in a location constraint")
+            return
+        if el.get("rsc"):
+            spec["resource"] = el.get("rsc")
+        elif el.get("rsc-pattern"):
+            spec["resourcePattern"] = el.get("rsc-pattern")
+        if el.get("node") is not None:
+            spec["node"] = el.get("node")
+            spec["score"] = convert(el.get("score", "0"), "score")
+        rules = []
+        for rule_el in el.findall("rule"):
+            rule = location_rule(f"{where} rule {rule_el.get('id', '?')}", rule_el, self.report)
+            if rule is not None:
+                rules.append(rule)
+        if rules:
+            spec["rules"] = rules
+        elif el.get("node") is None:
+            self.report.unsupported(where, "the constraint", "no node and no usable rule")
+            return
+        if el.get("role"):
+            spec["role"] = role(el.get("role"))
+        if el.get("resource-discovery"):
+            spec["resourceDiscovery"] = el.get("resource-discovery")
+        self.extra_attrs(
+            where, el, {"rsc", "rsc-pattern", "node", "score", "role", "resource-discovery"}
+        )
+        self.docs.append(manifest("Location", cid, spec))
+
+    def sets(self, where: str, el: ET.Element, kind: str) -> list[Doc]:
+        out = []
+        for s in el.findall("resource_set"):
+            doc: Doc = {"resources": [r.get("id", "") for r in s.findall("resource_ref")]}
+            if s.get("sequential") is not None:
+                doc["sequential"] = truthy(s.get("sequential"))
+            if s.get("require-all") is not None:
+                doc["requireAll"] = truthy(s.get("require-all"))
+            if s.get("role") and kind == "colocation":
+                doc["role"] = role(s.get("role"))
+            if s.get("action") and kind == "order":
+                doc["action"] = s.get("action")
+            here = f"{where} set {s.get('id', '?')}"
+            self.extra_attrs(here, s, {"sequential", "require-all", "role", "action"})
+            if s.get("action") and kind != "order":
+                self.report.unsupported(here, f"action={s.get('action')}")
+            if s.get("role") and kind != "colocation":
+                self.report.unsupported(here, f"role={s.get('role')}")
+            out.append(doc)
+        return out
+
+    def colocation(self, cid: str, el: ET.Element) -> None:
+        where = f"rsc_colocation {cid}"
+        spec: Doc = {"score": convert(el.get("score", "0"), "score")}
+        if el.find("resource_set") is not None:
+            spec["sets"] = self.sets(where, el, "colocation")
+        else:
+            spec["resource"] = el.get("rsc")
+            spec["withResource"] = el.get("with-rsc")
+            if el.get("rsc-role"):
+                spec["role"] = role(el.get("rsc-role"))
+            if el.get("with-rsc-role"):
+                spec["withRole"] = role(el.get("with-rsc-role"))
+        if el.get("node-attribute"):
+            spec["nodeAttribute"] = el.get("node-attribute")
+        if el.get("influence") is not None:
+            spec["influence"] = truthy(el.get("influence"))
+        self.extra_attrs(
+            where,
+            el,
+            {"rsc", "with-rsc", "score", "rsc-role", "with-rsc-role", "node-attribute", "influence"},
+        )
+        self.docs.append(manifest("Colocation", cid, spec))
+
+    def order(self, cid: str, el: ET.Element) -> None:
+        where = f"rsc_order {cid}"
+        spec: Doc = {}
+        if el.find("resource_set") is not None:
+            spec["sets"] = self.sets(where, el, "order")
+        else:
+            spec["first"] = el.get("first")
+            spec["then"] = el.get("then")
+            if el.get("first-action"):
+                spec["firstAction"] = el.get("first-action")
+            if el.get("then-action"):
+                spec["thenAction"] = el.get("then-action")
+        kind = el.get("kind")
+        if kind is None and el.get("score") is not None:
+            kind = "Optional" if scores.parse(el.get("score", "0")) == 0 else "Mandatory"
+        if kind is not None:
+            spec["kind"] = kind.capitalize()
+        if el.get("symmetrical") is not None:
+            spec["symmetrical"] = truthy(el.get("symmetrical"))
+        if el.get("require-all") is not None and not truthy(el.get("require-all")):
+            self.report.unsupported(where, "require-all=false")
+        self.extra_attrs(
+            where,
+            el,
+            {"first", "then", "first-action", "then-action", "kind", "score", "symmetrical",
+             "require-all"},
+        )
+        self.docs.append(manifest("Order", cid, spec))
+
+    # ----------------------------------------------------------------- fencing
+
+    def fencing_topology(self) -> None:
+        topo = self.conf.find("fencing-topology")
+        if topo is None:
+            return
+        by_target: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}
+        for lv in topo.findall("fencing-level"):
+            if lv.get("target"):
+                key = ("node", lv.get("target", ""))
+            elif lv.get("target-pattern"):
+                key = ("nodePattern", lv.get("target-pattern", ""))
+            elif lv.get("target-attribute"):
+                key = ("nodeAttribute", f"{lv.get('target-attribute')}={lv.get('target-value')}")
+            else:
+                self.report.unsupported(f"fencing-level {lv.get('id', '?')}", "target")
+                continue
+            devices = [d for d in lv.get("devices", "").split(",") if d]
+            by_target.setdefault(key, []).append((int(lv.get("index", "0")), devices))
+        for i, ((field, target), levels) in enumerate(sorted(by_target.items())):
+            spec: Doc = {"levels": [{"devices": d} for _, d in sorted(levels)]}
+            if field == "nodeAttribute":
+                name, _, value = target.partition("=")
+                spec[field] = {"name": name, "value": value}
+            else:
+                spec[field] = target
+            self.docs.append(manifest("FencingTopology", f"fencing-{i + 1}", spec))
+
+    def other_sections(self) -> None:
+        known = {"crm_config", "nodes", "resources", "constraints", "rsc_defaults", "op_defaults",
+                 "fencing-topology"}
+        for child in self.conf:
+            if child.tag not in known and len(child):
+                self.report.unsupported("configuration", f"<{child.tag}>")
