@@ -196,7 +196,7 @@ class KVStore:
             return self._delete(cmd)
         if isinstance(cmd, TxnRequest):
             self._check_txn(cmd)
-            return self._txn(cmd)
+            return self._txn(cmd, self._txn_path(cmd))
         if isinstance(cmd, RangeRequest):
             return self.range(cmd)
         if isinstance(cmd, CompactionRequest):
@@ -301,8 +301,18 @@ class KVStore:
             else:
                 self._check_txn(op)
 
-    def _txn(self, req: TxnRequest) -> TxnResponse:
+    def _txn_path(self, req: TxnRequest) -> list[bool]:
+        """Every compare of the txn and its nested txns, decided before any op runs (etcd)."""
         ok, ops = self._branch(req)
+        path = [ok]
+        for op in ops:
+            if isinstance(op, TxnRequest):
+                path.extend(self._txn_path(op))
+        return path
+
+    def _txn(self, req: TxnRequest, path: list[bool]) -> TxnResponse:
+        ok = path.pop(0)
+        ops = req.success if ok else req.failure
         out: list[_OpResponse] = []
         for op in ops:
             if isinstance(op, RangeRequest):
@@ -313,7 +323,7 @@ class KVStore:
             elif isinstance(op, DeleteRangeRequest):
                 out.append(self._delete(op))
             else:
-                out.append(self._txn(op))
+                out.append(self._txn(op, path))
         return TxnResponse(revision=self.revision, succeeded=ok, responses=tuple(out))
 
     # --- compaction -----------------------------------------------------------------------
