@@ -18,6 +18,27 @@ from reconciler import __version__
 
 COMMANDS: dict[str, str] = {
     # name: "module:attribute"
+    # the live cluster
+    "apply": "reconciler.cli.objects:apply",
+    "get": "reconciler.cli.objects:get",
+    "describe": "reconciler.cli.objects:describe",
+    "delete": "reconciler.cli.objects:delete",
+    "diff": "reconciler.cli.objects:diff",
+    "wait": "reconciler.cli.objects:wait",
+    "events": "reconciler.cli.objects:events",
+    "status": "reconciler.cli.status:status",
+    "cleanup": "reconciler.cli.ha:cleanup",
+    "refresh": "reconciler.cli.ha:refresh",
+    "move": "reconciler.cli.ha:move",
+    "ban": "reconciler.cli.ha:ban",
+    "clear": "reconciler.cli.ha:clear",
+    "node": "reconciler.cli.ha:node",
+    "enable": "reconciler.cli.ha:enable",
+    "disable": "reconciler.cli.ha:disable",
+    "restart": "reconciler.cli.ha:restart",
+    "fence": "reconciler.cli.ha:fence",
+    "cluster": "reconciler.cli.cluster:cluster",
+    "demo": "reconciler.cli.demo:demo",
     "validate": "reconciler.cli.validate:validate",
     "explain": "reconciler.cli.explain:explain",
     "schema": "reconciler.cli.schema:schema",
