@@ -150,3 +150,13 @@ class RaftNet:
 
     def applied_data(self, i: int) -> list[bytes]:
         return [e.data for e in self.members[i].applied]
+
+
+def log_of(node: RaftNode) -> list[Entry]:
+    """The node's whole log (stable and unstable) after its snapshot."""
+    lo = node.log.first_index()
+    return node.log.slice(lo, node.log.last_index() + 1, 1 << 62)
+
+
+def terms(node: RaftNode) -> list[tuple[int, int]]:
+    return [(e.index, e.term) for e in log_of(node)]
