@@ -22,7 +22,7 @@ from reconciler._proto import peer_pb2_grpc
 from reconciler.base.errors import ConfigError, HactlError
 from reconciler.daemon.store_member import MemberConfig, StoreMember, cluster_id_of, member_id_of
 from reconciler.daemon.store_raft import PeerInfo, RaftEngine
-from reconciler.raft.storage import MemoryStorage
+from reconciler.persist.durable import RaftDisk
 from reconciler.system.clock import SystemClock
 from reconciler.transport.etcd_admin import add_etcd_services
 from reconciler.transport.peer import GRPC_OPTIONS, PeerServicer
@@ -111,16 +111,16 @@ async def serve(args: argparse.Namespace) -> None:
     )
     client_tls = _tls(args.cert_file, args.key_file, args.trusted_ca_file, args.client_cert_auth)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = MemoryStorage()
-    durability = None
-    fresh = True
+    disk = RaftDisk(args.data_dir / "raft")
+    storage = disk.open()
+    fresh = disk.fresh
     engine = RaftEngine(
         member,
         storage,
         rng,
         tick_s=args.heartbeat_interval / 1000.0,
         election_tick=max(2, args.election_timeout // args.heartbeat_interval),
-        durability=durability,
+        disk=disk,
         credentials=peer_tls.channel_credentials() if peer_tls else None,
     )
     member.engine = engine
@@ -157,7 +157,7 @@ async def serve(args: argparse.Namespace) -> None:
     engine.start()
     for f in founders:
         if f.id != me.id:
-            engine._set_peer(f)
+            engine.set_peer(f)
     await client_server.start()
     expiry = asyncio.get_running_loop().create_task(member.lease_expiry_loop())
     log.info("member %s (%x) of cluster %x serving %s", args.name, me.id, cid, client_urls)
@@ -171,6 +171,7 @@ async def serve(args: argparse.Namespace) -> None:
     await client_server.stop(0.5)
     await engine.stop()
     await peer_server.stop(0.2)
+    disk.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -153,6 +153,13 @@ class StoreMember:
             self._alarms.add(ALARM_NOSPACE)
         self.notify_applied()
 
+    def fail_waiting(self, exc: Exception) -> None:
+        """Fail every write this member is waiting for (e.g. its disk is full)."""
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(exc)
+        self._waiting.clear()
+
     def notify_applied(self) -> None:
         self._applied.set()
         self._applied = asyncio.Event()

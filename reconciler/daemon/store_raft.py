@@ -16,10 +16,10 @@ import random
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from reconciler.base.errors import StoreUnavailable
+from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
+from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
 from reconciler.raft.storage import MemoryStorage
@@ -28,10 +28,8 @@ from reconciler.raft.types import (
     ConfChangeType,
     Config,
     EntryType,
-    HardState,
     Message,
     Ready,
-    Snapshot,
     StateType,
 )
 from reconciler.transport.etcd_backend import MEMBER_NOT_FOUND, NO_LEADER, MemberInfo
@@ -66,16 +64,6 @@ class PeerInfo:
         return cls(node_id, d.get("name", ""), tuple(d.get("peer", ())), tuple(d.get("client", ())))
 
 
-class Durability(Protocol):
-    """Where the engine makes Raft state durable (``reconciler.persist`` implements it)."""
-
-    def save(self, hs: HardState | None, rd: Ready) -> None:
-        """Write the Ready's snapshot, entries and hard state, then fsync; blocking."""
-        ...
-
-    def save_snapshot(self, snap: Snapshot) -> None: ...
-
-
 def _target(url: str) -> str:
     return url.split("://", 1)[-1]
 
@@ -89,13 +77,13 @@ class RaftEngine:
         *,
         tick_s: float = 0.1,
         election_tick: int = 10,
-        durability: Durability | None = None,
+        disk: RaftDisk | None = None,
         credentials: object | None = None,
     ) -> None:
         self.member = member
         self.storage = storage
         self.tick_s = tick_s
-        self.durability = durability
+        self.disk = disk
         self.credentials = credentials
         cfg = Config(id=member.member_id, election_tick=election_tick, heartbeat_tick=1)
         self.node = RaftNode(cfg, storage, rng)
@@ -121,9 +109,13 @@ class RaftEngine:
             [ConfChange(ConfChangeType.ADD_VOTER, p.id, p.encode()) for p in founders]
         )
 
-    def _set_peer(self, info: PeerInfo) -> None:
+    def set_peer(self, info: PeerInfo) -> None:
         self.peers[info.id] = info
         if info.id == self.member.member_id or not info.peer_urls:
+            return
+        target = _target(info.peer_urls[0])
+        current = self.senders.get(info.id)
+        if current is not None and current.target == target:
             return
         old = self.senders.pop(info.id, None)
         if old is not None:
@@ -132,7 +124,7 @@ class RaftEngine:
             self.member.cluster_id,
             self.member.member_id,
             info.id,
-            target=_target(info.peer_urls[0]),
+            target=target,
             credentials=self.credentials,  # type: ignore[arg-type]
             on_unreachable=self._unreachable,
         )
@@ -260,7 +252,7 @@ class RaftEngine:
         loop = asyncio.get_running_loop()
         snap = self.storage.snapshot()
         if not snap.is_empty():
-            self.member.restore(snap.data)
+            self.restore_state(snap.data)
         self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
         if self.node.conf_state().voters == (self.member.member_id,):
             self.node.campaign()  # a cluster of one need not wait out an election timeout
@@ -282,15 +274,14 @@ class RaftEngine:
             self._wake.set()
 
     async def _ready_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             self._issue_reads()
             while self.node.has_ready():
                 rd = self.node.ready()
-                if self.durability is not None and rd.must_sync:
-                    await loop.run_in_executor(None, self.durability.save, rd.hard_state, rd)
+                if self.disk is not None and rd.must_sync:
+                    await self._write_disk(rd)
                 self._persist_in_memory(rd)
                 self._send(rd)
                 self._apply(rd)
@@ -298,6 +289,39 @@ class RaftEngine:
                 self._after_advance(rd)
             self._answer_reads()
             self._maybe_snapshot()
+
+    async def _write_disk(self, rd: Ready) -> None:
+        """Snapshot file, then WAL records and one fdatasync, in a worker thread.
+
+        While it runs the loop keeps accepting proposals, so the next Ready carries all
+        of them: one fsync per batch (group commit). On a full disk the member raises the
+        NOSPACE alarm, fails the waiting writes and retries until space comes back; it
+        never acknowledges or sends anything that is not on disk.
+        """
+        disk = self.disk
+        assert disk is not None and disk.wal is not None
+        wal = disk.wal
+        mark = None
+        if rd.snapshot is not None:
+            from reconciler.persist.codec import SnapshotMark
+
+            mark = SnapshotMark(rd.snapshot.meta.index, rd.snapshot.meta.term)
+
+        def write() -> None:
+            if rd.snapshot is not None:
+                disk.snapshotter.save(rd.snapshot)
+            wal.save(rd.hard_state, rd.entries, mark)
+
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(None, write)
+                return
+            except NoSpace as exc:
+                log.error("disk full: %s; NOSPACE alarm raised", exc)
+                self.member.raise_alarm(1)
+                self.member.fail_waiting(exc)
+                await asyncio.sleep(1.0)
 
     def _persist_in_memory(self, rd: Ready) -> None:
         if rd.snapshot is not None:
@@ -320,7 +344,7 @@ class RaftEngine:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
             self._lead, self._role = ss.lead, ss.role
         if rd.snapshot is not None and not rd.snapshot.is_empty():
-            self.member.restore(rd.snapshot.data)
+            self.restore_state(rd.snapshot.data)
             self._applied = rd.snapshot.meta.index
         for e in rd.committed_entries:
             if e.index <= self._applied:
@@ -343,7 +367,7 @@ class RaftEngine:
             info = PeerInfo.decode(cc.node_id, cc.context)
             old = self.peers.get(cc.node_id)
             if old is None or old.peer_urls != info.peer_urls or not old.name:
-                self._set_peer(info if info.peer_urls or old is None else old)
+                self.set_peer(info if info.peer_urls or old is None else old)
         fut = self._conf_waiters.pop(cc.node_id, None)
         if fut is not None and not fut.done():
             fut.set_result(None)
@@ -382,11 +406,34 @@ class RaftEngine:
         if self._since_snapshot < SNAPSHOT_EVERY:
             return
         self._since_snapshot = 0
-        snap = self.storage.create_snapshot(
-            self._applied, self.node.conf_state(), self.member.snapshot_bytes()
-        )
-        if self.durability is not None:
-            self.durability.save_snapshot(snap)
+        data = self.state_bytes()
+        if self.disk is not None:
+            self.disk.compact(
+                self.storage, self._applied, self.node.conf_state(), data, KEEP_AFTER_SNAPSHOT
+            )
+            return
+        self.storage.create_snapshot(self._applied, self.node.conf_state(), data)
         compact_to = self._applied - KEEP_AFTER_SNAPSHOT
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
+
+    # --- snapshot data: the member table, then the key/value image ----------------------
+
+    def state_bytes(self) -> bytes:
+        table = json.dumps(
+            {str(i): json.loads(p.encode()) for i, p in sorted(self.peers.items())},
+            sort_keys=True,
+        ).encode()
+        return struct.pack(">I", len(table)) + table + self.member.snapshot_bytes()
+
+    def restore_state(self, data: bytes) -> None:
+        if len(data) < 4:
+            self.member.restore(b"")
+            return
+        (n,) = struct.unpack_from(">I", data)
+        table = json.loads(data[4 : 4 + n])
+        for key, value in sorted(table.items()):
+            info = PeerInfo.decode(int(key), json.dumps(value).encode())
+            if int(key) not in self.peers or not self.peers[int(key)].name:
+                self.set_peer(info)
+        self.member.restore(data[4 + n :])
