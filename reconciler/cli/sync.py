@@ -153,13 +153,23 @@ def _seconds(text: str, what: str) -> float:
 
 
 def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
-    if store_dir:
+    """--endpoints/--server, --store-dir, $HACTL_ENDPOINTS, the local cluster's
+    ``endpoints`` file, then etcd's default address."""
+    if not value and store_dir:
         path = Path(store_dir) / "endpoints"
         try:
             value = path.read_text().strip()
         except OSError as exc:
             raise click.UsageError(f"{path}: {exc.strerror}") from None
-    text = value or os.environ.get(ENDPOINTS_ENV) or DEFAULT_ENDPOINTS
+    if not value:
+        value = os.environ.get(ENDPOINTS_ENV)
+    if not value:
+        from reconciler.cli.common import default_cluster_dir
+
+        local = default_cluster_dir() / "endpoints"
+        with contextlib.suppress(OSError):
+            value = local.read_text().strip()
+    text = value or DEFAULT_ENDPOINTS
     return [e.strip() for e in text.split(",") if e.strip()]
 
 
@@ -269,7 +279,7 @@ async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
     type=click.Path(file_okay=False),
     help="Read the endpoints from DIR/endpoints (as `hactl store up` writes).",
 )
-@click.option("--server", help="Alias of --endpoints (the cluster's store endpoints).")
+@click.option("--server", help="Same as --endpoints: the store endpoints host:port,...")
 @click.option("--suspend", "suspend_name", metavar="NAME", help="Suspend the sync NAME.")
 @click.option("--resume", "resume_name", metavar="NAME", help="Resume the sync NAME.")
 @click.option(
@@ -336,7 +346,10 @@ def sync(  # noqa: PLR0917
         click.echo(f"hactl sync: store unreachable at {','.join(eps)}: {exc}", err=True)
         sys.exit(EXIT_UNREACHABLE)
     except (StoreError, HactlError) as exc:
-        click.echo(f"hactl sync: {exc}", err=True)
+        hint = ""
+        if "UNIMPLEMENTED" in str(exc):
+            hint = " (is that a hacd API address? `hactl sync` needs the store's endpoints)"
+        click.echo(f"hactl sync: {exc}{hint}", err=True)
         sys.exit(EXIT_FAILED)
     if outcome is not None:
         for line in outcome.details:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from reconciler.gitops import keys
 from reconciler.gitops.port import Delete, GitopsStore, Put
 from reconciler.gitops.status import SyncEvent, SyncStatus
+from reconciler.gitops.storeport import PortLike, PortStore
 
 
 async def read_syncs(store: GitopsStore) -> list[SyncStatus]:
@@ -44,3 +48,14 @@ async def set_suspended(store: GitopsStore, watcher: str, suspended: bool) -> No
 async def request_reconcile(store: GitopsStore, watcher: str) -> None:
     """Ask ``watcher`` to reconcile now (a new mod revision of its reconcile key)."""
     await store.txn([], [Put(keys.reconcile_key(watcher), b"now")])
+
+
+async def syncs_view(port: PortLike) -> list[dict[str, Any]]:
+    """Every watcher's status as JSON-able dicts, from the shared store port (read only).
+
+    For the API server's ``view``/``get syncs``: ``port`` is anything with
+    ``range(prefix)`` (e.g. ``reconciler.daemon.kvport.Kv``). The CLI turns the dicts
+    back with ``SyncStatus.from_dict`` and renders them with
+    ``reconciler.cli.sync.render_syncs`` / ``status_lines``.
+    """
+    return [asdict(s) for s in await read_syncs(PortStore(port))]

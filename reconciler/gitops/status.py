@@ -52,10 +52,14 @@ class SyncStatus:
 
     @staticmethod
     def from_json(raw: bytes) -> SyncStatus:
-        data = json.loads(raw)
+        return SyncStatus.from_dict(json.loads(raw))
+
+    @staticmethod
+    def from_dict(data: object) -> SyncStatus:
+        """From the JSON form (unknown fields ignored, so older readers keep working)."""
         if not isinstance(data, dict):
             raise ValueError("a sync status must be a JSON object")
-        known = {f for f in SyncStatus.__dataclass_fields__}
+        known = set(SyncStatus.__dataclass_fields__)
         return SyncStatus(**{k: v for k, v in data.items() if k in known})
 
     def with_(self, **changes: Any) -> SyncStatus:

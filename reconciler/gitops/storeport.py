@@ -56,7 +56,8 @@ def _kv(entry: _Entry) -> KeyValue:
 class PortStore:
     """:class:`~reconciler.gitops.port.GitopsStore` over the shared store port."""
 
-    def __init__(self, port: PortLike, ops: PortOps) -> None:
+    def __init__(self, port: PortLike, ops: PortOps | None = None) -> None:
+        """``ops`` may be left out by readers (``hactl get syncs``): then ``txn`` refuses."""
         self._port = port
         self._ops = ops
 
@@ -70,6 +71,8 @@ class PortStore:
         return [_kv(e) for e in entries]
 
     async def txn(self, compares: Sequence[Compare], ops: Sequence[Op]) -> bool:
+        if self._ops is None:
+            raise TypeError("this PortStore was made for reading only (no PortOps given)")
         cmps = [self._ops.cmp(c.key, c.target, "==", c.expected) for c in compares]
         success: list[Any] = []
         for op in ops:
