@@ -55,6 +55,7 @@ Changes are recorded at the bottom of this docstring (newest last).
 Change log
 ----------
 * v1: initial contract.
+* v1.1: mapping defaults via default_factory (v1 failed at import time).
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ from reconciler.base.score import Score
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
 EMPTY_INT: Mapping[str, int] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, str]:
+    return EMPTY
+
+
+def _empty_int() -> Mapping[str, int]:
+    return EMPTY_INT
 
 # --------------------------------------------------------------------------- rules
 
@@ -164,9 +173,9 @@ class ClusterOptions:
     stop_orphan_resources: bool = True
     stop_orphan_actions: bool = True
     node_health_strategy: str = "none"
-    rsc_defaults: Mapping[str, str] = EMPTY
-    op_defaults: Mapping[str, str] = EMPTY
-    properties: Mapping[str, str] = EMPTY
+    rsc_defaults: Mapping[str, str] = field(default_factory=_empty)
+    op_defaults: Mapping[str, str] = field(default_factory=_empty)
+    properties: Mapping[str, str] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +192,8 @@ class Node:
     name: str
     id: str
     kind: str = "member"
-    attributes: Mapping[str, str] = EMPTY
-    utilization: Mapping[str, int] = EMPTY_INT
+    attributes: Mapping[str, str] = field(default_factory=_empty)
+    utilization: Mapping[str, int] = field(default_factory=_empty_int)
     score: int = 0
 
 
@@ -207,7 +216,7 @@ class Operation:
     timeout_ms: int | None = None
     role: str | None = None
     on_fail: str | None = None
-    meta: Mapping[str, str] = EMPTY
+    meta: Mapping[str, str] = field(default_factory=_empty)
     id: str = ""
 
 
@@ -219,9 +228,9 @@ class Primitive:
     cls: str
     type: str
     provider: str | None = None
-    params: Mapping[str, str] = EMPTY
-    meta: Mapping[str, str] = EMPTY
-    utilization: Mapping[str, int] = EMPTY_INT
+    params: Mapping[str, str] = field(default_factory=_empty)
+    meta: Mapping[str, str] = field(default_factory=_empty)
+    utilization: Mapping[str, int] = field(default_factory=_empty_int)
     operations: tuple[Operation, ...] = ()
 
 
@@ -231,7 +240,7 @@ class Group:
 
     id: str
     members: tuple[Primitive, ...]
-    meta: Mapping[str, str] = EMPTY
+    meta: Mapping[str, str] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +254,7 @@ class Clone:
 
     id: str
     child: Primitive | Group
-    meta: Mapping[str, str] = EMPTY
+    meta: Mapping[str, str] = field(default_factory=_empty)
     promotable: bool = False
 
 
@@ -402,7 +411,7 @@ class NodeState:
     standby: bool = False
     maintenance: bool = False
     pending: bool = False
-    transient_attributes: Mapping[str, str] = EMPTY
+    transient_attributes: Mapping[str, str] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
