@@ -1,0 +1,221 @@
+"""Stage 3 (actions): the actions that take the cluster from its current state to the
+assignment, the ordering edges between them, and flag propagation along the edges.
+
+Each action is optional or required and runnable or not, as in Pacemaker; the
+orderings carry Pacemaker's flags (implies-then, implies-first, runnable-left,
+restart) and :func:`propagate` applies them until nothing changes, recording the
+reason ("required rsc1 start", "unrunnable rsc3 start") the first time an
+action's flags change because of another action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.scheduler.assign import Assignment
+from reconciler.scheduler.constraints import Ord
+from reconciler.scheduler.unpack import Unpacked
+from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
+
+IMPLIES_THEN = 1
+IMPLIES_FIRST = 2
+RUNNABLE_LEFT = 4
+RESTART = 8
+ASYMMETRIC = 16
+SAME_RSC = 32
+REQUIRES_ANY = 64
+OPTIONAL_PSEUDO = 128
+
+
+@dataclass(slots=True)
+class Act:
+    """An action under construction (frozen into the plan at the end)."""
+
+    idx: int
+    rsc: str | None
+    task: str
+    node: str | None
+    pseudo: bool = False
+    optional: bool = True
+    runnable: bool = True
+    reason: str | None = None
+    interval_ms: int = 0
+    fence_reason: str | None = None
+    ins: list[tuple[int, int]] = field(default_factory=list)  # (first idx, flags)
+    outs: list[tuple[int, int]] = field(default_factory=list)  # (then idx, flags)
+
+    @property
+    def label(self) -> str:
+        if self.rsc is None:
+            return self.task
+        return f"{self.rsc} {self.task}"
+
+
+class Graph:
+    """Actions indexed by (resource, task, node) plus the ordering edges."""
+
+    def __init__(self) -> None:
+        self.acts: list[Act] = []
+        self.index: dict[tuple[str | None, str, str | None], int] = {}
+        self.by_rsc: dict[str, list[int]] = {}
+        self.edges: set[tuple[int, int]] = set()
+
+    def add(
+        self,
+        rsc: str | None,
+        task: str,
+        node: str | None,
+        *,
+        pseudo: bool = False,
+        optional: bool = True,
+        runnable: bool = True,
+        reason: str | None = None,
+    ) -> Act:
+        key = (rsc, task, node)
+        if key in self.index:
+            a = self.acts[self.index[key]]
+            if not optional:
+                a.optional = False
+            return a
+        a = Act(len(self.acts), rsc, task, node, pseudo, optional, runnable, reason)
+        self.acts.append(a)
+        self.index[key] = a.idx
+        if rsc is not None:
+            self.by_rsc.setdefault(rsc, []).append(a.idx)
+        return a
+
+    def find(self, rsc: str, task: str, node: str | None = None) -> Act | None:
+        if node is not None:
+            i = self.index.get((rsc, task, node))
+            return self.acts[i] if i is not None else None
+        for i in self.by_rsc.get(rsc, []):
+            a = self.acts[i]
+            if a.task == task:
+                return a
+        return None
+
+    def find_all(self, rsc: str, task: str) -> list[Act]:
+        return [self.acts[i] for i in self.by_rsc.get(rsc, []) if self.acts[i].task == task]
+
+    def order(self, first: Act | None, then: Act | None, flags: int) -> None:
+        if first is None or then is None or first.idx == then.idx:
+            return
+        first.outs.append((then.idx, flags))
+        then.ins.append((first.idx, flags))
+        self.edges.add((first.idx, then.idx))
+
+
+def _set_reason(a: Act, text: str | None, overwrite: bool = False) -> None:
+    if text is None:
+        return
+    if a.reason is None or overwrite:
+        a.reason = text
+
+
+def propagate(g: Graph) -> None:
+    """Apply ordering flags until a fixpoint (bounded: flags only ever clear)."""
+    work = list(range(len(g.acts)))
+    queued = set(work)
+    while work:
+        i = work.pop()
+        queued.discard(i)
+        a = g.acts[i]
+        changed: list[int] = []
+        for t_idx, flags in a.outs:
+            t = g.acts[t_idx]
+            if _forward(a, t, flags, g):
+                changed.append(t_idx)
+        for f_idx, flags in a.ins:
+            f = g.acts[f_idx]
+            if _backward(f, a, flags):
+                changed.append(f_idx)
+        for c in changed:
+            if c not in queued:
+                queued.add(c)
+                work.append(c)
+        if changed and i not in queued:
+            queued.add(i)
+            work.append(i)
+
+
+def _label_for(first: Act) -> str:
+    return first.label
+
+
+def _forward(first: Act, then: Act, flags: int, g: Graph) -> bool:
+    changed = False
+    if flags & REQUIRES_ANY:
+        # then is a one-or-more pseudo action: runnable if any input is
+        if then.runnable and not any(g.acts[i].runnable for i, _ in then.ins):
+            then.runnable = False
+            changed = True
+        return changed
+    if flags & RUNNABLE_LEFT and not first.runnable and then.runnable:
+        then.runnable = False
+        if first.rsc != then.rsc or then.rsc is None:
+            _set_reason(then, f"unrunnable {_label_for(first)}")
+        changed = True
+    if flags & SAME_RSC and not first.runnable and then.runnable:
+        then.runnable = False
+        changed = True
+    if flags & ASYMMETRIC and not first.runnable and then.runnable and then.optional:
+        then.runnable = False
+        _set_reason(then, f"unrunnable {_label_for(first)}")
+        changed = True
+    if (flags & IMPLIES_THEN or (flags & OPTIONAL_PSEUDO and first.pseudo)) and (
+        not first.optional and then.optional and first.runnable
+    ):
+        then.optional = False
+        if first.rsc != then.rsc:
+            _set_reason(then, f"required {_label_for(first)}")
+        changed = True
+    return changed
+
+
+def _backward(first: Act, then: Act, flags: int) -> bool:
+    changed = False
+    if flags & IMPLIES_FIRST and not then.optional and first.optional:
+        first.optional = False
+        changed = True
+    if flags & RESTART and first.optional and (not then.optional or not then.runnable):
+        first.optional = False
+        changed = True
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChange:
+    """What the summary needs to know about one primitive instance."""
+
+    rsc: str
+    role: str
+    next_role: str
+    current: tuple[str, ...]
+    next_node: str | None
+    failed: bool
+    managed: bool
+
+
+def resource_changes(u: Unpacked, asg: Assignment) -> Mapping[str, ResourceChange]:
+    out: dict[str, ResourceChange] = {}
+    for pid, prim in u.prims.items():
+        st = u.state[pid]
+        out[pid] = ResourceChange(
+            rsc=pid,
+            role=st.role,
+            next_role=asg.next_role.get(pid, STOPPED),
+            current=st.running_on,
+            next_node=asg.node.get(pid),
+            failed=st.failed,
+            managed=prim.managed and not st.blocked,
+        )
+    return out
+
+
+def running_role(role: str) -> bool:
+    return role in (STARTED, UNPROMOTED, PROMOTED)
+
+
+def ordering_targets(u: Unpacked, o: Ord) -> None:  # pragma: no cover - placeholder
+    _ = (u, o)

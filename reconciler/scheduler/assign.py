@@ -1,0 +1,722 @@
+"""Stage 2 (assign): choose a node and a role for every resource instance.
+
+Follows Pacemaker's assignment: resources sorted by priority and score, each
+primitive's primaries assigned first and their colocations applied, dependents'
+preferences merged into the primary's scores (scaled by score/INFINITY), the
+best node chosen with Pacemaker's tie-breaks (score, then fewest assigned
+resources, then the current node, then the node name), clones distributed
+over nodes (current nodes first, at most clone-node-max each) and promotable
+clone instances promoted by promotion score.
+
+The working tables are local to :func:`assign`; the result is immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from reconciler.base import score as sc
+from reconciler.base.score import INFINITY, MINUS_INFINITY
+from reconciler.scheduler.constraints import Coloc, LocScore
+from reconciler.scheduler.unpack import NodeInfo, Unpacked
+from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
+
+Table = dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Result of the assignment stage."""
+
+    node: Mapping[str, str | None]  # prim instance -> node
+    next_role: Mapping[str, str]  # prim instance -> Stopped/Started/Unpromoted/Promoted
+    scores: Mapping[str, Mapping[str, int]]  # resource -> node -> final score
+    contributions: Mapping[str, tuple[tuple[str, str, int], ...]]  # rsc -> (source, node, score)
+    promotion: Mapping[str, int]
+    stop_reason: Mapping[str, str]
+
+
+class _Assigner:
+    """Working state of one assignment run (never escapes :func:`assign`)."""
+
+    def __init__(
+        self,
+        u: Unpacked,
+        locs: tuple[LocScore, ...],
+        colocs: tuple[Coloc, ...],
+        symmetric: bool,
+        strategy: str,
+        no_quorum_policy: str,
+        stop_all: bool,
+    ) -> None:
+        self.u = u
+        self.nodes: dict[str, NodeInfo] = {n.name: n for n in u.nodes}
+        self.node_names = [n.name for n in u.nodes]
+        self.symmetric = symmetric
+        self.strategy = strategy
+        self.stop_all = stop_all
+        self.nqp = no_quorum_policy
+        self.allowed: dict[str, Table] = {}
+        self.contrib: dict[str, list[tuple[str, str, int]]] = {}
+        self.this_with: dict[str, list[Coloc]] = {}
+        self.with_this: dict[str, list[Coloc]] = {}
+        self.provisional: set[str] = set()
+        self.allocating: set[str] = set()
+        self.merging: set[str] = set()
+        self.node_of: dict[str, str | None] = {}
+        self.role_of: dict[str, str] = {}
+        self.num_resources: dict[str, int] = dict.fromkeys(self.node_names, 0)
+        self.util_left: dict[str, dict[str, int]] = {
+            n.name: dict(n.utilization) for n in u.nodes
+        }
+        self.promo_locs: dict[str, list[LocScore]] = {}
+        self.promotion: dict[str, int] = {}
+        self.stop_reason: dict[str, str] = {}
+        self.clone_count: dict[str, dict[str, int]] = {}
+        self._build(locs, colocs)
+
+    # ------------------------------------------------------------ setup
+    def entities(self) -> list[str]:
+        return list(self.u.prims) + list(self.u.groups) + list(self.u.clones)
+
+    def children(self, rid: str) -> list[str]:
+        if rid in self.u.groups:
+            return list(self.u.groups[rid].members)
+        if rid in self.u.clones:
+            return list(self.u.clones[rid].instances)
+        return []
+
+    def prims_of(self, rid: str) -> list[str]:
+        if rid in self.u.prims:
+            return [rid]
+        out: list[str] = []
+        for c in self.children(rid):
+            out.extend(self.prims_of(c))
+        return out
+
+    def _add(self, rid: str, node: str, score: int, source: str) -> None:
+        t = self.allowed[rid]
+        if node not in t:
+            t[node] = self.nodes[node].base_score
+        t[node] = sc.add(t[node], score)
+        self.contrib.setdefault(rid, []).append((source, node, score))
+
+    def _add_recursive(self, rid: str, node: str, score: int, source: str) -> None:
+        self._add(rid, node, score, source)
+        for c in self.children(rid):
+            self._add_recursive(c, node, score, source)
+
+    def _build(self, locs: tuple[LocScore, ...], colocs: tuple[Coloc, ...]) -> None:
+        for rid in self.entities():
+            self.allowed[rid] = (
+                {n.name: n.base_score for n in self.u.nodes} if self.symmetric else {}
+            )
+            self.provisional.add(rid)
+        for loc in locs:
+            if loc.role == PROMOTED or loc.role == UNPROMOTED:
+                for p in self.prims_of(loc.resource):
+                    self.promo_locs.setdefault(p, []).append(loc)
+                if loc.score > MINUS_INFINITY or loc.role == UNPROMOTED:
+                    continue
+                continue
+            self._add_recursive(loc.resource, loc.node, loc.score, loc.source)
+        # stickiness and failure bans (primitive instances)
+        for pid, prim in self.u.prims.items():
+            st = self.u.state[pid]
+            for node, why in st.bans:
+                if node in self.nodes:
+                    self._ban_failed(pid, node, why)
+            if prim.managed and prim.stickiness > 0 and len(st.running_on) == 1:
+                node = st.running_on[0]
+                if node in self.nodes and (self.symmetric or node in self.allowed[pid]):
+                    self._add(pid, node, prim.stickiness, "stickiness")
+            if prim.target_role == STOPPED or prim.orphan:
+                for n in self.node_names:
+                    self._add(pid, n, MINUS_INFINITY, "target-role Stopped")
+        for rid in list(self.u.groups) + list(self.u.clones):
+            meta_tr = None
+            if rid in self.u.groups:
+                meta_tr = self.u.groups[rid].meta.get("target-role")
+            else:
+                meta_tr = self.u.clones[rid].meta.get("target-role")
+            if meta_tr is not None and meta_tr.lower() == "stopped":
+                for n in self.node_names:
+                    self._add_recursive(rid, n, MINUS_INFINITY, "target-role Stopped")
+        # colocations: group internal + configured
+        internal: list[Coloc] = []
+        for g in self.u.groups.values():
+            for prev, cur in zip(g.members, g.members[1:], strict=False):
+                internal.append(
+                    Coloc(f"{g.id}-internal", cur, prev, INFINITY, None, None, "#uname", True)
+                )
+        for c in list(internal) + list(colocs):
+            self._add_coloc(c)
+        for key in self.this_with:
+            self.this_with[key].sort(key=lambda c: -self.priority(c.primary))
+        for key in self.with_this:
+            self.with_this[key].sort(key=lambda c: -self.priority(c.dependent))
+
+    def _add_coloc(self, c: Coloc) -> None:
+        if c.score == 0:
+            return
+        dep = c.dependent
+        if dep in self.u.groups:
+            dep = self.u.groups[dep].members[0]
+            c = Coloc(c.id, dep, c.primary, c.score, c.dependent_role, c.primary_role,
+                      c.node_attribute, c.influence)
+        self.this_with.setdefault(dep, []).append(c)
+        pri = c.primary
+        if pri in self.u.groups:
+            pri = self.u.groups[pri].members[-1]
+        self.with_this.setdefault(pri, []).append(c)
+
+    def _ban_failed(self, pid: str, node: str, why: str) -> None:
+        prim = self.u.prims[pid]
+        if prim.clone is not None and not prim.unique:
+            # anonymous clone: failures count for every instance on that node
+            for other in self.u.base_to_instances.get(prim.base, (pid,)):
+                self._add(other, node, MINUS_INFINITY, why)
+        else:
+            self._add(pid, node, MINUS_INFINITY, why)
+
+    def priority(self, rid: str) -> int:
+        if rid in self.u.prims:
+            return self.u.prims[rid].priority
+        if rid in self.u.groups:
+            return max((self.u.prims[m].priority for m in self.u.groups[rid].members), default=0)
+        if rid in self.u.clones:
+            from reconciler.scheduler.units import parse_score
+
+            return parse_score(self.u.clones[rid].meta.get("priority"), 0)
+        return 0
+
+    # ------------------------------------------------------------ helpers
+    def available(self, node: str) -> bool:
+        return self.nodes[node].available
+
+    def current_node(self, rid: str) -> str | None:
+        for p in self.prims_of(rid):
+            st = self.u.state[p]
+            if st.running_on:
+                return st.running_on[0]
+        return None
+
+    def sort_nodes(self, table: Table, current: str | None) -> list[str]:
+        def key(n: str) -> tuple[int, int, int, str]:
+            w = table[n] if self.available(n) else MINUS_INFINITY
+            util = 0
+            if self.strategy == "balanced":
+                util = -sum(self.util_left[n].values())
+            count = 0 if self.strategy == "minimal" else self.num_resources[n]
+            cur = 0 if n == current else 1
+            if self.strategy == "minimal":
+                cur = 0
+            return (-w, util, count, cur if self.strategy != "minimal" else 0, n)  # type: ignore[return-value]
+
+        return sorted(table, key=key)
+
+    def attr(self, node: str, name: str) -> str | None:
+        return self.nodes[node].attrs.get(name)
+
+    # ------------------------------------------------------------ merging
+    def best_score_matching(self, rid: str, attr: str, value: str | None) -> int:
+        best = MINUS_INFINITY
+        for n, w in self.allowed[rid].items():
+            if w > best and self.available(n) and self.attr(n, attr) == value:
+                best = w
+        return best
+
+    def add_scores_matching(
+        self, work: Table, rid: str, attr: str, factor: float, only_positive: bool
+    ) -> None:
+        for n in list(work):
+            score = self.best_score_matching(rid, attr, self.attr(n, attr))
+            if factor < 0 and score < 0:
+                continue
+            if work[n] == _HACK:
+                continue
+            wf = factor * score
+            w = int(wf - 0.5) if wf < 0 else int(wf + 0.5)
+            if w == 0 and score != 0:
+                w = 1 if factor > 0 else (-1 if factor < 0 else 0)
+            new = sc.add(w, work[n])
+            if only_positive and new < 0 and work[n] > 0:
+                work[n] = _HACK
+                continue
+            if only_positive and new < 0 and work[n] == 0:
+                continue
+            work[n] = new
+
+    def merge(
+        self,
+        rid: str,
+        table: Table | None,
+        attr: str,
+        factor: float,
+        this_with: bool,
+        only_positive: bool,
+        active: bool = False,
+    ) -> Table | None:
+        """Pacemaker's add_colocated_node_scores; returns the new table."""
+        if rid in self.u.groups:
+            rid_first = self.u.groups[rid].members[0]
+            return self.merge(rid_first, table, attr, factor, this_with, only_positive, active)
+        if rid in self.merging:
+            return table
+        self.merging.add(rid)
+        if table is None:
+            work = dict(self.allowed[rid])
+        else:
+            work = dict(table)
+            self.add_scores_matching(work, rid, attr, factor, only_positive)
+        if any(self.available(n) and w >= 0 for n, w in work.items() if w != _HACK):
+            cons = self.this_with.get(rid, []) if this_with else self.with_this.get(rid, [])
+            for c in cons:
+                if this_with:
+                    other = c.primary
+                else:
+                    if not c.influence:
+                        continue
+                    other = c.dependent
+                f = factor * c.score / INFINITY
+                res = self.merge(other, work, c.node_attribute, f, this_with, only_positive, True)
+                if res is not None:
+                    work = res
+        elif active:
+            self.merging.discard(rid)
+            return table
+        if only_positive:
+            for n in work:
+                if work[n] == _HACK:
+                    work[n] = 1
+        self.merging.discard(rid)
+        return work
+
+    # ------------------------------------------------------------ colocation
+    def apply_coloc(self, dep: str, c: Coloc) -> None:
+        """Apply one colocation to the dependent primitive's scores (primary assigned)."""
+        pri = c.primary
+        if pri in self.u.groups:
+            members = self.u.groups[pri].members
+            pri = members[-1] if c.score >= INFINITY else members[0]
+            c = Coloc(c.id, c.dependent, pri, c.score, c.dependent_role, c.primary_role,
+                      c.node_attribute, c.influence)
+        if pri in self.u.clones:
+            self.apply_coloc_clone(dep, pri, c)
+            return
+        if pri in self.provisional:
+            return
+        if c.primary_role is not None and self.role_of.get(pri) != c.primary_role:
+            if c.primary_role != UNPROMOTED or self.role_of.get(pri) not in (STARTED,):
+                return
+        self.apply_to_weights(dep, self.node_of.get(pri), c)
+
+    def apply_to_weights(self, dep: str, pnode: str | None, c: Coloc) -> None:
+        attr = c.node_attribute
+        value = self.attr(pnode, attr) if pnode is not None else None
+        if pnode is None and c.score < 0:
+            return
+        work = dict(self.allowed[dep])
+        for n in work:
+            if pnode is None:
+                work[n] = sc.add(-c.score, work[n])
+            elif self.attr(n, attr) == value:
+                if c.score < INFINITY:
+                    work[n] = sc.add(c.score, work[n])
+            elif c.score >= INFINITY:
+                work[n] = sc.add(-c.score, work[n])
+        if (
+            c.score <= MINUS_INFINITY
+            or c.score >= INFINITY
+            or any(self.available(n) and w >= 0 for n, w in work.items())
+        ):
+            for n in work:
+                if work[n] != self.allowed[dep][n]:
+                    self.contrib.setdefault(dep, []).append(
+                        (f"colocation {c.id} with {c.primary}", n, work[n] - self.allowed[dep][n])
+                    )
+            self.allowed[dep] = work
+
+    def apply_coloc_clone(self, dep: str, clone: str, c: Coloc) -> None:
+        if clone in self.provisional:
+            return
+        insts = self.u.clones[clone].instances
+        if c.score >= INFINITY:
+            ok: set[str] = set()
+            for i in insts:
+                for p in self.prims_of(i)[:1]:
+                    node = self.node_of.get(p)
+                    if node is None:
+                        continue
+                    if c.primary_role is not None and self.role_of.get(p) != c.primary_role:
+                        continue
+                    ok.add(node)
+            for n in self.allowed[dep]:
+                if n not in ok:
+                    self.allowed[dep][n] = MINUS_INFINITY
+                    self.contrib.setdefault(dep, []).append(
+                        (f"colocation {c.id} with {clone}", n, MINUS_INFINITY)
+                    )
+            return
+        for i in insts:
+            p = self.prims_of(i)[0]
+            if c.primary_role is not None and self.role_of.get(p) != c.primary_role:
+                continue
+            node = self.node_of.get(p)
+            if node is None:
+                continue
+            self.apply_to_weights(dep, node, c)
+
+    # ------------------------------------------------------------ assignment
+    def assign(self, rid: str, prefer: str | None = None) -> str | None:
+        if rid in self.u.groups:
+            return self.assign_group(rid, prefer)
+        if rid in self.u.clones:
+            return self.assign_clone(rid)
+        return self.assign_prim(rid, prefer)
+
+    def assign_group(self, gid: str, prefer: str | None) -> str | None:
+        g = self.u.groups[gid]
+        if gid not in self.provisional:
+            return self.node_of.get(g.members[0])
+        if gid in self.allocating:
+            return None
+        self.allocating.add(gid)
+        first: str | None = None
+        for i, m in enumerate(g.members):
+            n = self.assign_prim(m, prefer)
+            if i == 0:
+                first = n
+        self.provisional.discard(gid)
+        self.allocating.discard(gid)
+        return first
+
+    def assign_prim(self, pid: str, prefer: str | None) -> str | None:
+        prim = self.u.prims[pid]
+        if pid not in self.provisional:
+            return self.node_of.get(pid)
+        if pid in self.allocating:
+            return None
+        self.allocating.add(pid)
+        for c in list(self.this_with.get(pid, [])):
+            archive = None
+            if c.dependent_role == PROMOTED or MINUS_INFINITY < c.score < 0:
+                archive = dict(self.allowed[pid])
+            self.assign(c.primary)
+            self.apply_coloc(pid, c)
+            if archive is not None and not any(
+                self.available(n) and w >= 0 for n, w in self.allowed[pid].items()
+            ):
+                self.allowed[pid] = archive
+        for c in self.with_this.get(pid, []):
+            if not c.influence:
+                continue
+            res = self.merge(
+                c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY,
+                False, False,
+            )
+            if res is not None:
+                self.allowed[pid] = res
+        st = self.u.state[pid]
+        if not prim.managed or st.blocked:
+            node = st.running_on[0] if st.running_on else None
+            self.finalize(pid, node, force=True)
+            self.role_of[pid] = st.role
+        elif self.stop_all:
+            self.finalize(pid, None, force=True)
+        else:
+            self.choose(pid, prefer)
+        self.allocating.discard(pid)
+        return self.node_of.get(pid)
+
+    def choose(self, pid: str, prefer: str | None) -> None:
+        table = self.allowed[pid]
+        prim = self.u.prims[pid]
+        if self.strategy != "default" and prim.utilization:
+            for n in list(table):
+                if not self.fits(n, prim.utilization):
+                    table[n] = MINUS_INFINITY
+        current = self.current_node(pid)
+        nodes = self.sort_nodes(table, current)
+        chosen: str | None = None
+        best = nodes[0] if nodes else None
+        if prefer is not None and best is not None and prefer in table:
+            if table[prefer] >= table[best] and self.available(prefer) and table[prefer] >= 0:
+                chosen = prefer
+        if chosen is None and best is not None:
+            chosen = best
+            unique_clone = prim.clone is not None and prim.unique
+            if not unique_clone and table[chosen] > 0 and self.available(chosen):
+                if current is not None and self.available(current) and table.get(current, -1) >= 0:
+                    for n in nodes[1:]:
+                        if table[n] != table[chosen]:
+                            break
+                        if n == current:
+                            chosen = n
+        self.finalize(pid, chosen, force=False)
+
+    def fits(self, node: str, need: Mapping[str, int]) -> bool:
+        left = self.util_left[node]
+        return all(left.get(k, 0) >= v for k, v in need.items())
+
+    def finalize(self, pid: str, chosen: str | None, force: bool) -> None:
+        if not force and chosen is not None:
+            if self.allowed[pid].get(chosen, MINUS_INFINITY) < 0 or not self.available(chosen):
+                chosen = None
+        self.provisional.discard(pid)
+        self.node_of[pid] = chosen
+        if chosen is None:
+            self.role_of[pid] = STOPPED
+            self.stop_reason.setdefault(pid, "node availability")
+            return
+        prim = self.u.prims[pid]
+        self.role_of[pid] = UNPROMOTED if prim.promotable else STARTED
+        self.num_resources[chosen] += 1
+        for k, v in prim.utilization.items():
+            self.util_left[chosen][k] = self.util_left[chosen].get(k, 0) - v
+        if prim.clone is not None:
+            cc = self.clone_count.setdefault(prim.clone, {})
+            cc[chosen] = cc.get(chosen, 0) + 1
+
+    # ------------------------------------------------------------ clones
+    def assign_clone(self, cid: str) -> str | None:
+        if cid not in self.provisional:
+            return None
+        if cid in self.allocating:
+            return None
+        self.allocating.add(cid)
+        clone = self.u.clones[cid]
+        for c in self.this_with.get(cid, []):
+            self.assign(c.primary)
+        for c in self.with_this.get(cid, []):
+            if not c.influence:
+                continue
+            res = self.merge(
+                c.dependent, self.allowed[cid], c.node_attribute, c.score / INFINITY,
+                False, True,
+            )
+            if res is not None:
+                self.allowed[cid] = res
+        available = [n for n in self.node_names if self.available(n)]
+        max_total = clone.clone_max
+        per_node = clone.clone_node_max
+        all_coloc = max_total < len(available)
+        loop_max = max(1, max_total // len(available)) if available else 1
+        self.clone_count[cid] = {}
+        insts = self.sorted_instances(cid)
+        allocated = 0
+        for inst in insts:
+            if allocated >= max_total:
+                break
+            cur = self.current_node(inst)
+            if cur is None or inst not in self.provisional:
+                continue
+            if any(self.u.state[p].failed for p in self.prims_of(inst)):
+                continue
+            if not self.available(cur) or self.allowed[cid].get(cur, MINUS_INFINITY) < 0:
+                continue
+            if self.clone_count[cid].get(cur, 0) >= loop_max:
+                continue
+            if self.assign_instance(cid, inst, cur, all_coloc, per_node):
+                allocated += 1
+        for inst in insts:
+            if inst not in self.provisional:
+                continue
+            if allocated >= max_total:
+                for p in self.prims_of(inst):
+                    for n in self.node_names:
+                        self._add(p, n, MINUS_INFINITY, "clone limit reached")
+                self.assign(inst)
+                continue
+            if self.assign_instance(cid, inst, None, all_coloc, per_node):
+                allocated += 1
+        if clone.promotable:
+            self.set_roles(cid)
+        self.provisional.discard(cid)
+        self.allocating.discard(cid)
+        return None
+
+    def sorted_instances(self, cid: str) -> list[str]:
+        clone = self.u.clones[cid]
+
+        def key(inst: str) -> tuple[int, int, int, int]:
+            cur = self.current_node(inst)
+            ok = cur is not None and self.available(cur)
+            score = self.allowed[cid].get(cur, 0) if cur is not None else 0
+            idx = clone.instances.index(inst)
+            return (0 if ok else 1, -self.priority(inst), -score if ok else 0, idx)
+
+        return sorted(clone.instances, key=key)
+
+    def assign_instance(
+        self, cid: str, inst: str, prefer: str | None, all_coloc: bool, limit: int
+    ) -> bool:
+        if inst not in self.provisional:
+            return self.node_of.get(self.prims_of(inst)[0]) is not None
+        target = self.prims_of(inst)[0] if inst in self.u.groups else inst
+        # parent colocations apply to every instance
+        for c in self.this_with.get(cid, []):
+            cc = Coloc(c.id, target, c.primary, c.score, c.dependent_role, c.primary_role,
+                       c.node_attribute, c.influence)
+            if cc not in self.this_with.setdefault(target, []):
+                self.this_with[target].append(cc)
+        for c in self.with_this.get(cid, []):
+            if all_coloc or c.score < 0 or c.score >= INFINITY:
+                cc = Coloc(c.id, c.dependent, target, c.score, c.dependent_role,
+                           c.primary_role, c.node_attribute, c.influence)
+                if cc not in self.with_this.setdefault(target, []):
+                    self.with_this[target].append(cc)
+        if prefer is not None:
+            w = self.allowed[target].get(prefer)
+            if w is None or w < 0:
+                return False
+        counts = self.clone_count.setdefault(cid, {})
+        backups = {p: dict(self.allowed[p]) for p in self.prims_of(inst)}
+        for p in self.prims_of(inst):
+            for n in self.allowed[p]:
+                if counts.get(n, 0) >= limit or not self.available(n):
+                    self.allowed[p][n] = MINUS_INFINITY
+        # the clone's own (parent) scores count for each instance
+        for p in self.prims_of(inst)[:1]:
+            for n, w in self.allowed[cid].items():
+                if n in self.allowed[p] and p not in self.u.prims or False:
+                    pass
+        saved = (dict(self.num_resources), {k: dict(v) for k, v in self.clone_count.items()})
+        chosen = self.assign(inst, prefer)
+        if inst in self.u.groups:
+            # group counts once per node, not once per member
+            pass
+        if chosen is not None and prefer is not None and chosen != prefer:
+            for p in self.prims_of(inst):
+                self.allowed[p] = backups[p]
+                self.provisional.add(p)
+                self.node_of.pop(p, None)
+                self.role_of.pop(p, None)
+            self.provisional.add(inst)
+            self.num_resources, self.clone_count = saved[0], saved[1]
+            return False
+        if inst in self.u.groups and chosen is not None:
+            cc = self.clone_count.setdefault(cid, {})
+            members = len(self.prims_of(inst))
+            cc[chosen] = cc.get(chosen, 0) - (members - 1)
+        return chosen is not None
+
+    def set_roles(self, cid: str) -> None:
+        clone = self.u.clones[cid]
+        cands: list[tuple[int, int, str]] = []
+        for idx, inst in enumerate(clone.instances):
+            p = self.prims_of(inst)[0]
+            node = self.node_of.get(p)
+            if node is None:
+                continue
+            score = self.promotion_score(inst, node)
+            self.promotion[inst] = score
+            cands.append((score, idx, inst))
+        cands.sort(key=lambda t: (-t[0], t[1]))
+        promoted = 0
+        per_node: dict[str, int] = {}
+        for score, _idx, inst in cands:
+            p = self.prims_of(inst)[0]
+            node = self.node_of[p]
+            assert node is not None
+            if score < 0 or promoted >= clone.promoted_max:
+                continue
+            if per_node.get(node, 0) >= clone.promoted_node_max:
+                continue
+            per_node[node] = per_node.get(node, 0) + 1
+            promoted += 1
+            for q in self.prims_of(inst):
+                self.role_of[q] = PROMOTED
+
+    def promotion_score(self, inst: str, node: str) -> int:
+        prims = self.prims_of(inst)
+        total = 0
+        have = False
+        for p in prims:
+            prim = self.u.prims[p]
+            name = "master-" + (prim.id if prim.unique else prim.base)
+            raw = self.nodes[node].attrs.get(name)
+            if raw is None:
+                continue
+            have = True
+            try:
+                total = sc.add(total, sc.parse(raw))
+            except ValueError:
+                pass
+        if not have:
+            total = -1
+        for p in prims:
+            for loc in self.promo_locs.get(p, []):
+                if loc.node == node and loc.role == PROMOTED:
+                    total = sc.add(total, loc.score)
+        # role-specific colocations where this clone is the dependent
+        for c in self.this_with.get(inst, []) + self.this_with.get(
+            self.u.prims[prims[0]].clone or "", []
+        ):
+            if c.dependent_role != PROMOTED:
+                continue
+            pn = self.node_of.get(self.prims_of(c.primary)[0]) if self.prims_of(c.primary) else None
+            if pn is None:
+                if c.score >= INFINITY:
+                    total = MINUS_INFINITY
+                continue
+            if self.attr(pn, c.node_attribute) == self.attr(node, c.node_attribute):
+                total = sc.add(total, c.score)
+            elif c.score >= INFINITY:
+                total = MINUS_INFINITY
+        return total
+
+
+_HACK = INFINITY - 1
+
+
+def _sort_key_score(a: _Assigner, rid: str) -> tuple[int, int, list[int]]:
+    table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
+    cur = a.current_node(rid)
+    cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
+    order = sorted(a.node_names, key=lambda n: (-a.allowed.get(rid, {}).get(n, 0), n))
+    return (a.priority(rid), cur_score, [table.get(n, MINUS_INFINITY) for n in order])
+
+
+def assign(
+    u: Unpacked,
+    locs: tuple[LocScore, ...],
+    colocs: tuple[Coloc, ...],
+    *,
+    symmetric: bool,
+    strategy: str,
+    no_quorum_policy: str,
+    stop_all: bool,
+) -> Assignment:
+    """Assign every resource instance to a node and a role."""
+    a = _Assigner(u, locs, colocs, symmetric, strategy, no_quorum_policy, stop_all)
+    tops = list(u.tops)
+    nodes_sorted = sorted(a.node_names)
+    keys: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+    for rid in tops:
+        table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
+        cur = a.current_node(rid)
+        cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
+        keys[rid] = (
+            a.priority(rid),
+            cur_score,
+            tuple(table.get(n, MINUS_INFINITY) for n in nodes_sorted),
+        )
+    ordered = sorted(
+        tops, key=lambda r: (-keys[r][0], -keys[r][1], tuple(-x for x in keys[r][2]))
+    )
+    for rid in ordered:
+        a.assign(rid)
+    for pid in u.prims:
+        if pid in a.provisional:
+            a.assign_prim(pid, None)
+    return Assignment(
+        node=MappingProxyType(dict(a.node_of)),
+        next_role=MappingProxyType(dict(a.role_of)),
+        scores=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in a.allowed.items()}),
+        contributions=MappingProxyType({k: tuple(v) for k, v in a.contrib.items()}),
+        promotion=MappingProxyType(dict(a.promotion)),
+        stop_reason=MappingProxyType(dict(a.stop_reason)),
+    )

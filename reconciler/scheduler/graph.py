@@ -1,0 +1,327 @@
+"""Stage 3b: create the actions for every instance, the fencing actions, and the
+orderings (internal per resource, groups, clones, configured constraints)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.scheduler.actions import (
+    ASYMMETRIC,
+    IMPLIES_FIRST,
+    IMPLIES_THEN,
+    OPTIONAL_PSEUDO,
+    REQUIRES_ANY,
+    RESTART,
+    RUNNABLE_LEFT,
+    SAME_RSC,
+    Act,
+    Graph,
+)
+from reconciler.scheduler.assign import Assignment
+from reconciler.scheduler.constraints import Ord
+from reconciler.scheduler.unpack import Unpacked
+from reconciler.scheduler.units import PROMOTED, STOPPED
+
+
+class Context:
+    """Cluster-wide facts the action stage needs."""
+
+    def __init__(
+        self,
+        u: Unpacked,
+        asg: Assignment,
+        *,
+        stonith_enabled: bool,
+        no_quorum_policy: str,
+        stonith_action: str,
+    ) -> None:
+        self.u = u
+        self.asg = asg
+        self.stonith = stonith_enabled
+        self.nqp = no_quorum_policy
+        self.stonith_action = stonith_action
+        self.nodes = {n.name: n for n in u.nodes}
+        self.quorate = u.have_quorum
+
+    def can_fence(self, node: str) -> bool:
+        if not self.stonith or not self.u.have_stonith_resource:
+            return False
+        if self.quorate or self.nqp == "ignore":
+            return True
+        return self.nodes[node].online
+
+
+def build(ctx: Context) -> Graph:
+    g = Graph()
+    u = ctx.u
+    fenced: dict[str, Act] = {}
+    for n in u.nodes:
+        if n.unclean and ctx.can_fence(n.name):
+            a = g.add(None, f"stonith-{n.name}-{ctx.stonith_action}", n.name, optional=False)
+            a.fence_reason = n.fence_reason or "node is unclean"
+            fenced[n.name] = a
+    for pid in u.prim_order:
+        _primitive_actions(ctx, g, pid, fenced)
+    for gid in u.groups:
+        _group_actions(ctx, g, gid)
+    for cid in u.clones:
+        _clone_actions(ctx, g, cid)
+    return g
+
+
+def _quorum_block(ctx: Context, pid: str, active: bool, elevating: bool) -> str | None:
+    """The no-quorum reason that makes a start unrunnable, if any."""
+    if ctx.quorate:
+        return None
+    prim = ctx.u.prims[pid]
+    requires = prim.meta.get("requires")
+    if requires == "nothing" or prim.cls == "stonith" and ctx.nqp != "stop":
+        return None
+    if ctx.nqp == "stop" or ctx.nqp == "demote" and False:
+        return "no quorum"
+    if ctx.nqp == "freeze" and (not active or elevating):
+        return "quorum freeze"
+    return None
+
+
+def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Act]) -> None:
+    u, asg = ctx.u, ctx.asg
+    prim = u.prims[pid]
+    st = u.state[pid]
+    managed = prim.managed and not st.blocked
+    role = st.role
+    next_role = asg.next_role.get(pid, STOPPED)
+    nxt = asg.node.get(pid)
+    running = st.running_on
+    current = running[0] if running else None
+    if not managed:
+        return
+    multiply = len(running) > 1
+    moving = current is not None and nxt is not None and current != nxt
+    need_stop = moving or st.failed or multiply or (running and next_role == STOPPED)
+    # stops (and demotes) on every node where it runs
+    stops: list[Act] = []
+    for node in running:
+        n = ctx.nodes[node]
+        stop_required = bool(need_stop) and (
+            node != nxt or st.failed or multiply or next_role == STOPPED
+        )
+        if multiply or st.failed and node in st.failed_nodes:
+            stop_required = True
+        stop = g.add(pid, "stop", node, optional=not stop_required)
+        if not n.online or n.unclean:
+            if node in fenced:
+                stop.pseudo = True
+                g.order(fenced[node], stop, IMPLIES_THEN)
+            else:
+                stop.runnable = False
+        if nxt is None and stop_required:
+            stop.reason = asg.stop_reason.get(pid, "node availability")
+        stops.append(stop)
+        if role == PROMOTED and node == current:
+            dem = g.add(pid, "demote", node, optional=not (stop_required or next_role != PROMOTED))
+            if not n.online or n.unclean:
+                if node in fenced:
+                    dem.pseudo = True
+                else:
+                    dem.runnable = False
+            g.order(dem, stop, IMPLIES_FIRST | IMPLIES_THEN)
+    if (
+        role == PROMOTED
+        and nxt is not None
+        and current == nxt
+        and next_role != PROMOTED
+        and g.find(pid, "demote", current) is None
+    ):
+        g.add(pid, "demote", current, optional=False)
+    # start (and promote) on the chosen node
+    start: Act | None = None
+    if nxt is not None and next_role != STOPPED:
+        start_required = need_stop or current is None or nxt not in running
+        start = g.add(pid, "start", nxt, optional=not start_required)
+        elevating = current is None
+        why = _quorum_block(ctx, pid, bool(running), elevating)
+        if why is not None:
+            start.runnable = False
+            start.reason = why
+        for s in stops:
+            g.order(s, start, IMPLIES_THEN | RESTART | SAME_RSC)
+        if next_role == PROMOTED:
+            prom_required = role != PROMOTED or start_required
+            prom = g.add(pid, "promote", nxt, optional=not prom_required)
+            g.order(start, prom, IMPLIES_THEN | RUNNABLE_LEFT)
+            dem = g.find(pid, "demote")
+            if dem is not None:
+                g.order(dem, prom, 0)
+    else:
+        # an unrunnable placeholder so orderings "after my start" see it
+        start = g.add(pid, "start", None, optional=True, runnable=False)
+    # fencing must precede recovery of what ran on an unclean node
+    for node in running:
+        if node in fenced and start is not None:
+            g.order(fenced[node], start, 0)
+
+
+def _pseudo(g: Graph, rsc: str, task: str) -> Act:
+    return g.add(rsc, task, None, pseudo=True)
+
+
+def _group_actions(ctx: Context, g: Graph, gid: str) -> None:
+    grp = ctx.u.groups[gid]
+    start = _pseudo(g, gid, "start")
+    running = _pseudo(g, gid, "running")
+    stop = _pseudo(g, gid, "stop")
+    stopped = _pseudo(g, gid, "stopped")
+    g.order(stop, stopped, IMPLIES_THEN)
+    g.order(stopped, start, IMPLIES_THEN)
+    g.order(start, running, IMPLIES_THEN)
+    prev: str | None = None
+    for m in grp.members:
+        m_start = g.find(m, "start")
+        m_stop_all = g.find_all(m, "stop")
+        g.order(start, m_start, IMPLIES_THEN | RUNNABLE_LEFT)
+        g.order(m_start, running, IMPLIES_THEN)
+        for s in m_stop_all:
+            g.order(stop, s, IMPLIES_THEN)
+            g.order(s, stopped, IMPLIES_THEN)
+        if prev is not None:
+            p_start = g.find(prev, "start")
+            g.order(p_start, m_start, IMPLIES_THEN | RUNNABLE_LEFT)
+            for s in m_stop_all:
+                for ps in g.find_all(prev, "stop"):
+                    g.order(s, ps, RESTART)
+        prev = m
+    # the group's pseudo actions are required if any member's are
+    for m in grp.members:
+        for a in g.find_all(m, "start"):
+            if not a.optional and a.runnable:
+                running.optional = False
+                start.optional = False
+        for a in g.find_all(m, "stop"):
+            if not a.optional:
+                stop.optional = False
+                stopped.optional = False
+
+
+def _clone_actions(ctx: Context, g: Graph, cid: str) -> None:
+    clone = ctx.u.clones[cid]
+    start = _pseudo(g, cid, "start")
+    running = _pseudo(g, cid, "running")
+    stop = _pseudo(g, cid, "stop")
+    stopped = _pseudo(g, cid, "stopped")
+    g.order(stop, stopped, IMPLIES_THEN)
+    g.order(stopped, start, IMPLIES_THEN)
+    g.order(start, running, IMPLIES_THEN)
+    any_start_runnable = False
+    for inst in clone.instances:
+        rid = inst
+        if rid in ctx.u.groups:
+            i_start = g.find(rid, "start")
+            i_running = g.find(rid, "running")
+            i_stops = [a for a in (g.find(rid, "stop"),) if a is not None]
+            i_stopped = g.find(rid, "stopped")
+        else:
+            i_start = g.find(rid, "start")
+            i_running = i_start
+            i_stops = g.find_all(rid, "stop")
+            i_stopped = None
+        if i_start is not None:
+            g.order(start, i_start, RUNNABLE_LEFT)
+            if i_start.node is not None and i_start.runnable:
+                any_start_runnable = True
+            if i_running is not None and not i_running.optional:
+                start.optional = False
+                running.optional = False
+            g.order(i_running, running, IMPLIES_THEN)
+        for s in i_stops:
+            g.order(stop, s, 0)
+            g.order(s, stopped if i_stopped is None else i_stopped, IMPLIES_THEN)
+            if not s.optional:
+                stop.optional = False
+                stopped.optional = False
+        if i_stopped is not None:
+            g.order(i_stopped, stopped, IMPLIES_THEN)
+    if not any_start_runnable:
+        running.runnable = False
+    if clone.promotable:
+        for task in ("promote", "demote"):
+            p = _pseudo(g, cid, task)
+            done = _pseudo(g, cid, "promoted" if task == "promote" else "demoted")
+            g.order(p, done, IMPLIES_THEN)
+            for inst in clone.instances:
+                for a in g.find_all(inst, task):
+                    g.order(a, done, IMPLIES_THEN)
+                    if not a.optional:
+                        p.optional = False
+                        done.optional = False
+        g.order(running, g.find(cid, "promote"), 0)
+        g.order(g.find(cid, "demoted"), stop, 0)
+
+
+def _action_for(
+    ctx: Context, g: Graph, rsc: str, task: str, is_first: bool
+) -> list[Act]:
+    """The action(s) an ordering endpoint names (pseudo actions for collectives)."""
+    if rsc in ctx.u.groups or rsc in ctx.u.clones:
+        if is_first:
+            task = {
+                "start": "running",
+                "stop": "stopped",
+                "promote": "promoted",
+                "demote": "demoted",
+            }.get(task, task)
+        a = g.find(rsc, task)
+        if a is None and task in ("promote", "demote", "promoted", "demoted"):
+            a = _pseudo(g, rsc, task)
+        return [a] if a is not None else []
+    if task == "stop":
+        return g.find_all(rsc, "stop")
+    acts = g.find_all(rsc, task)
+    if not acts:
+        acts = [g.add(rsc, task, None, optional=True, runnable=False)]
+    return acts
+
+
+_INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote"}
+
+
+def apply_orders(ctx: Context, g: Graph, orders: tuple[Ord, ...]) -> None:
+    """Turn configured orderings into edges with Pacemaker's flags."""
+    any_pseudo: dict[str, Act] = {}
+    for o in orders:
+        flags = 0
+        if o.kind == "Mandatory":
+            if o.symmetrical:
+                flags = IMPLIES_THEN
+                if o.first_action in ("start", "promote"):
+                    flags |= RUNNABLE_LEFT
+            else:
+                flags = ASYMMETRIC | IMPLIES_THEN
+        elif o.kind == "Optional":
+            flags = OPTIONAL_PSEUDO
+        firsts = _action_for(ctx, g, o.first, o.first_action, True)
+        thens = _action_for(ctx, g, o.then, o.then_action, False)
+        if o.require_any is not None:
+            pseudo = any_pseudo.get(o.require_any)
+            if pseudo is None:
+                pseudo = g.add(None, o.require_any, None, pseudo=True)
+                any_pseudo[o.require_any] = pseudo
+            for f in firsts:
+                g.order(f, pseudo, REQUIRES_ANY)
+            for t in thens:
+                g.order(pseudo, t, flags | RUNNABLE_LEFT)
+            continue
+        for f in firsts:
+            for t in thens:
+                g.order(f, t, flags)
+        if o.symmetrical and o.kind != "Serialize":
+            inv_first = _INVERSE.get(o.then_action, o.then_action)
+            inv_then = _INVERSE.get(o.first_action, o.first_action)
+            ifl = IMPLIES_FIRST if o.kind == "Mandatory" else 0
+            for f in _action_for(ctx, g, o.then, inv_first, True):
+                for t in _action_for(ctx, g, o.first, inv_then, False):
+                    g.order(f, t, ifl)
+    # a one-or-more pseudo action is runnable only if one of its inputs is
+    for p in any_pseudo.values():
+        if not any(g.acts[i].runnable for i, _ in p.ins):
+            p.runnable = False

@@ -1,0 +1,193 @@
+"""The scheduler's output and its entry point, :func:`plan`.
+
+``plan(input, now) -> Plan`` runs the stages unpack -> assign -> actions ->
+orderings -> propagation and freezes the result: per-instance placement with
+scores and the constraints that contributed, the actions with their ordering
+edges (a DAG, pseudo actions for groups and clones), fencing actions, the
+Transition Summary changes, and ``recheck_at`` (when a failure-timeout
+expires and the cluster must be planned again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from reconciler.scheduler import actions as act
+from reconciler.scheduler.assign import assign
+from reconciler.scheduler.constraints import colocation_pairs, location_scores, order_pairs
+from reconciler.scheduler.graph import Context, apply_orders, build
+from reconciler.scheduler.input import SchedulerInput
+from reconciler.scheduler.unpack import unpack
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One term of a resource's score on a node: ``source`` added ``score``."""
+
+    source: str
+    node: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one instance will run, in which role, and why."""
+
+    resource: str
+    node: str | None
+    role: str
+    current_nodes: tuple[str, ...]
+    current_role: str
+    scores: Mapping[str, int]
+    contributions: tuple[Contribution, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action of the transition graph."""
+
+    id: int
+    resource: str | None
+    task: str
+    node: str | None
+    pseudo: bool
+    optional: bool
+    runnable: bool
+    reason: str | None
+    interval_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        base = self.resource if self.resource is not None else "cluster"
+        return f"{base}_{self.task}_{self.interval_ms}" + (f"@{self.node}" if self.node else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Fencing:
+    """A node that will be fenced first, and why."""
+
+    node: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything the scheduler decided for one (input, now)."""
+
+    placements: Mapping[str, Placement]
+    actions: tuple[Action, ...]
+    edges: tuple[tuple[int, int], ...]
+    fencing: tuple[Fencing, ...]
+    changes: Mapping[str, act.ResourceChange]
+    graph_actions: tuple[act.Act, ...]
+    resource_order: tuple[str, ...]
+    recheck_at: int | None
+
+    def required_actions(self) -> tuple[Action, ...]:
+        """The actions that will be executed (required and runnable)."""
+        return tuple(a for a in self.actions if not a.optional and a.runnable)
+
+
+def plan(inp: SchedulerInput, now: int) -> Plan:
+    """Plan the cluster described by ``inp`` at time ``now`` (epoch seconds)."""
+    u = unpack(inp, now)
+    known: dict[str, object] = {}
+    for k in u.prims:
+        known[k] = k
+    for k in u.groups:
+        known[k] = k
+    for k in u.clones:
+        known[k] = k
+    for c in u.clones.values():
+        known.setdefault(c.base_child, c.id)
+    # constraints naming a clone's child address the clone
+    alias = {c.base_child: c.id for c in u.clones.values()}
+    nodes_attrs = {n.name: n.attrs for n in u.nodes}
+    locs = tuple(
+        type(loc)(alias.get(loc.resource, loc.resource), loc.node, loc.score, loc.source, loc.role)
+        for loc in location_scores(inp, nodes_attrs, known, now)
+    )
+    colocs = tuple(
+        type(c)(
+            c.id,
+            alias.get(c.dependent, c.dependent),
+            alias.get(c.primary, c.primary),
+            c.score,
+            c.dependent_role,
+            c.primary_role,
+            c.node_attribute,
+            c.influence,
+        )
+        for c in colocation_pairs(inp, known)
+    )
+    orders = tuple(
+        type(o)(
+            o.id,
+            alias.get(o.first, o.first),
+            o.first_action,
+            alias.get(o.then, o.then),
+            o.then_action,
+            o.kind,
+            o.symmetrical,
+            o.require_any,
+        )
+        for o in order_pairs(inp, known)
+    )
+    asg = assign(
+        u,
+        locs,
+        colocs,
+        symmetric=inp.options.symmetric_cluster,
+        strategy=inp.options.placement_strategy.lower(),
+        no_quorum_policy=inp.options.no_quorum_policy,
+        stop_all=inp.options.stop_all_resources,
+    )
+    ctx = Context(
+        u,
+        asg,
+        stonith_enabled=inp.options.stonith_enabled,
+        no_quorum_policy=inp.options.no_quorum_policy.lower(),
+        stonith_action=inp.options.stonith_action,
+    )
+    g = build(ctx)
+    apply_orders(ctx, g, orders)
+    act.propagate(g)
+    changes = act.resource_changes(u, asg)
+    placements: dict[str, Placement] = {}
+    for pid in u.prim_order:
+        st = u.state[pid]
+        placements[pid] = Placement(
+            resource=pid,
+            node=asg.node.get(pid),
+            role=asg.next_role.get(pid, "Stopped"),
+            current_nodes=st.running_on,
+            current_role=st.role,
+            scores=asg.scores.get(pid, MappingProxyType({})),
+            contributions=tuple(
+                Contribution(s, n, v) for s, n, v in asg.contributions.get(pid, ())
+            ),
+            reason=asg.stop_reason.get(pid),
+        )
+    frozen = tuple(
+        Action(a.idx, a.rsc, a.task, a.node, a.pseudo, a.optional, a.runnable, a.reason)
+        for a in g.acts
+    )
+    fencing = tuple(
+        Fencing(a.node or "", inp.options.stonith_action, a.fence_reason or "")
+        for a in g.acts
+        if a.rsc is None and a.fence_reason is not None
+    )
+    return Plan(
+        placements=MappingProxyType(placements),
+        actions=frozen,
+        edges=tuple(sorted(g.edges)),
+        fencing=fencing,
+        changes=MappingProxyType(dict(changes)),
+        graph_actions=tuple(g.acts),
+        resource_order=u.prim_order,
+        recheck_at=u.recheck_at,
+    )
