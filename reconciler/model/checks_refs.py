@@ -8,6 +8,7 @@ from reconciler.base.errors import Problem
 from reconciler.model.base import Manifest
 from reconciler.model.constraints import Colocation, Location, Order
 from reconciler.model.hints import did_you_mean
+from reconciler.model.kinds import RESOURCE_KINDS
 from reconciler.model.manifestset import FieldPath, ManifestSet
 
 
@@ -49,7 +50,12 @@ def node_refs(mset: ManifestSet) -> Iterator[tuple[Manifest, FieldPath, str]]:
 def _missing(  # noqa: PLR0917
     mset: ManifestSet, obj: Manifest, path: FieldPath, what: str, name: str, names: list[str]
 ) -> Problem:
-    return mset.problem(obj, path, f"{what} {name!r} does not exist", did_you_mean(name, names))
+    kinds = {"Resource or Group": ("Resource", "Group"), "resource": RESOURCE_KINDS}.get(
+        what, (what,)
+    )
+    broken = [n for k, n in sorted(mset.unparsed) if k in kinds]
+    hint = did_you_mean(name, [*names, *broken])
+    return mset.problem(obj, path, f"{what} {name!r} does not exist", hint)
 
 
 def check_references(mset: ManifestSet) -> list[Problem]:
