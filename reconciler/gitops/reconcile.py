@@ -358,6 +358,11 @@ class Reconciler:
         rev = self.last_attempted or "store"
         self.backoff = self.backoff.failed(rev, now)
         msg = f"store error: {exc}"
+        if "too many operations" in str(exc):
+            msg += (
+                " (the set is applied as one transaction; raise the store's limit, "
+                "e.g. etcd's --max-txn-ops, above the number of objects + 4)"
+            )
         log.warning(
             "sync %s: %s (retrying in %.1fs)", self.config.name, msg, self.backoff.not_before - now
         )

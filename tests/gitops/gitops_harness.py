@@ -138,6 +138,14 @@ class World:
                 )
             await asyncio.sleep(0.02)
 
+    async def wait_until_done(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """Poll ``check`` with a deadline, without failing when the watcher task ends."""
+        deadline = time.monotonic() + DEADLINE_S
+        while not await check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; outcomes={self.results()}")
+            await asyncio.sleep(0.02)
+
     async def wait_outcome(
         self, since: int, what: str, pred: Callable[[Trigger, Outcome], bool] | None = None
     ) -> Outcome:
