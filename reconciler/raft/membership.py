@@ -25,9 +25,7 @@ def check_conf_change(tracker: ProgressTracker, cc: ConfChange) -> str | None:
     return None
 
 
-def apply_conf_change(
-    tracker: ProgressTracker, cc: ConfChange, next_index: int, self_id: int
-) -> None:
+def apply_conf_change(tracker: ProgressTracker, cc: ConfChange, next_index: int, now: int) -> None:
     """Apply a committed change to ``tracker`` (idempotent: re-applying is harmless)."""
     nid = cc.node_id
     if cc.type == ConfChangeType.REMOVE_NODE:
@@ -48,8 +46,7 @@ def apply_conf_change(
     pr = tracker.progress.get(nid)
     if pr is None:
         pr = Progress(next_index, 0, tracker.max_inflight, nid in tracker.learners)
-        pr.recent_active = True  # a new member counts as active until a check says otherwise
+        pr.last_active = now  # a new member counts as heard from for one election timeout
         tracker.progress[nid] = pr
     else:
         pr.is_learner = nid in tracker.learners
-    del self_id  # kept in the signature for symmetry with etcd's applyConfChange

@@ -98,6 +98,7 @@ class RaftNode:
         self.pending_conf_index = 0
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
+        self.ticks = 0  # ticks seen; the leader's clock for check-quorum
         self.randomized_election_timeout = config.election_tick
         self._snap_meta: SnapshotMeta | None = None  # a snapshot being assembled from chunks
         self._snap_buf = bytearray()
@@ -124,9 +125,10 @@ class RaftNode:
         self.log.append(ents)
         self.log.committed = len(ents)
         for cc in peers:
-            apply_conf_change(self.tracker, cc, self.log.last_index() + 1, self.id)
+            apply_conf_change(self.tracker, cc, self.log.last_index() + 1, self.ticks)
 
     def tick(self) -> None:
+        self.ticks += 1
         if self.role == StateType.LEADER:
             self._tick_heartbeat()
         else:
@@ -222,7 +224,7 @@ class RaftNode:
                     next=pr.next,
                     state=pr.state.name,
                     inflight=pr.inflights.count(),
-                    recent_active=pr.recent_active,
+                    recent_active=self._recently_heard(pr),
                     is_learner=pr.is_learner,
                 )
                 for i, pr in sorted(self.tracker.progress.items())
@@ -275,6 +277,7 @@ class RaftNode:
         t = self.tracker
         for i in list(t.progress):
             pr = Progress(last + 1, 0, t.max_inflight, i in t.learners)
+            pr.last_active = self.ticks  # a grace period of one election timeout
             if i == self.id:
                 pr.match = last
             t.progress[i] = pr
@@ -330,14 +333,16 @@ class RaftNode:
     def _tick_heartbeat(self) -> None:
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1
+        if self.config.check_quorum:
+            # checked every tick: a leader that has not heard a quorum for a whole election
+            # timeout steps down at once (not up to two timeouts later, as a periodic check)
+            self._step(Message(T.MsgCheckQuorum, frm=self.id))
+            if self.role != StateType.LEADER:
+                return
         if self.election_elapsed >= self.config.election_tick:
             self.election_elapsed = 0
-            if self.config.check_quorum:
-                self._step(Message(T.MsgCheckQuorum, frm=self.id))
-            if self.role == StateType.LEADER and self.lead_transferee != NONE:
+            if self.lead_transferee != NONE:
                 self.lead_transferee = NONE  # transfer took too long: abort it
-        if self.role != StateType.LEADER:
-            return
         if self.heartbeat_elapsed >= self.config.heartbeat_tick:
             self.heartbeat_elapsed = 0
             self._step(Message(T.MsgBeat, frm=self.id))
@@ -614,7 +619,8 @@ class RaftNode:
             self._bcast_heartbeat(self.read_only.last_pending_ctx() or b"")
             return
         if t == T.MsgCheckQuorum:
-            if not self.tracker.quorum_active(self.id):
+            window = self.config.election_tick
+            if not self.tracker.quorum_heard_within(self.id, self.ticks, window):
                 self._become_follower(self.term, NONE)
             return
         if t == T.MsgProp:
@@ -631,12 +637,18 @@ class RaftNode:
         elif t == T.MsgHeartbeatResp:
             self._leader_heartbeat_resp(m, pr)
         elif t == T.MsgSnapResp:
-            pr.recent_active = True
+            self._heard(pr)
             if pr.state == ProgressState.SNAPSHOT and pr.pending_snapshot == m.index:
                 pr.snap_offset = m.snap_offset
                 self._send_snap_chunk(m.frm, pr)
         elif t == T.MsgTransferLeader:
             self._leader_transfer(m.frm, pr)
+
+    def _heard(self, pr: Progress) -> None:
+        pr.last_active = self.ticks
+
+    def _recently_heard(self, pr: Progress) -> bool:
+        return self.ticks - pr.last_active < self.config.election_tick
 
     def _leader_propose(self, m: Message) -> None:
         if not m.entries:
@@ -704,7 +716,7 @@ class RaftNode:
             self._send(Message(T.MsgReadIndexResp, to=requester, index=index, context=ctx))
 
     def _leader_app_resp(self, m: Message, pr: Progress) -> None:
-        pr.recent_active = True
+        self._heard(pr)
         if m.reject:
             hint = m.reject_hint
             if m.log_term > 0:
@@ -734,7 +746,7 @@ class RaftNode:
             self._send(Message(T.MsgTimeoutNow, to=m.frm))
 
     def _leader_heartbeat_resp(self, m: Message, pr: Progress) -> None:
-        pr.recent_active = True
+        self._heard(pr)
         pr.probe_sent = False
         if pr.state == ProgressState.REPLICATE and pr.inflights.full():
             pr.inflights.free_first_one()
@@ -810,7 +822,7 @@ class RaftNode:
         return True
 
     def _start_snapshot(self, to: int, pr: Progress) -> bool:
-        if not pr.recent_active:
+        if not self._recently_heard(pr):
             return False  # do not ship a snapshot to a member that seems down
         try:
             snap = self.log.snapshot()
@@ -842,7 +854,7 @@ class RaftNode:
 
     # ---------------------------------------------------------------- membership
     def _apply_conf_change(self, cc: ConfChange) -> None:
-        apply_conf_change(self.tracker, cc, self.log.last_index() + 1, self.id)
+        apply_conf_change(self.tracker, cc, self.log.last_index() + 1, self.ticks)
         if self.role != StateType.LEADER:
             return
         if self.id not in self.tracker.voters:

@@ -53,11 +53,11 @@ class Progress:
     __slots__ = (
         "inflights",
         "is_learner",
+        "last_active",
         "match",
         "next",
         "pending_snapshot",
         "probe_sent",
-        "recent_active",
         "snap_offset",
         "state",
     )
@@ -68,7 +68,7 @@ class Progress:
         self.state = ProgressState.PROBE
         self.pending_snapshot = 0
         self.snap_offset = 0  # next chunk to send while in SNAPSHOT
-        self.recent_active = False
+        self.last_active = 0  # the leader's tick count when this member last answered
         self.probe_sent = False
         self.inflights = Inflights(max_inflight)
         self.is_learner = is_learner
@@ -168,16 +168,14 @@ class ProgressTracker:
         )
         return matches[self.quorum() - 1]
 
-    def quorum_active(self, self_id: int) -> bool:
-        """Whether a quorum of voters was recently active; resets the activity marks."""
-        active = 0
+    def quorum_heard_within(self, self_id: int, now: int, window: int) -> bool:
+        """Whether a quorum of voters (us included) answered in the last ``window`` ticks."""
+        heard = 0
         for v in self.voters:
             pr = self.progress.get(v)
-            if v == self_id or (pr is not None and pr.recent_active):
-                active += 1
-        for pid, pr in self.progress.items():
-            pr.recent_active = pid == self_id
-        return active >= self.quorum()
+            if v == self_id or (pr is not None and now - pr.last_active < window):
+                heard += 1
+        return heard >= self.quorum()
 
     def reset_votes(self) -> None:
         self.votes = {}
