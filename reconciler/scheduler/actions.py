@@ -60,6 +60,7 @@ class Graph:
         self.index: dict[tuple[str | None, str, str | None], int] = {}
         self.by_rsc: dict[str, list[int]] = {}
         self.edges: set[tuple[int, int]] = set()
+        self.active: set[str] = set()
 
     def add(
         self,
@@ -159,7 +160,12 @@ def _forward(first: Act, then: Act, flags: int, g: Graph) -> bool:
     if flags & SAME_RSC and not first.runnable and then.runnable:
         then.runnable = False
         changed = True
-    if flags & ASYMMETRIC and not first.runnable and then.runnable and then.optional:
+    if (
+        flags & ASYMMETRIC
+        and not first.runnable
+        and then.runnable
+        and (then.rsc is None or then.rsc not in g.active)
+    ):
         then.runnable = False
         _set_reason(then, f"unrunnable {_label_for(first)}")
         changed = True

@@ -257,12 +257,12 @@ class _Assigner:
         factor: float,
         this_with: bool,
         only_positive: bool,
-        active: bool = False,
+        rollback: bool = False,
     ) -> Table | None:
         """Pacemaker's add_colocated_node_scores; returns the new table."""
         if rid in self.u.groups:
             rid_first = self.u.groups[rid].members[0]
-            return self.merge(rid_first, table, attr, factor, this_with, only_positive, active)
+            return self.merge(rid_first, table, attr, factor, this_with, only_positive, rollback)
         if rid in self.merging:
             return table
         self.merging.add(rid)
@@ -281,10 +281,12 @@ class _Assigner:
                         continue
                     other = c.dependent
                 f = factor * c.score / INFINITY
-                res = self.merge(other, work, c.node_attribute, f, this_with, only_positive, True)
+                res = self.merge(
+                    other, work, c.node_attribute, f, this_with, only_positive, rollback
+                )
                 if res is not None:
                     work = res
-        elif active:
+        elif rollback:
             self.merging.discard(rid)
             return table
         if only_positive:
@@ -415,7 +417,7 @@ class _Assigner:
                 continue
             res = self.merge(
                 c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY,
-                False, False,
+                False, False, True,
             )
             if res is not None:
                 self.allowed[pid] = res
@@ -495,7 +497,7 @@ class _Assigner:
                 continue
             res = self.merge(
                 c.dependent, self.allowed[cid], c.node_attribute, c.score / INFINITY,
-                False, True,
+                False, True, True,
             )
             if res is not None:
                 self.allowed[cid] = res

@@ -54,6 +54,7 @@ class Context:
 def build(ctx: Context) -> Graph:
     g = Graph()
     u = ctx.u
+    g.active = {p for p, st in u.state.items() if st.running_on}
     fenced: dict[str, Act] = {}
     for n in u.nodes:
         if n.unclean and ctx.can_fence(n.name):
@@ -179,17 +180,17 @@ def _group_actions(ctx: Context, g: Graph, gid: str) -> None:
     for m in grp.members:
         m_start = g.find(m, "start")
         m_stop_all = g.find_all(m, "stop")
-        g.order(start, m_start, IMPLIES_THEN | RUNNABLE_LEFT)
+        g.order(start, m_start, RUNNABLE_LEFT)
         g.order(m_start, running, IMPLIES_THEN)
         for s in m_stop_all:
-            g.order(stop, s, IMPLIES_THEN)
+            g.order(stop, s, 0)
             g.order(s, stopped, IMPLIES_THEN)
         if prev is not None:
             p_start = g.find(prev, "start")
             g.order(p_start, m_start, IMPLIES_THEN | RUNNABLE_LEFT)
             for s in m_stop_all:
                 for ps in g.find_all(prev, "stop"):
-                    g.order(s, ps, RESTART)
+                    g.order(s, ps, 0)
         prev = m
     # the group's pseudo actions are required if any member's are
     for m in grp.members:
@@ -273,7 +274,13 @@ def _action_for(
         a = g.find(rsc, task)
         if a is None and task in ("promote", "demote", "promoted", "demoted"):
             a = _pseudo(g, rsc, task)
-        return [a] if a is not None else []
+        out = [a] if a is not None else []
+        if not is_first and rsc in ctx.u.groups:
+            # an ordering before a group applies to each member (Pacemaker passes
+            # the update down to the members)
+            for m in ctx.u.groups[rsc].members:
+                out.extend(g.find_all(m, task))
+        return out
     if task == "stop":
         return g.find_all(rsc, "stop")
     acts = g.find_all(rsc, task)
