@@ -10,7 +10,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from reconciler.base import score as scores
-from reconciler.cib.common import Report, interval_ms, nvpairs, role, ruled_blocks, truthy
+from reconciler.cib.common import Report, nvpairs, role, ruled_blocks, truthy
+from reconciler.cib.import_resources import PRIMITIVE_META, ResourceReader
+from reconciler.cib.import_resources import convert as resource_convert
 from reconciler.cib.import_rules import location_rule
 from reconciler.model.base import API_VERSION
 
@@ -84,52 +86,6 @@ _EXPECTED = {
     "remove-after-stop": "false",
 }
 
-_PRIMITIVE_META = {
-    "resource-stickiness": ("stickiness", "score"),
-    "resource_stickiness": ("stickiness", "score"),
-    "migration-threshold": ("migrationThreshold", "score"),
-    "failure-timeout": ("failureTimeout", "duration"),
-    "target-role": ("targetRole", "role"),
-    "is-managed": ("managed", "bool"),
-    "maintenance": ("maintenance", "bool"),
-    "priority": ("priority", "int"),
-    "allow-migrate": ("allowMigrate", "bool"),
-    "critical": ("critical", "bool"),
-    "multiple-active": ("multipleActive", "text"),
-    "requires": ("requires", "text"),
-    "description": ("description", "text"),
-}
-_GROUP_META = {
-    k: v
-    for k, v in _PRIMITIVE_META.items()
-    if v[0] in ("stickiness", "targetRole", "managed", "maintenance", "priority", "description")
-}
-_CLONE_META = {
-    **_GROUP_META,
-    "clone-max": ("max", "int"),
-    "clone-node-max": ("perNodeMax", "int"),
-    "clone-min": ("minActive", "int"),
-    "interleave": ("interleave", "bool"),
-    "globally-unique": ("globallyUnique", "bool"),
-    "ordered": ("ordered", "bool"),
-    "notify": ("notify", "bool"),
-    "promotable": ("promotable", "bool"),
-    "promoted-max": ("promotedMax", "int"),
-    "master-max": ("promotedMax", "int"),
-    "promoted-node-max": ("promotedPerNodeMax", "int"),
-    "master-node-max": ("promotedPerNodeMax", "int"),
-}
-_OP_ATTRS = {"id", "name", "interval", "timeout", "role", "on-fail", "enabled", "start-delay"}
-_OP_ATTRS_IGNORED = {"description"}
-_FENCE_PARAMS = {
-    "pcmk_host_list": "hostList",
-    "pcmk_host_map": "hostMap",
-    "pcmk_host_check": "hostCheck",
-    "pcmk_host_argument": "hostArgument",
-    "pcmk_delay_base": "delayBase",
-    "pcmk_delay_max": "delayMax",
-}
-
 
 def _same(value: str, default: str) -> bool:
     if default in ("true", "false"):
@@ -145,43 +101,11 @@ def manifest(kind: str, name: str, spec: Doc, annotations: dict[str, str] | None
 
 
 def convert(value: str, how: str) -> Any:
-    """A CIB string as the manifest field wants it; raises ValueError when it cannot."""
-    if how == "bool":
-        return truthy(value)
-    if how == "score":
-        parsed = scores.parse(value)
-        return scores.render(parsed) if abs(parsed) >= scores.INFINITY else int(parsed)
-    if how == "int":
-        return int(scores.parse(value))
-    if how == "duration":
-        ms = interval_ms(value)
-        if ms is None:
-            raise ValueError(f"not a duration: {value!r}")
-        return f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
-    if how == "role":
-        r = role(value)
-        if r is None:
-            raise ValueError(f"not a role: {value!r}")
-        return r
     if how == "quorum":
         return "fence" if value == "suicide" else value
     if how == "action":
         return "off" if value in ("off", "poweroff") else value
-    return value
-
-
-def apply_meta(
-    where: str, meta: dict[str, str], table: dict[str, tuple[str, str]], spec: Doc, report: Report
-) -> None:
-    for key, value in meta.items():
-        if key not in table:
-            report.unsupported(where, f"meta attribute {key}={value}")
-            continue
-        field, how = table[key]
-        try:
-            spec[field] = convert(value, how)
-        except ValueError as e:
-            report.unsupported(where, f"meta attribute {key}={value}", str(e))
+    return resource_convert(value, how)
 
 
 class ConfigReader:
@@ -226,7 +150,7 @@ class ConfigReader:
                 spec["defaultStickiness"] = convert(value, "score")
             elif key == "migration-threshold":
                 spec["defaultMigrationThreshold"] = convert(value, "score")
-            elif key in _PRIMITIVE_META:
+            elif key in PRIMITIVE_META:
                 pass  # folded into every resource that does not set it (see primitive())
             else:
                 self.report.unsupported("rsc_defaults", f"meta attribute {key}={value}")
@@ -277,203 +201,13 @@ class ConfigReader:
     # --------------------------------------------------------------- resources
 
     def resources(self) -> None:
+        names = {d["metadata"]["name"] for d in self.docs if d["kind"] == "Node"}
+        reader = ResourceReader(
+            self.report, self.docs.append, self.rsc_defaults, self.op_defaults, names
+        )
         res = self.conf.find("resources")
         for el in list(res) if res is not None else []:
-            self.top(el)
-
-    def top(self, el: ET.Element) -> None:
-        rid = el.get("id", "?")
-        if el.tag == "primitive":
-            self.primitive(el)
-        elif el.tag == "group":
-            self.group(el, {})
-        elif el.tag in ("clone", "master"):
-            self.clone(el)
-        else:
-            self.report.unsupported(f"resources/{el.tag} {rid}", f"<{el.tag}>")
-
-    def primitive(self, el: ET.Element, inherited: dict[str, str] | None = None) -> str | None:
-        rid = el.get("id", "?")
-        where = f"primitive {rid}"
-        cls = el.get("class", "")
-        if el.get("template"):
-            self.report.unsupported(where, f"template={el.get('template')}")
-            return None
-        for tag in ("instance_attributes", "meta_attributes", "utilization"):
-            for ruled in ruled_blocks(el, tag):
-                self.report.unsupported(where, f"{tag} {ruled} with a rule or reference")
-        params = nvpairs(el, "instance_attributes")
-        meta = nvpairs(el, "meta_attributes")
-        ops = self.operations(where, el)
-        if cls == "stonith":
-            self.fencing_device(rid, el, params, meta, ops)
-            return rid
-        agent = f"{cls}:{el.get('provider')}:{el.get('type')}" if cls == "ocf" else (
-            f"{cls}:{el.get('type')}"
-        )
-        if cls not in ("ocf", "lsb", "systemd", "service"):
-            self.report.unsupported(where, f"class={cls}")
-            return None
-        spec: Doc = {"agent": agent}
-        if params:
-            spec["params"] = params
-        if ops:
-            spec["operations"] = ops
-        for key, value in self.rsc_defaults.items():
-            if key in _PRIMITIVE_META and key not in meta and key not in (inherited or {}):
-                if key not in ("resource-stickiness", "resource_stickiness", "migration-threshold"):
-                    meta[key] = value
-        apply_meta(where, meta, _PRIMITIVE_META, spec, self.report)
-        util = self.utilization(where, el)
-        if util:
-            spec["utilization"] = util
-        if el.get("description"):
-            spec["description"] = el.get("description")
-        self.docs.append(manifest("Resource", rid, spec))
-        return rid
-
-    def operations(self, where: str, el: ET.Element) -> list[Doc]:
-        out = []
-        ops = el.find("operations")
-        for op in ops.findall("op") if ops is not None else []:
-            name = op.get("name", "")
-            here = f"{where} op {op.get('id') or name}"
-            if name not in (
-                "start", "stop", "monitor", "promote", "demote", "notify",
-                "migrate_to", "migrate_from", "reload", "reload-agent",
-            ):
-                self.report.unsupported(here, f"name={name}")
-                continue
-            doc: Doc = {"name": name}
-            ms = interval_ms(op.get("interval", "0"))
-            if ms is None:
-                self.report.unsupported(here, f"interval={op.get('interval')}", "unreadable")
-                continue
-            if ms:
-                doc["interval"] = f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
-            timeout = op.get("timeout") or self.op_defaults.get("timeout")
-            if timeout is not None:
-                tms = interval_ms(timeout)
-                if tms is None:
-                    self.report.unsupported(here, f"timeout={timeout}", "unreadable")
-                else:
-                    doc["timeout"] = f"{tms}ms" if tms % 1000 else f"{tms // 1000}s"
-            if op.get("role"):
-                r = role(op.get("role"))
-                if r is None or r == "Stopped":
-                    self.report.unsupported(here, f"role={op.get('role')}")
-                else:
-                    doc["role"] = r
-            if op.get("on-fail"):
-                of = op.get("on-fail", "")
-                if of in ("ignore", "block", "stop", "restart", "standby", "fence", "demote"):
-                    doc["onFail"] = of
-                else:
-                    self.report.unsupported(here, f"on-fail={of}")
-            if op.get("enabled") is not None:
-                doc["enabled"] = truthy(op.get("enabled"))
-            if op.get("start-delay"):
-                sd = interval_ms(op.get("start-delay"))
-                if sd is not None:
-                    doc["startDelay"] = f"{sd}ms" if sd % 1000 else f"{sd // 1000}s"
-            for key in sorted(set(op.attrib) - _OP_ATTRS - _OP_ATTRS_IGNORED):
-                self.report.unsupported(here, f"attribute {key}={op.get(key)}")
-            for key, value in nvpairs(op, "meta_attributes").items():
-                self.report.unsupported(here, f"meta attribute {key}={value}")
-            for key, value in nvpairs(op, "instance_attributes").items():
-                self.report.unsupported(here, f"instance attribute {key}={value}")
-            out.append(doc)
-        return out
-
-    def fencing_device(
-        self, rid: str, el: ET.Element, params: dict[str, str], meta: dict[str, str], ops: list[Doc]
-    ) -> None:
-        where = f"primitive {rid}"
-        spec: Doc = {"agent": el.get("type", "")}
-        rest = {}
-        for key, value in params.items():
-            field = _FENCE_PARAMS.get(key)
-            if field == "hostList":
-                spec[field] = [h for h in value.replace(",", " ").split() if h]
-            elif field == "hostMap":
-                pairs = [p for p in value.replace(",", ";").replace(" ", ";").split(";") if p]
-                spec[field] = dict(p.split(":", 1) for p in pairs if ":" in p)
-            elif field in ("delayBase", "delayMax"):
-                ms = interval_ms(value)
-                if ms is None:
-                    rest[key] = value
-                else:
-                    spec[field] = f"{ms}ms" if ms % 1000 else f"{ms // 1000}s"
-            elif field is not None:
-                spec[field] = value
-            else:
-                rest[key] = value
-        if rest:
-            spec["params"] = rest
-        usable = [o for o in ops if o["name"] in ("start", "stop", "monitor")]
-        for dropped in ops:
-            if dropped not in usable:
-                self.report.unsupported(where, f"op {dropped['name']}", "fencing devices run start/stop/monitor only")
-        if usable:
-            spec["operations"] = usable
-        for key, value in meta.items():
-            if key == "target-role" and value.lower() in ("started", "stopped"):
-                spec["targetRole"] = value.capitalize()
-            elif key == "priority":
-                spec["priority"] = int(scores.parse(value))
-            elif key == "description":
-                spec["description"] = value
-            else:
-                self.report.unsupported(where, f"meta attribute {key}={value}")
-        self.docs.append(manifest("FencingDevice", rid, spec))
-
-    def group(self, el: ET.Element, inherited: dict[str, str]) -> str | None:
-        gid = el.get("id", "?")
-        meta = nvpairs(el, "meta_attributes")
-        members = []
-        for child in el:
-            if child.tag == "primitive":
-                if child.get("class") == "stonith":
-                    self.report.unsupported(f"group {gid}", f"fencing device {child.get('id')} in a group")
-                    continue
-                name = self.primitive(child, {**inherited, **meta})
-                if name:
-                    members.append(name)
-            elif child.tag not in ("meta_attributes", "instance_attributes", "utilization"):
-                self.report.unsupported(f"group {gid}", f"<{child.tag}>")
-        for key, value in nvpairs(el, "instance_attributes").items():
-            self.report.unsupported(f"group {gid}", f"instance attribute {key}={value}")
-        if not members:
-            self.report.unsupported(f"group {gid}", "the group", "no member could be carried over")
-            return None
-        spec: Doc = {"resources": members}
-        apply_meta(f"group {gid}", meta, _GROUP_META, spec, self.report)
-        self.docs.append(manifest("Group", gid, spec))
-        return gid
-
-    def clone(self, el: ET.Element) -> None:
-        cid = el.get("id", "?")
-        meta = nvpairs(el, "meta_attributes")
-        child_name = None
-        for child in el:
-            if child.tag == "primitive" and child_name is None:
-                child_name = self.primitive(child, meta)
-            elif child.tag == "group" and child_name is None:
-                child_name = self.group(child, meta)
-            elif child.tag not in ("meta_attributes", "instance_attributes"):
-                self.report.unsupported(f"clone {cid}", f"<{child.tag}>")
-        for key, value in nvpairs(el, "instance_attributes").items():
-            self.report.unsupported(f"clone {cid}", f"instance attribute {key}={value}")
-        if child_name is None:
-            self.report.unsupported(f"clone {cid}", "the clone", "its child could not be carried over")
-            return
-        spec: Doc = {"resource": child_name}
-        if el.tag == "master":
-            spec["promotable"] = True
-        apply_meta(f"clone {cid}", meta, _CLONE_META, spec, self.report)
-        self.docs.append(manifest("Clone", cid, spec))
-
-    # ------------------------------------------------------------ constraints
+            reader.top(el)
 
     def constraints(self) -> None:
         cons = self.conf.find("constraints")
@@ -564,7 +298,15 @@ class ConfigReader:
         self.extra_attrs(
             where,
             el,
-            {"rsc", "with-rsc", "score", "rsc-role", "with-rsc-role", "node-attribute", "influence"},
+            {
+                "rsc",
+                "with-rsc",
+                "score",
+                "rsc-role",
+                "with-rsc-role",
+                "node-attribute",
+                "influence",
+            },
         )
         self.docs.append(manifest("Colocation", cid, spec))
 
@@ -592,8 +334,16 @@ class ConfigReader:
         self.extra_attrs(
             where,
             el,
-            {"first", "then", "first-action", "then-action", "kind", "score", "symmetrical",
-             "require-all"},
+            {
+                "first",
+                "then",
+                "first-action",
+                "then-action",
+                "kind",
+                "score",
+                "symmetrical",
+                "require-all",
+            },
         )
         self.docs.append(manifest("Order", cid, spec))
 
@@ -626,8 +376,15 @@ class ConfigReader:
             self.docs.append(manifest("FencingTopology", f"fencing-{i + 1}", spec))
 
     def other_sections(self) -> None:
-        known = {"crm_config", "nodes", "resources", "constraints", "rsc_defaults", "op_defaults",
-                 "fencing-topology"}
+        known = {
+            "crm_config",
+            "nodes",
+            "resources",
+            "constraints",
+            "rsc_defaults",
+            "op_defaults",
+            "fencing-topology",
+        }
         for child in self.conf:
             if child.tag not in known and len(child):
                 self.report.unsupported("configuration", f"<{child.tag}>")

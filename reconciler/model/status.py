@@ -173,6 +173,8 @@ class ObservedNode(_Strict):
     id: str | None = None  # Pacemaker's node id, kept for a stable round trip
     state: NodeState = NodeState.ONLINE
     unclean_online: bool = Field(False, alias="uncleanOnline")
+    #: why the node is unclean (quoted by fencing lines), e.g. "peer is no longer part of ..."
+    reason: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     failcounts: tuple[Failcount, ...] = ()
     resources: tuple[ResourceHistory, ...] = ()

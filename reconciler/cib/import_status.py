@@ -1,0 +1,205 @@
+"""CIB ``<status>`` -> :class:`ObservedStatus`: node states, operation history, failcounts.
+
+Node states follow Pacemaker's ``determine_online_status_fencing`` (stonith
+enabled) and ``determine_online_status_no_fencing``; the reason a node is
+unclean is kept, since fencing lines in a Transition Summary quote it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from reconciler.base import score as scores
+from reconciler.cib.common import Report, interval_ms, nvpairs, truthy
+from reconciler.model.status import (
+    Failcount,
+    NodeState,
+    ObservedNode,
+    ObservedStatus,
+    OperationRecord,
+    ResourceHistory,
+)
+
+_NODE_STATE_ATTRS = {
+    "id",
+    "uname",
+    "in_ccm",
+    "crmd",
+    "join",
+    "expected",
+    "shutdown",
+    "ha",
+    "crm-debug-origin",
+    "remote_node",
+}
+
+
+def node_state(
+    ns: ET.Element, stonith: bool, transient: dict[str, str]
+) -> tuple[NodeState, bool, str | None]:
+    """(state, unclean-but-online, reason) of one ``node_state``."""
+    in_ccm = ns.get("in_ccm")
+    in_cluster = truthy(in_ccm)
+    crmd_online = (ns.get("crmd") or "").lower() == "online"
+    join = ns.get("join")
+    expected = ns.get("expected") or "down"
+    terminate = transient.get("terminate", "")
+    do_terminate = truthy(terminate) or (terminate[:1].isdigit() and terminate[:1] != "0")
+    shutdown = (transient.get("shutdown", ns.get("shutdown", "0")) or "0") not in ("0", "")
+    if not stonith:
+        if not in_cluster:
+            return NodeState.OFFLINE, False, None
+        if crmd_online:
+            return (NodeState.ONLINE if join == "member" else NodeState.OFFLINE), False, None
+        if expected == "member":
+            return NodeState.UNCLEAN, True, "peer is unexpectedly down"
+        return NodeState.OFFLINE, False, None
+    online = in_cluster
+    reason: str | None = None
+    pending = False
+    if shutdown:
+        online = crmd_online
+    elif in_ccm is None:
+        reason = "peer has not been seen by the cluster"
+    elif join == "nack":
+        reason = "peer failed Pacemaker membership criteria"
+    elif not do_terminate and expected == "down":
+        pending = in_cluster or crmd_online
+    elif do_terminate and join == "down" and not in_cluster and not crmd_online:
+        online = False
+    elif not in_cluster:
+        reason = "peer is no longer part of the cluster"
+    elif not crmd_online:
+        reason = "peer process is no longer available"
+    elif do_terminate:
+        reason = "termination was requested"
+    elif join == "member":
+        pass
+    elif join in ("pending", "down"):
+        pending = True
+    else:
+        reason = "peer was in an unknown state"
+    if reason is not None:
+        return NodeState.UNCLEAN, online, reason
+    if pending:
+        return NodeState.PENDING, False, None
+    return (NodeState.ONLINE if online else NodeState.OFFLINE), False, None
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.lstrip("-").isdigit():
+        return None
+    return int(value)
+
+
+def operation(op: ET.Element) -> OperationRecord:
+    key = op.get("transition-key") or ""
+    parts = key.split(":")
+    expected = int(parts[2]) if len(parts) >= 3 and parts[2].lstrip("-").isdigit() else None
+    last_change = _int(op.get("last-rc-change"))
+    last_run = _int(op.get("last-run"))
+    exec_time = _int(op.get("exec-time"))
+    return OperationRecord(
+        operation=op.get("operation", ""),
+        interval_ms=interval_ms(op.get("interval", "0")) or 0,
+        call_id=_int(op.get("call-id")) or 0,
+        rc=_int(op.get("rc-code")) or 0,
+        expected_rc=expected if expected is not None and 0 <= expected <= 255 else None,
+        op_status=_int(op.get("op-status")) or 0,
+        last_rc_change=last_change if last_change is not None and last_change >= 0 else None,
+        last_run=last_run if last_run is not None and last_run >= 0 else None,
+        exec_time_ms=exec_time if exec_time is not None and exec_time >= 0 else None,
+        exit_reason=op.get("exit-reason") or None,
+        digest=op.get("op-digest"),
+        restart_digest=op.get("op-restart-digest"),
+        secure_digest=op.get("op-secure-digest"),
+        migrate_source=op.get("migrate_source"),
+        migrate_target=op.get("migrate_target"),
+        id=op.get("id"),
+    )
+
+
+def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Failcount]:
+    out = []
+    for key in sorted(transient):
+        if not key.startswith("fail-count-"):
+            continue
+        rest = key[len("fail-count-") :]
+        rsc, op, interval = rest, None, None
+        if "#" in rest:
+            rsc, opi = rest.split("#", 1)
+            op, _, iv = opi.rpartition("_")
+            interval = int(iv) if iv.isdigit() else 0
+        last = transient.get("last-failure-" + rest)
+        try:
+            count = int(scores.parse(transient[key]))
+        except ValueError:
+            report.unsupported(where, f"{key}={transient[key]}", "not a count")
+            continue
+        out.append(
+            Failcount(
+                resource=rsc,
+                operation=op or None,
+                interval_ms=interval,
+                count=count,
+                last_failure=int(last) if last and last.isdigit() else None,
+            )
+        )
+    return out
+
+
+def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStatus:
+    status = root.find("status")
+    conf = root.find("configuration")
+    ids: dict[str, str] = {}
+    nodes_el = conf.find("nodes") if conf is not None else None
+    for n in nodes_el.findall("node") if nodes_el is not None else []:
+        ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
+    nodes = []
+    for ns in status.findall("node_state") if status is not None else []:
+        name = ns.get("uname") or ids.get(ns.get("id", ""), "")
+        where = f"node_state {name or ns.get('id', '?')}"
+        if truthy(ns.get("remote_node")):
+            report.unsupported(where, "a remote node's state")
+            continue
+        transient = nvpairs(ns.find("transient_attributes"), "instance_attributes")
+        state, unclean_online, reason = node_state(ns, stonith, transient)
+        attributes = {
+            k: v
+            for k, v in sorted(transient.items())
+            if not k.startswith(("fail-count-", "last-failure-"))
+        }
+        histories = []
+        lrm = ns.find("lrm")
+        lrs = lrm.find("lrm_resources") if lrm is not None else None
+        for lr in lrs.findall("lrm_resource") if lrs is not None else []:
+            cls = lr.get("class", "")
+            agent = ":".join(p for p in (cls, lr.get("provider"), lr.get("type")) if p)
+            histories.append(
+                ResourceHistory(
+                    name=lr.get("id", ""),
+                    agent=agent or None,
+                    container=lr.get("container"),
+                    operations=tuple(operation(o) for o in lr.findall("lrm_rsc_op")),
+                )
+            )
+        nodes.append(
+            ObservedNode(
+                name=name,
+                id=ns.get("id"),
+                state=state,
+                unclean_online=unclean_online,
+                reason=reason,
+                attributes=attributes,
+                failcounts=tuple(failcounts(transient, report, where)),
+                resources=tuple(histories),
+            )
+        )
+    dc = root.get("dc-uuid")
+    now = _int(root.get("execution-date"))
+    return ObservedStatus(
+        have_quorum=truthy(root.get("have-quorum"), False),
+        now=now if now is not None and now >= 0 else None,
+        dc_node=ids.get(dc or "", dc) if dc else None,
+        nodes=tuple(nodes),
+    )
