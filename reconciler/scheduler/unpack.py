@@ -394,7 +394,9 @@ def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
     return "restart"
 
 
-def _replay(prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str) -> _NodeHist:
+def _replay(
+    prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str, now: int | None = None
+) -> _NodeHist:
     h = _NodeHist()
     done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
     pend = [o for o in ops if o.call_id < 0 or o.status == 7]
@@ -450,6 +452,17 @@ def _replay(prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str) -> 
         on_fail = _configured_on_fail(prim, op, stonith)
         if task == "probe":
             on_fail = "restart"
+        if (
+            now is not None
+            and prim.failure_timeout_s > 0
+            and on_fail != "block"
+            and op.last_rc_change is not None
+            and op.last_rc_change + prim.failure_timeout_s <= now
+        ):
+            # an expired failure is ignored (Pacemaker clears its failcount)
+            if task in ("monitor",) and h.role == STOPPED and rc == 7:
+                h.role = running_role
+            continue
         if on_fail == "ignore":
             if task == "stop":
                 h.role = STOPPED
@@ -661,7 +674,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 # history of a cleanly stopped node says nothing about now
                 continue
             probed.append(n.name)
-            st = _replay(prim, h.operations, stonith, n.name)
+            st = _replay(prim, h.operations, stonith, n.name, now)
             if st.role != STOPPED:
                 running.append(n.name)
                 if role == STOPPED or st.role == PROMOTED:
