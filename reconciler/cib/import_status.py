@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from reconciler.base import score as scores
-from reconciler.cib.common import Report, interval_ms, nvpairs, truthy
+from reconciler.cib.common import Report, nvpairs, truthy
 from reconciler.model.status import (
     Failcount,
     NodeState,
@@ -101,7 +101,7 @@ def operation(op: ET.Element) -> OperationRecord:
     exec_time = _int(op.get("exec-time"))
     return OperationRecord(
         operation=op.get("operation", ""),
-        interval_ms=interval_ms(op.get("interval", "0")) or 0,
+        interval_ms=max(0, _int(op.get("interval")) or 0),
         call_id=_int(op.get("call-id")) or 0,
         rc=_int(op.get("rc-code")) or 0,
         expected_rc=expected if expected is not None and 0 <= expected <= 255 else None,

@@ -49,9 +49,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
+import pydantic
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reconciler.base import score as scores
+from reconciler.base.errors import Problem, ValidationError
+from reconciler.model.manifestset import render_path
+from reconciler.model.yamlsource import parse_text
 
 API_VERSION: Literal["hactl.io/v1"] = "hactl.io/v1"
 KIND: Literal["ObservedStatus"] = "ObservedStatus"
@@ -234,3 +239,43 @@ def to_document(status: ObservedStatus) -> dict[str, object]:
     dumped: dict[str, object] = status.model_dump(by_alias=True, exclude_defaults=True, mode="json")
     # apiVersion and kind are defaults but must always be written.
     return {"apiVersion": API_VERSION, "kind": KIND, **dumped}
+
+
+def load_status_text(text: str, source: str = "<status>") -> ObservedStatus:
+    """Parse an observed-status YAML document; ValidationError with file:line on bad input."""
+    documents, problems = parse_text(text, source)
+    if problems:
+        raise ValidationError(problems)
+    if len(documents) != 1:
+        raise ValidationError(
+            [Problem(f"expected one ObservedStatus document, found {len(documents)}", file=source)]
+        )
+    doc = documents[0]
+    if not isinstance(doc.data, dict):
+        raise ValidationError(
+            [Problem("an observed status must be a mapping", file=source, line=doc.start.line)]
+        )
+    try:
+        return ObservedStatus.model_validate(doc.data)
+    except pydantic.ValidationError as e:
+        found = []
+        for err in e.errors(include_url=False):
+            loc = tuple(err["loc"])
+            pos = doc.locate(loc, prefer_key=err["type"] in ("extra_forbidden", "missing"))
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = f"unknown field `{loc[-1]}`"
+            found.append(
+                Problem(
+                    message,
+                    file=source,
+                    line=pos.line,
+                    column=pos.column,
+                    path=render_path(loc) or None,
+                )
+            )
+        raise ValidationError(found) from None
+
+
+def dump_status_yaml(status: ObservedStatus) -> str:
+    return yaml.safe_dump(to_document(status), sort_keys=False, default_flow_style=False)
