@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import PurePath
+from typing import Any, Literal
 
-from reconciler.gitops.keys import check_watcher_name
+from reconciler.base.errors import ConfigError
+from reconciler.gitops.keys import check_watcher_name, watcher_name_from_directory
+from reconciler.model.values import Duration
 
 DriftMode = Literal["reassert", "report"]
 
@@ -37,3 +41,63 @@ class WatcherConfig:
             raise ValueError("need interval > 0 and 0 <= quiet <= max wait")
         if (self.fence_key is None) != (self.fence_revision is None):
             raise ValueError("fence_key and fence_revision go together")
+
+
+_FIELDS = {
+    "name": "name",
+    "directory": "directory",
+    "prune": "prune",
+    "allowEmpty": "allow_empty",
+    "drift": "drift",
+    "interval": "interval",
+    "quiet": "quiet",
+    "maxWait": "max_wait",
+    "eventRetention": "event_retention",
+}
+_DURATIONS = ("interval", "quiet", "max_wait")
+
+
+def from_mapping(data: Mapping[str, Any], *, node: str = "", where: str = "syncs") -> WatcherConfig:
+    """A watcher from a node configuration's ``syncs:`` entry (camelCase keys)::
+
+        syncs:
+          - name: prod                  # default: the directory's base name
+            directory: /srv/hactl/prod  # required
+            prune: true
+            allowEmpty: false
+            drift: report               # or reassert (default)
+            interval: 1m
+            quiet: 300ms
+            maxWait: 5s
+
+    Raises :class:`~reconciler.base.errors.ConfigError` naming the field.
+    """
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    directory = data.get("directory")
+    if not isinstance(directory, str) or not directory:
+        raise ConfigError(f"{where}.directory: required (a directory of manifests)")
+    values: dict[str, Any] = {"node": node}
+    for key, attr in _FIELDS.items():
+        if key not in data:
+            continue
+        raw = data[key]
+        if attr in _DURATIONS:
+            try:
+                values[attr] = Duration.parse(raw).seconds
+            except ValueError as exc:
+                raise ConfigError(f"{where}.{key}: {exc}") from None
+        elif attr in ("prune", "allow_empty") and not isinstance(raw, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, not {raw!r}")
+        elif attr == "event_retention" and (not isinstance(raw, int) or raw < 1):
+            raise ConfigError(f"{where}.{key}: expected a positive integer, not {raw!r}")
+        else:
+            values[attr] = raw
+    values.setdefault("name", watcher_name_from_directory(PurePath(directory).name))
+    if "quiet" in values and "max_wait" not in values:
+        values["max_wait"] = max(5.0, values["quiet"])
+    try:
+        return WatcherConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -185,3 +185,29 @@ async def _loop(  # noqa: PLR0917
         raise
     finally:
         stopper.cancel()
+
+
+async def run_watchers(
+    configs: list[WatcherConfig],
+    store: GitopsStore,
+    clock: Clock,
+    stop_event: asyncio.Event,
+) -> None:
+    """Run several watchers until ``stop_event`` (hacd's leader-only task).
+
+    If one raises (e.g. :class:`~reconciler.base.errors.StaleToken`: leadership lost),
+    the others are stopped and the error propagates.
+    """
+    inner = asyncio.Event()
+    tasks = [asyncio.create_task(run_watcher(c, store, clock, inner)) for c in configs]
+    stopper = asyncio.create_task(stop_event.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        inner.set()
+        for t in done:
+            if t is not stopper:
+                t.result()
+    finally:
+        inner.set()
+        stopper.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -200,3 +200,37 @@ def test_watcher_names() -> None:
     assert check_watcher_name("prod-1") == "prod-1"
     with pytest.raises(ValueError):
         check_watcher_name("Bad/Name")
+
+
+def test_watcher_config_from_a_node_config_entry() -> None:
+    from reconciler.base.errors import ConfigError
+    from reconciler.gitops.config import from_mapping
+
+    cfg = from_mapping(
+        {
+            "directory": "/srv/Prod Site",
+            "prune": True,
+            "drift": "report",
+            "interval": "1m",
+            "quiet": "500ms",
+        },
+        node="node1",
+    )
+    assert (cfg.name, cfg.prune, cfg.drift, cfg.interval, cfg.quiet, cfg.node) == (
+        "prod-site",
+        True,
+        "report",
+        60.0,
+        0.5,
+        "node1",
+    )
+    for bad, field in (
+        ({"directory": "/x", "prnue": True}, "prnue"),
+        ({}, "directory"),
+        ({"directory": "/x", "interval": "soon"}, "interval"),
+        ({"directory": "/x", "prune": "yes"}, "prune"),
+        ({"directory": "/x", "drift": "heal"}, "drift"),
+        ({"directory": "/x", "name": "Bad Name"}, "sync name"),
+    ):
+        with pytest.raises(ConfigError, match=field):
+            from_mapping(bad)

@@ -148,3 +148,31 @@ def test_more_objects_than_etcd_allows_in_one_transaction_is_a_clear_error(
         assert w.count(Result.ERROR) == 1
 
     _scenario(etcd, tmp_path, body)
+
+
+def test_hacd_runs_several_watchers_and_stops_them_together(etcd, tmp_path: Path) -> None:
+    import asyncio
+
+    from reconciler.gitops.config import from_mapping
+    from reconciler.gitops.watcher import run_watchers
+    from reconciler.system.clock import SystemClock
+
+    async def body(w: World) -> None:
+        (tmp_path / "one").mkdir()
+        (tmp_path / "two").mkdir()
+        (tmp_path / "one" / "a.yaml").write_text(resource("a"))
+        (tmp_path / "two" / "b.yaml").write_text(resource("b"))
+        configs = [
+            from_mapping({"directory": str(tmp_path / n), "quiet": "100ms"}) for n in ("one", "two")
+        ]
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_watchers(configs, w.store, SystemClock(), stop))
+
+        async def both() -> bool:
+            return await w.names() == {"resource/a", "resource/b"}
+
+        await w.wait(both, "both directories applied")
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    _scenario(etcd, tmp_path, body)
