@@ -10,6 +10,8 @@ pure: inputs are values, ``now`` is an argument, output is sorted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +59,7 @@ class RscOnNode:
     state: str  # unknown | stopped | active | failed | stop_failed
     monitors: frozenset[int] = frozenset()  # recurring monitor intervals running
     failcount: int = 0  # effective (after failureTimeout)
+    digest: str | None = None  # of the parameters it was started with
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,12 @@ class SimplePlan:
 
     def steps(self) -> tuple[Step, ...]:
         return tuple(a.step for a in self.actions)
+
+
+def params_digest(params: Mapping[str, str]) -> str:
+    """A short digest of a resource's parameters; a change restarts the resource."""
+    text = json.dumps(dict(sorted(params.items())), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _sid(rsc: str, op: str, interval: int, node: str) -> str:
@@ -191,6 +200,24 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
         # stops (reverse member order), recoveries, starts (member order)
         stop_ids: dict[str, list[str]] = {m.name: [] for m in members}
         blocked = False
+        must_stop: set[tuple[str, str]] = set()
+        for n in order:
+            h = healths[n]
+            if h is not Health.ONLINE or nodes[n].maintenance:
+                continue
+            cascade = False  # an earlier member stops here: every later one restarts too
+            for m in members:
+                o = obs(m.name, n)
+                changed = (
+                    o.state == "active"
+                    and o.digest is not None
+                    and o.digest != params_digest(m.params)
+                )
+                if o.state == "failed" or changed or (o.state == "active" and n != target):
+                    cascade = True
+                    must_stop.add((m.name, n))
+                elif cascade and o.state == "active":
+                    must_stop.add((m.name, n))
         for m in reversed(members):
             for n in order:
                 o = obs(m.name, n)
@@ -204,12 +231,9 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
                         if n in fence_ids:
                             stop_ids[m.name].append(fence_ids[n])
                         else:
-                            blocked = inp.stonith_enabled
+                            blocked = blocked or inp.stonith_enabled
                     continue
-                if h is not Health.ONLINE or nodes[n].maintenance:
-                    continue
-                needs_stop = o.state == "failed" or (o.state == "active" and n != target)
-                if not needs_stop:
+                if (m.name, n) not in must_stop:
                     continue
                 sid = _sid(m.name, "stop", 0, n)
                 later = [i for mm in members[members.index(m) + 1 :] for i in stop_ids[mm.name]]
@@ -232,7 +256,8 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
             if prev_start is not None:
                 inputs.add(prev_start)
             start_sid: str | None = None
-            if o.state != "active" or o.state == "failed":
+            restarting = (m.name, target) in must_stop
+            if o.state != "active" or restarting:
                 start_sid = _sid(m.name, "start", 0, target)
                 actions.append(
                     PlannedAction(

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from reconciler.base.errors import StoreError
 from reconciler.controller.dispatch import Action, Outcome
 from reconciler.controller.failures import INFINITY_FAILS, failcount_after
+from reconciler.controller.simple_plan import params_digest
 from reconciler.daemon import history, keys
 from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
 from reconciler.model.status import Failcount, OperationRecord, ResourceHistory
@@ -116,6 +117,8 @@ class NodeAgent:
     async def leave(self, stop_resources: bool = True) -> None:
         """Clean shutdown: refuse new work, stop what runs here, drop liveness."""
         self._shutting_down = True
+        with contextlib.suppress(StoreError):
+            await self.kv.put(keys.attribute(self.node, "shutdown"), b"1", lease=self.lease)
         if stop_resources:
             await self.stop_everything()
         with contextlib.suppress(StoreError):
@@ -240,6 +243,7 @@ class NodeAgent:
             last_rc_change=int(now),
             exec_time_ms=int(outcome.duration_s * 1000),
             exit_reason=(outcome.reason or outcome.output[-500:]) or None,
+            digest=params_digest(action.params) if action.operation == "start" else None,
         )
         hkey = keys.history(self.node, action.resource)
         for _ in range(20):

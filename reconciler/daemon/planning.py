@@ -152,15 +152,15 @@ def locations(
     return sorted(out), ends
 
 
-def observe(h: ResourceHistory | None) -> tuple[str, frozenset[int]]:
+def observe(h: ResourceHistory | None) -> tuple[str, frozenset[int], str | None]:
     if h is None:
-        return "unknown", frozenset()
+        return "unknown", frozenset(), None
     one_shot = sorted(
         (o for o in h.operations if o.interval_ms == 0 and o.id != "last_failure"),
         key=lambda o: o.call_id,
     )
     if not one_shot:
-        return "unknown", frozenset()
+        return "unknown", frozenset(), None
     last = one_shot[-1]
     monitors = [o for o in h.operations if o.interval_ms > 0]
     if last.operation == "stop":
@@ -172,11 +172,12 @@ def observe(h: ResourceHistory | None) -> tuple[str, frozenset[int]]:
     else:
         state = "active"
     running = frozenset(o.interval_ms for o in monitors if o.call_id > last.call_id)
+    starts = [o for o in h.operations if o.operation == "start" and o.digest]
     if state == "active" and any(
         o.call_id > last.call_id and o.rc != (o.expected_rc or 0) for o in monitors
     ):
         state = "failed"
-    return state, running
+    return state, running, (starts[-1].digest if starts else None)
 
 
 def plan(
@@ -207,10 +208,10 @@ def plan(
             deadlines.append(expires_at(rec, ft))
         for r in rscs:
             h = state.histories.get(n, {}).get(r.name)
-            st, mons = observe(h)
+            st, mons, digest = observe(h)
             if h is None and hs[n] is not Health.ONLINE:
                 st = "stopped"
-            observed[(r.name, n)] = RscOnNode(st, mons, fcs.get(r.name, 0))
+            observed[(r.name, n)] = RscOnNode(st, mons, fcs.get(r.name, 0), digest)
     nodes = []
     node_docs = {d["metadata"]["name"]: d.get("spec") or {} for d in state.objects("node")}
     for n in sorted(hs):
@@ -220,7 +221,9 @@ def plan(
             NodeView(
                 n,
                 hs[n],
-                standby=bool(spec.get("standby")) or attrs.get("standby", "") in TRUE,
+                standby=bool(spec.get("standby"))
+                or attrs.get("standby", "") in TRUE
+                or state.attributes.get(n, {}).get("shutdown", "0") not in ("", "0"),
                 maintenance=bool(spec.get("maintenance"))
                 or attrs.get("maintenance", "") in TRUE
                 or cspec.get("maintenanceMode") is True,

@@ -165,6 +165,8 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
             "converged": bool(coord.get("converged")),
             "pending": coord.get("pending", []),
             "inFlight": coord.get("inFlight", []),
+            "revision": coord.get("revision"),
+            "notes": coord.get("notes", []),
         },
         "nodes": nodes,
         "resources": resources,

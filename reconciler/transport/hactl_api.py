@@ -12,7 +12,7 @@ import grpc
 
 from reconciler._proto import hactl_api_pb2 as pb
 from reconciler._proto import hactl_api_pb2_grpc as pbg
-from reconciler.base.errors import StoreUnavailable
+from reconciler.base.errors import StoreError, StoreUnavailable
 
 
 class ApiHandler(Protocol):

@@ -1,0 +1,138 @@
+"""`hactl cluster init|up|down|status`: write node configs; run a local cluster on 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.base.errors import HactlError
+from reconciler.cli.common import default_cluster_dir, fail, save_context
+from reconciler.cli.main import EXIT_UNREACHABLE
+from reconciler.daemon import localcluster
+from reconciler.daemon.config import NodeConfig, save
+
+
+@click.group("cluster")
+def cluster() -> None:
+    """Create and run clusters (a local one on 127.0.0.1, or configs for real machines)."""
+
+
+@cluster.command("up")
+@click.option("--nodes", "-n", default=3, show_default=True, help="How many nodes.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Cluster directory (default $HACTL_CLUSTER_DIR or /tmp/hactl-cluster-<uid>).",
+)
+@click.option("--base-port", default=localcluster.DEFAULT_BASE_PORT, show_default=True)
+@click.option(
+    "--store",
+    "backend",
+    type=click.Choice(["etcd", "builtin"]),
+    default="etcd",
+    show_default=True,
+    help="The store backend.",
+)
+@click.option("--timeout", default=60.0, show_default=True)
+def up(nodes: int, directory: Path | None, base_port: int, backend: str, timeout: float) -> None:
+    """Start a real cluster of hacd processes on 127.0.0.1 (again: restart it with its data)."""
+    d = directory or default_cluster_dir()
+    try:
+        lay = localcluster.up(d, nodes, base_port, backend)
+        localcluster.wait_ready(lay, timeout)
+    except HactlError as e:
+        fail(str(e), EXIT_UNREACHABLE)
+        return
+    servers = ",".join(lay.api(i) for i in range(len(lay.nodes)))
+    save_context("local", servers)
+    click.echo(f"cluster up: {len(lay.nodes)} nodes in {d} (store: {lay.backend})")
+    for i, n in enumerate(lay.nodes):
+        click.echo(f"  {n}: {lay.api(i)}  log {d / n / 'hacd.log'}")
+    click.echo("try: hactl status")
+
+
+@cluster.command("down")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
+def down(directory: Path | None) -> None:
+    """Stop the local cluster (resources are stopped cleanly, data kept)."""
+    d = directory or default_cluster_dir()
+    try:
+        localcluster.down(d)
+    except HactlError as e:
+        fail(str(e))
+    click.echo(f"cluster down: {d}")
+
+
+@cluster.command("init")
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    required=True,
+    help="NAME=HOST (repeat for every node), e.g. node1=10.0.0.1",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write one config per node.",
+)
+@click.option("--port", default=7420, show_default=True, help="hacd's API/agent port.")
+@click.option(
+    "--etcd",
+    "endpoints",
+    default="",
+    help="Use an existing etcd: comma-separated client endpoints.",
+)
+@click.option("--state-dir", default="/run/hactl", show_default=True)
+@click.option("--data-dir", default="/var/lib/hactl", show_default=True)
+def init(  # noqa: PLR0917 (a click command's options)
+    nodes: tuple[str, ...],
+    directory: Path,
+    port: int,
+    endpoints: str,
+    state_dir: str,
+    data_dir: str,
+) -> None:
+    """Write hacd configs for a cluster of real machines (copy each to its node)."""
+    pairs = []
+    for item in nodes:
+        name, _, host = item.partition("=")
+        if not name or not host:
+            fail(f"--node {item!r}: expected NAME=HOST", 2)
+        pairs.append((name, host))
+    cluster_id = f"hactl-{secrets.token_hex(4)}"
+    directory.mkdir(parents=True, exist_ok=True)
+    all_nodes = {n: f"{h}:{port}" for n, h in pairs}
+    for i, (name, host) in enumerate(pairs):
+        store: dict[str, object]
+        if endpoints:
+            store = {"backend": "etcd", "endpoints": endpoints.split(",")}
+        else:
+            store = {
+                "backend": "builtin",
+                "endpoints": [f"{h}:2379" for _, h in pairs],
+                "member": {"client": f"{host}:2379", "peer": f"{host}:2380"},
+                "members": {n: f"{h}:2380" for n, h in pairs},
+            }
+        cfg = NodeConfig.model_validate(
+            {
+                "cluster": cluster_id,
+                "node": name,
+                "listen": f"{host}:{port}",
+                "dataDir": data_dir,
+                "stateDir": state_dir,
+                "store": store,
+                "nodes": all_nodes,
+            }
+        )
+        save(cfg, directory / f"{name}.yaml")
+        click.echo(f"wrote {directory / f'{name}.yaml'}" + (" (this one first)" if i == 0 else ""))
+    click.echo(f"cluster id {cluster_id}; start each node with: hacd --config <node>.yaml")
+    sys.exit(0)

@@ -1,0 +1,300 @@
+"""A real cluster of hacd processes on 127.0.0.1 (``hactl cluster up/down``, tests, the demo).
+
+Layout of the cluster directory ``D``::
+
+    D/cluster.yaml            what was started (nodes, ports, backend)
+    D/servers                 hacd API addresses, comma separated (hactl finds it here)
+    D/etcd/<member>/          etcd data (store: etcd), D/etcd/<member>.pid
+    D/<node>/hacd.yaml        the node's configuration
+    D/<node>/hacd.log         its log
+    D/<node>.pid              its pid
+    D/state/<node>/           agents' state (HA_RSCTMP, HA_VARRUN, pids/, hacd.pid)
+                              — the local fence agent's state_dir is D/state
+
+Each node gets its own state directory, so agents of different local nodes
+never share pid files or temporary state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from reconciler.base.errors import ConfigError, StoreUnavailable
+from reconciler.daemon.config import FencingConfig, NodeConfig, StoreConfig, save
+
+DEFAULT_BASE_PORT = 25500
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    directory: Path
+    nodes: tuple[str, ...]
+    base_port: int
+    backend: str
+
+    def api(self, i: int) -> str:
+        return f"127.0.0.1:{self.base_port + 10 * i + 1}"
+
+    def etcd_client(self, i: int) -> str:
+        return f"127.0.0.1:{self.base_port + 10 * i + 2}"
+
+    def etcd_peer(self, i: int) -> str:
+        return f"127.0.0.1:{self.base_port + 10 * i + 3}"
+
+    def member_client(self, i: int) -> str:
+        return f"127.0.0.1:{self.base_port + 10 * i + 4}"
+
+    def member_peer(self, i: int) -> str:
+        return f"127.0.0.1:{self.base_port + 10 * i + 5}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.directory / "state"
+
+    def config_path(self, node: str) -> Path:
+        return self.directory / node / "hacd.yaml"
+
+    def pidfile(self, node: str) -> Path:
+        return self.directory / f"{node}.pid"
+
+    def endpoints(self) -> list[str]:
+        if self.backend == "etcd":
+            return [self.etcd_client(i) for i in range(len(self.nodes))]
+        return [self.member_client(i) for i in range(len(self.nodes))]
+
+
+def layout(directory: Path, nodes: int, base_port: int, backend: str) -> Layout:
+    if not 1 <= nodes <= 9:
+        raise ConfigError("a local cluster has 1 to 9 nodes")
+    return Layout(directory, tuple(f"node{i + 1}" for i in range(nodes)), base_port, backend)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as dead
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def start_etcd(lay: Layout) -> None:
+    names = list(lay.nodes)
+    initial = ",".join(f"{n}=http://{lay.etcd_peer(i)}" for i, n in enumerate(names))
+    for i, n in enumerate(names):
+        pidfile = lay.directory / "etcd" / f"{n}.pid"
+        pid = read_pid(pidfile)
+        if pid and _alive(pid):
+            continue
+        data = lay.directory / "etcd" / n
+        fresh = not data.exists()
+        data.mkdir(parents=True, exist_ok=True)
+        log = open(lay.directory / "etcd" / f"{n}.log", "ab")  # noqa: SIM115
+        args = [
+            "etcd",
+            "--name", n,
+            "--data-dir", str(data),
+            "--listen-client-urls", f"http://{lay.etcd_client(i)}",
+            "--advertise-client-urls", f"http://{lay.etcd_client(i)}",
+            "--listen-peer-urls", f"http://{lay.etcd_peer(i)}",
+            "--initial-advertise-peer-urls", f"http://{lay.etcd_peer(i)}",
+            "--initial-cluster", initial,
+            "--initial-cluster-token", f"hactl-{lay.directory.name}",
+            "--initial-cluster-state", "new" if fresh else "existing",
+            "--heartbeat-interval", "100",
+            "--election-timeout", "1000",
+            "--logger", "zap",
+            "--log-level", "warn",
+        ]  # fmt: skip
+        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        pidfile.write_text(f"{proc.pid}\n")
+
+
+def write_configs(lay: Layout) -> None:
+    for i, n in enumerate(lay.nodes):
+        if lay.backend == "etcd":
+            store = StoreConfig(backend="etcd", endpoints=tuple(lay.endpoints()))
+        else:
+            store = StoreConfig.model_validate(
+                {
+                    "backend": "builtin",
+                    "endpoints": lay.endpoints(),
+                    "member": {"client": lay.member_client(i), "peer": lay.member_peer(i)},
+                    "members": {m: lay.member_peer(j) for j, m in enumerate(lay.nodes)},
+                }
+            )
+        cfg = NodeConfig.model_validate(
+            {
+                "cluster": f"local-{lay.directory.name}",
+                "node": n,
+                "listen": lay.api(i),
+                "dataDir": str(lay.directory / n / "data"),
+                "stateDir": str(lay.state_dir),
+                "store": store.model_dump(by_alias=True, exclude_none=True),
+                "nodes": {m: lay.api(j) for j, m in enumerate(lay.nodes)},
+                "fencing": FencingConfig(
+                    agent="fence_hactl_local", params={"state_dir": str(lay.state_dir)}
+                ).model_dump(),
+            }
+        )
+        lay.config_path(n).parent.mkdir(parents=True, exist_ok=True)
+        save(cfg, lay.config_path(n))
+
+
+def start_node(lay: Layout, node: str, extra_env: dict[str, str] | None = None) -> int:
+    pid = read_pid(lay.pidfile(node))
+    if pid and _alive(pid):
+        return pid
+    log = open(lay.directory / node / "hacd.log", "ab")  # noqa: SIM115
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.daemon.main", "--config", str(lay.config_path(node))],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        env=env,
+    )
+    lay.pidfile(node).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def save_layout(lay: Layout) -> None:
+    (lay.directory / "cluster.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "nodes": list(lay.nodes),
+                "basePort": lay.base_port,
+                "backend": lay.backend,
+            }
+        )
+    )
+    (lay.directory / "servers").write_text(",".join(lay.api(i) for i in range(len(lay.nodes))))
+
+
+def load_layout(directory: Path) -> Layout:
+    try:
+        data = yaml.safe_load((directory / "cluster.yaml").read_text())
+    except OSError:
+        raise ConfigError(f"no local cluster in {directory}") from None
+    return Layout(directory, tuple(data["nodes"]), int(data["basePort"]), str(data["backend"]))
+
+
+def up(
+    directory: Path,
+    nodes: int = 3,
+    base_port: int = DEFAULT_BASE_PORT,
+    backend: str = "etcd",
+    extra_env: dict[str, str] | None = None,
+) -> Layout:
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "cluster.yaml").exists():
+        lay = load_layout(directory)
+    else:
+        lay = layout(directory, nodes, base_port, backend)
+        write_configs(lay)
+        save_layout(lay)
+    lay.state_dir.mkdir(parents=True, exist_ok=True)
+    if lay.backend == "etcd":
+        start_etcd(lay)
+    for n in lay.nodes:
+        start_node(lay, n, extra_env)
+    return lay
+
+
+def wait_ready(lay: Layout, timeout_s: float = 30.0) -> None:
+    """Until every node is live and a coordinator reports (polls the store)."""
+    import asyncio
+
+    from reconciler.daemon import keys
+    from reconciler.daemon.kvport import EtcdKv
+
+    async def check() -> bool:
+        kv = EtcdKv(lay.endpoints(), timeout=2.0)
+        try:
+            live, _ = await kv.range(keys.LIVE)
+            coord = await kv.get(keys.COORDINATOR)
+            lock = await kv.get(keys.ELECTION)
+            return len(live) == len(lay.nodes) and coord is not None and lock is not None
+        except Exception:
+            return False
+        finally:
+            await kv.close()
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if asyncio.run(check()):
+            return
+        time.sleep(0.2)
+    raise StoreUnavailable(f"the local cluster in {lay.directory} did not come up in {timeout_s}s")
+
+
+def stop_pid(pid: int, sig: int = signal.SIGTERM, wait_s: float = 30.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.02)
+
+
+def stop_node(lay: Layout, node: str, sig: int = signal.SIGTERM) -> None:
+    pid = read_pid(lay.pidfile(node))
+    if pid is not None:
+        stop_pid(pid, sig)
+
+
+def kill_node_processes(lay: Layout, node: str) -> None:
+    """What a power cut does: hacd and everything its agents started (recorded pids)."""
+    stop_node(lay, node, signal.SIGKILL)
+    pids_dir = lay.state_dir / node / "pids"
+    for f in sorted(pids_dir.glob("*")) if pids_dir.is_dir() else []:
+        pid = read_pid(f)
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def down(directory: Path) -> Layout:
+    lay = load_layout(directory)
+    pids = [read_pid(lay.pidfile(n)) for n in lay.nodes]
+    for pid in pids:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        if pid:
+            stop_pid(pid, signal.SIGTERM, 60.0)
+    for n in lay.nodes:
+        pid = read_pid(lay.directory / "etcd" / f"{n}.pid")
+        if pid:
+            stop_pid(pid, signal.SIGTERM, 10.0)
+    with contextlib.suppress(OSError):
+        (lay.directory / "servers").unlink()
+    return lay
