@@ -661,6 +661,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         running: list[str] = []
         role = STOPPED
         failed = blocked = pending = on_fail_stop = False
+        unmanaged_here = False
         failed_nodes: list[str] = []
         bans: list[tuple[str, str]] = []
         fence_nodes: list[tuple[str, str]] = []
@@ -675,6 +676,16 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 continue
             probed.append(n.name)
             st = _replay(prim, h.operations, stonith, n.name, now)
+            if n.unclean:
+                # the node will be fenced: that recovers it (Pacemaker sets on-fail=ignore)
+                st.failed = False
+                st.blocked = False
+                st.fence_reason = None
+                st.stop_failed = False
+            if n.maintenance and st.role != STOPPED:
+                unmanaged_here = True
+            if st.stop_failed and st.failed:
+                bans.append((n.name, "stop failed"))
             if st.role != STOPPED:
                 running.append(n.name)
                 if role == STOPPED or st.role == PROMOTED:
@@ -707,7 +718,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             running_on=tuple(running),
             role=role,
             failed=failed,
-            blocked=blocked,
+            blocked=blocked or unmanaged_here,
             on_fail_stop=on_fail_stop,
             pending=pending,
             failed_nodes=tuple(failed_nodes),
