@@ -607,6 +607,7 @@ class _Assigner:
 
     def set_roles(self, cid: str) -> None:
         clone = self.u.clones[cid]
+        no_promotion = not self.u.have_quorum and self.nqp == "demote"
         cands: list[tuple[int, int, str]] = []
         for idx, inst in enumerate(clone.instances):
             p = self.prims_of(inst)[0]
@@ -623,7 +624,7 @@ class _Assigner:
             p = self.prims_of(inst)[0]
             node = self.node_of[p]
             assert node is not None
-            if score < 0 or promoted >= clone.promoted_max:
+            if score < 0 or promoted >= clone.promoted_max or no_promotion:
                 continue
             if per_node.get(node, 0) >= clone.promoted_node_max:
                 continue

@@ -76,9 +76,9 @@ def _quorum_block(ctx: Context, pid: str, active: bool, elevating: bool) -> str 
         return None
     prim = ctx.u.prims[pid]
     requires = prim.meta.get("requires")
-    if requires == "nothing" or prim.cls == "stonith" and ctx.nqp != "stop":
+    if requires == "nothing":
         return None
-    if ctx.nqp == "stop" or ctx.nqp == "demote" and False:
+    if ctx.nqp in ("stop", "suicide") or (ctx.nqp == "demote" and not prim.promotable):
         return "no quorum"
     if ctx.nqp == "freeze" and (not active or elevating):
         return "quorum freeze"
@@ -126,7 +126,7 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
                     dem.pseudo = True
                 else:
                     dem.runnable = False
-            g.order(dem, stop, IMPLIES_FIRST | IMPLIES_THEN)
+            g.order(dem, stop, IMPLIES_FIRST)
     if (
         role == PROMOTED
         and nxt is not None
