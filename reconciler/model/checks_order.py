@@ -124,6 +124,11 @@ def check_order_cycles(mset: ManifestSet) -> list[Problem]:
             for before, after in implied:
                 graph[before].append(after)
                 origin.setdefault((before, after), group)
+    # Within one resource: started before promoted, demoted before stopped.
+    named = sorted({step[0] for step in graph} | {n[0] for succ in graph.values() for n in succ})
+    for name in named:
+        graph[(name, "start")].append((name, "promote"))
+        graph[(name, "demote")].append((name, "stop"))
     for step in list(graph):
         graph[step] = sorted(set(graph[step]))
         for nxt in graph[step]:
@@ -138,6 +143,8 @@ def check_order_cycles(mset: ManifestSet) -> list[Problem]:
         cycle = _cycle_from(comp[0], graph, in_comp)
         steps = list(pairwise(cycle))
         culprits = [origin[e] for e in steps if e in origin]
+        if not culprits:
+            continue
         orders = sorted((o for o in culprits if isinstance(o, Order)), key=lambda o: o.name)
         blame = orders[0] if orders else culprits[0]
         text = " → ".join(f"{name} {action}" for name, action in cycle)
@@ -164,13 +171,16 @@ def _blame_path(obj: Manifest) -> tuple[str, ...]:
 
 
 def _drop_mirrors(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[str | None, int | None, str]] = set()
-    out = []
+    """One report per set of culprits: the cycle through start/promote rather than its mirror."""
+    best: dict[tuple[str | None, int | None, str], Problem] = {}
     for p in problems:
-        via = p.message.rsplit("(via ", 1)[-1]
-        key = (p.file, p.line, via)
-        if key in seen:
+        key = (p.file, p.line, p.message.rsplit("(via ", 1)[-1])
+        cycle = p.message.split("(via ", 1)[0]
+        rank = cycle.count(" stop") + cycle.count(" demote")
+        if key not in best:
+            best[key] = p
             continue
-        seen.add(key)
-        out.append(p)
-    return out
+        old = best[key].message.split("(via ", 1)[0]
+        if rank < old.count(" stop") + old.count(" demote"):
+            best[key] = p
+    return list(best.values())
