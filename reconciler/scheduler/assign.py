@@ -616,7 +616,8 @@ class _Assigner:
                 continue
             score = self.promotion_score(inst, node)
             self.promotion[inst] = score
-            cands.append((score, idx, inst))
+            cur_rank = 1 if self.u.state[p].role == PROMOTED else 0
+            cands.append((score, idx - 1000 * cur_rank, inst))
         cands.sort(key=lambda t: (-t[0], t[1]))
         promoted = 0
         per_node: dict[str, int] = {}
@@ -639,8 +640,14 @@ class _Assigner:
         have = False
         for p in prims:
             prim = self.u.prims[p]
-            name = "master-" + (prim.id if prim.unique else prim.base)
-            raw = self.nodes[node].attrs.get(name)
+            names = [prim.id]
+            names.extend(h for n, h in self.u.state[p].history_names if n == node)
+            names.append(prim.base)
+            raw = None
+            for name in names:
+                raw = self.nodes[node].attrs.get("master-" + name)
+                if raw is not None:
+                    break
             if raw is None:
                 continue
             have = True

@@ -111,6 +111,7 @@ class PrimState:
     standby_nodes: tuple[str, ...] = ()
     fence_nodes: tuple[tuple[str, str], ...] = ()
     probed_nodes: tuple[str, ...] = ()
+    history_names: tuple[tuple[str, str], ...] = ()  # (node, id used in that node's history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,6 +668,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         fence_nodes: list[tuple[str, str]] = []
         standby_nodes: list[str] = []
         probed: list[str] = []
+        hist_names: list[tuple[str, str]] = []
         for n in nodes:
             h = mapped.get((pid, n.name))
             if h is None:
@@ -675,6 +677,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 # history of a cleanly stopped node says nothing about now
                 continue
             probed.append(n.name)
+            hist_names.append((n.name, h.resource))
             st = _replay(prim, h.operations, stonith, n.name, now)
             if n.unclean:
                 # the node will be fenced: that recovers it (Pacemaker sets on-fail=ignore)
@@ -726,6 +729,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             standby_nodes=tuple(standby_nodes),
             fence_nodes=tuple(fence_nodes),
             probed_nodes=tuple(probed),
+            history_names=tuple(hist_names),
         )
     _ = node_names
 
