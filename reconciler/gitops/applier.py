@@ -50,9 +50,14 @@ class Inventory:
     def from_kv(kv: KeyValue | None) -> Inventory:
         if kv is None:
             return Inventory()
-        data = json.loads(kv.value)
-        objs = tuple(sorted(ObjectKey(str(o["kind"]), str(o["name"])) for o in data["objects"]))
-        return Inventory(objs, data.get("revision"), kv.mod_revision)
+        try:
+            data = json.loads(kv.value)
+            objs = tuple(sorted(ObjectKey(str(o["kind"]), str(o["name"])) for o in data["objects"]))
+            revision = data.get("revision")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # never guess what we own: a corrupt inventory stops this sync (with backoff)
+            raise StoreError(f"{kv.key}: corrupt inventory; fix or delete the key") from None
+        return Inventory(objs, revision if isinstance(revision, str) else None, kv.mod_revision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +160,16 @@ class StoreApplier:
         }
         status_kv = own.get(keys.status_key(self._watcher))
         reconcile_kv = own.get(keys.reconcile_key(self._watcher))
+        status = None
+        if status_kv is not None:
+            try:
+                status = SyncStatus.from_json(status_kv.value)
+            except (ValueError, TypeError):
+                status = None  # rewritten by this pass
         return LiveState(
             objects=objects,
             inventory=Inventory.from_kv(own.get(keys.inventory_key(self._watcher))),
-            status=SyncStatus.from_json(status_kv.value) if status_kv else None,
+            status=status,
             suspended=keys.suspend_key(self._watcher) in own,
             reconcile_request=reconcile_kv.mod_revision if reconcile_kv else 0,
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from reconciler.gitops.snapshot import is_manifest_name
+from reconciler.gitops.snapshot import is_manifest_name, is_temporary_name
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ def make_filter(root: Path) -> Callable[[Change, str], bool]:
         if any(p.startswith(".") for p in parts[:-1]):
             return False
         name = parts[-1]
-        if name.startswith("."):
+        if is_temporary_name(name):
             return False
-        # manifests, and anything without a suffix (directories come and go as wholes)
-        return is_manifest_name(name) or "." not in name
+        # manifests, and directories (they come and go as wholes, e.g. `mv`)
+        return is_manifest_name(name) or "." not in name or os.path.isdir(path)
 
     return accept
 

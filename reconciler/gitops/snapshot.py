@@ -23,9 +23,14 @@ MAX_SNAPSHOT_FILES = 10_000
 _TEMP_NAME = re.compile(r"(^\.#)|(^#.*#$)|(~$)|(\.sw[a-p]$)|(^\d+$)|(\.tmp$)|(\.bak$)")
 
 
+def is_temporary_name(name: str) -> bool:
+    """Hidden files and editors' scratch files (``.#x``, ``x~``, ``x.swp``, ``4913``, ...)."""
+    return name.startswith(".") or _TEMP_NAME.search(name) is not None
+
+
 def is_manifest_name(name: str) -> bool:
     """True for a file name that the watcher reads (not hidden, not temporary, *.yaml/*.yml)."""
-    if name.startswith(".") or _TEMP_NAME.search(name):
+    if is_temporary_name(name):
         return False
     return name.endswith(MANIFEST_SUFFIXES)
 

@@ -234,3 +234,29 @@ def test_watcher_config_from_a_node_config_entry() -> None:
     ):
         with pytest.raises(ConfigError, match=field):
             from_mapping(bad)
+
+
+def test_the_watch_filter_wakes_for_manifests_and_directories_only(tmp_path: Path) -> None:
+    from watchfiles import Change
+
+    from reconciler.gitops.fswatch import make_filter
+
+    (tmp_path / "apps.d").mkdir()
+    accept = make_filter(tmp_path)
+    root = str(tmp_path.resolve())
+    wakes = {
+        "web.yaml": True,
+        "sub/db.yml": True,
+        "apps.d": True,
+        "newdir": True,
+        "4913": False,
+        "web.yaml~": False,
+        ".web.yaml.swp": False,
+        ".#web.yaml": False,
+        ".web.yaml.tmp": False,
+        ".git/index": False,
+        ".git/objects/ab": False,
+        "notes.txt": False,
+    }
+    for rel, want in wakes.items():
+        assert accept(Change.modified, f"{root}/{rel}") is want, rel
