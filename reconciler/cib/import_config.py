@@ -18,6 +18,8 @@ from reconciler.model.base import API_VERSION
 
 Doc = dict[str, Any]
 NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
+#: the ids of a constraint's resource sets (Pacemaker quotes them in some reasons)
+SET_IDS_ANNOTATION = "pacemaker.clusterlabs.org/set-ids"
 
 # crm_config property -> (Cluster spec field, converter)
 _PROPS: dict[str, tuple[str, str]] = {
@@ -279,6 +281,11 @@ class ConfigReader:
             out.append(doc)
         return out
 
+    @staticmethod
+    def set_ids(el: ET.Element) -> dict[str, str] | None:
+        ids = [s.get("id", "") for s in el.findall("resource_set")]
+        return {SET_IDS_ANNOTATION: ",".join(ids)} if ids and all(ids) else None
+
     def colocation(self, cid: str, el: ET.Element) -> None:
         where = f"rsc_colocation {cid}"
         spec: Doc = {"score": convert(el.get("score", "0"), "score")}
@@ -308,7 +315,7 @@ class ConfigReader:
                 "influence",
             },
         )
-        self.docs.append(manifest("Colocation", cid, spec))
+        self.docs.append(manifest("Colocation", cid, spec, self.set_ids(el)))
 
     def order(self, cid: str, el: ET.Element) -> None:
         where = f"rsc_order {cid}"
@@ -345,7 +352,7 @@ class ConfigReader:
                 "require-all",
             },
         )
-        self.docs.append(manifest("Order", cid, spec))
+        self.docs.append(manifest("Order", cid, spec, self.set_ids(el)))
 
     # ----------------------------------------------------------------- fencing
 

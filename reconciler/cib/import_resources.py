@@ -83,10 +83,7 @@ def convert(value: str, how: str) -> Any:
     if how == "bool":
         return truthy(value)
     if how in ("score", "int"):
-        try:
-            parsed = scores.parse(value)
-        except ValueError:
-            parsed = scores.clamp(int(float(value)))  # Pacemaker reads "1.0" as 1
+        parsed = scores.parse(value)
         if how == "score" and abs(parsed) >= scores.INFINITY:
             return scores.render(parsed)
         return int(parsed)

@@ -163,6 +163,8 @@ def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStat
             report.unsupported(where, "a remote node's state")
             continue
         transient = nvpairs(ns.find("transient_attributes"), "instance_attributes")
+        if ns.get("shutdown") not in (None, "", "0") and "shutdown" not in transient:
+            transient["shutdown"] = ns.get("shutdown", "")  # the pre-1.1 place for it
         state, unclean_online, reason = node_state(ns, stonith, transient)
         attributes = {
             k: v
