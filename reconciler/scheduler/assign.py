@@ -436,10 +436,8 @@ class _Assigner:
     def choose(self, pid: str, prefer: str | None) -> None:
         table = self.allowed[pid]
         prim = self.u.prims[pid]
-        if self.strategy != "default" and prim.utilization:
-            for n in list(table):
-                if not self.fits(n, prim.utilization):
-                    table[n] = MINUS_INFINITY
+        if self.strategy != "default":
+            self.ban_insufficient_capacity(pid)
         current = self.current_node(pid)
         nodes = self.sort_nodes(table, current)
         chosen: str | None = None
@@ -458,6 +456,39 @@ class _Assigner:
                         if n == current:
                             chosen = n
         self.finalize(pid, chosen, force=False)
+
+    def colocated_resources(self, pid: str) -> list[str]:
+        """Primitives mandatorily colocated with ``pid`` (either direction), ``pid`` first."""
+        seen = [pid]
+        todo = [pid]
+        while todo:
+            cur = todo.pop()
+            links = [c.primary for c in self.this_with.get(cur, []) if c.score >= INFINITY]
+            links += [c.dependent for c in self.with_this.get(cur, []) if c.score >= INFINITY]
+            for other in links:
+                for p in self.prims_of(other) if other not in self.u.clones else []:
+                    if p not in seen:
+                        seen.append(p)
+                        todo.append(p)
+        return seen
+
+    def ban_insufficient_capacity(self, pid: str) -> None:
+        """Pacemaker's pcmk__ban_insufficient_capacity."""
+        table = self.allowed[pid]
+        group = [p for p in self.colocated_resources(pid) if p == pid or p in self.provisional]
+        need: dict[str, int] = {}
+        for p in group:
+            for k, v in self.u.prims[p].utilization.items():
+                need[k] = need.get(k, 0) + v
+        if not need:
+            return
+        usable = [n for n in table if self.available(n) and table[n] >= 0]
+        own = self.u.prims[pid].utilization
+        basis = need if any(self.fits(n, need) for n in usable) else own
+        for n in usable:
+            if not self.fits(n, basis):
+                table[n] = MINUS_INFINITY
+                self.contrib.setdefault(pid, []).append(("insufficient capacity", n, MINUS_INFINITY))
 
     def fits(self, node: str, need: Mapping[str, int]) -> bool:
         left = self.util_left[node]
@@ -704,19 +735,23 @@ def assign(
     a = _Assigner(u, locs, colocs, symmetric, strategy, no_quorum_policy, stop_all)
     tops = list(u.tops)
     nodes_sorted = sorted(a.node_names)
-    keys: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-    for rid in tops:
-        table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
-        cur = a.current_node(rid)
-        cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
-        keys[rid] = (
-            a.priority(rid),
-            cur_score,
-            tuple(table.get(n, MINUS_INFINITY) for n in nodes_sorted),
+    if strategy == "default":
+        # Pacemaker assigns in configuration order, sorted by priority only
+        ordered = sorted(tops, key=lambda r: -a.priority(r))
+    else:
+        keys: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        for rid in tops:
+            table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
+            cur = a.current_node(rid)
+            cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
+            keys[rid] = (
+                a.priority(rid),
+                cur_score,
+                tuple(table.get(n, MINUS_INFINITY) for n in nodes_sorted),
+            )
+        ordered = sorted(
+            tops, key=lambda r: (-keys[r][0], -keys[r][1], tuple(-x for x in keys[r][2]))
         )
-    ordered = sorted(
-        tops, key=lambda r: (-keys[r][0], -keys[r][1], tuple(-x for x in keys[r][2]))
-    )
     for rid in ordered:
         a.assign(rid)
     for pid in u.prims:
