@@ -78,7 +78,8 @@ def _location_conflicts(
 
 
 def check_group_members(mset: ManifestSet) -> list[Problem]:
-    """Colocations inside a group that contradict its implicit colocation."""
+    """Colocations do not contradict a Group: members of one group are never colocated
+    apart, nor colocated with their own group."""
     problems: list[Problem] = []
     group_of = _group_of(mset)
     for col in mset.colocations.values():
@@ -111,7 +112,10 @@ def check_group_members(mset: ManifestSet) -> list[Problem]:
 
 
 def check_conflicts(mset: ManifestSet) -> list[Problem]:
-    """Mandatory locations and colocations that cannot all hold; roles without promotion."""
+    """Constraints that cannot all hold are refused: +INFINITY and -INFINITY for one resource
+    (or members of one group) on one node, +INFINITY on two nodes for a resource that is not
+    cloned, colocations of one pair both +INFINITY and -INFINITY; roles and promote/demote
+    actions only for promotable clones."""
     group_of = _group_of(mset)
     cloned = {c.spec.resource for c in mset.clones.values()} | set(mset.clones)
     problems = _location_conflicts(mset, group_of, cloned)

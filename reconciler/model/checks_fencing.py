@@ -56,7 +56,10 @@ def _device_problems(mset: ManifestSet, dev: FencingDevice) -> list[Problem]:
 
 
 def check_fencing(mset: ManifestSet) -> list[Problem]:
-    """Devices, topologies and coverage of the nodes by fencing."""
+    """Every FencingDevice can fence somebody (a static list is not empty and names Nodes);
+    hostList is not silently ignored; delayBase is below delayMax; one FencingTopology per
+    target, whose devices can fence that node; with fencing enabled and only static devices,
+    every non-witness Node is covered by some device."""
     problems: list[Problem] = []
     for dev in mset.fencing_devices.values():
         problems.extend(_device_problems(mset, dev))

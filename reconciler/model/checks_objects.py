@@ -33,7 +33,8 @@ def _where(mset: ManifestSet, obj: Manifest) -> str:
 
 
 def check_duplicates(mset: ManifestSet) -> list[Problem]:
-    """A name is used once per kind; Resources, Groups and Clones share one namespace."""
+    """Names are unique per kind; Resources, Groups and Clones share one namespace; at most
+    one Cluster object exists."""
     problems: list[Problem] = []
     first: dict[tuple[str, str], Manifest] = {}
     for obj in mset.objects:
@@ -147,7 +148,10 @@ def _check_resource_ops(mset: ManifestSet, res: Resource, promotable: bool) -> l
 
 
 def check_operations(mset: ManifestSet) -> list[Problem]:
-    """Operations the agent class can have, unique, with sensible intervals and roles."""
+    """Operations fit the agent class (LSB, systemd and service agents only start, stop and
+    monitor; fencing devices too); one operation per name and interval; monitors recur and
+    nothing else does; Promoted/Unpromoted roles and targetRoles only inside promotable
+    clones; onFail demote only on promote and Promoted monitors; timeouts above 0."""
     problems: list[Problem] = []
     promotable = promotable_members(mset)
     for res in mset.resources.values():
@@ -185,7 +189,8 @@ def check_operations(mset: ManifestSet) -> list[Problem]:
 
 
 def check_cluster(mset: ManifestSet) -> list[Problem]:
-    """Cluster policy that contradicts the nodes defined."""
+    """Cluster policy fits the nodes: twoNode needs exactly two voters and no witness;
+    witnessTimeout needs a witness; nodeTimeout is at least twice heartbeatInterval."""
     problems: list[Problem] = []
     cluster = mset.cluster
     roles: dict[str, list[str]] = defaultdict(list)

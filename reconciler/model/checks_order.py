@@ -105,7 +105,8 @@ def _components(graph: dict[Step, list[Step]]) -> list[list[Step]]:
 
 
 def check_order_cycles(mset: ManifestSet) -> list[Problem]:
-    """Report each cycle of mandatory orders once, at the first Order taking part in it."""
+    """Mandatory orders (with groups' implied order and start-before-promote) form no cycle;
+    each cycle is reported once, with its steps, at the first Order taking part in it."""
     graph: dict[Step, list[Step]] = defaultdict(list)
     origin: dict[tuple[Step, Step], Manifest] = {}
     for order in mset.orders.values():

@@ -59,7 +59,9 @@ def _missing(  # noqa: PLR0917
 
 
 def check_references(mset: ManifestSet) -> list[Problem]:
-    """Dangling references: members, cloned objects, constraint targets, devices, nodes."""
+    """No dangling references: Group members are Resources, a Clone wraps a Resource or Group,
+    constraints name existing resources, topologies name existing FencingDevices, and (when
+    the set defines any Node) node names are Nodes. Near-miss names get a hint."""
     problems: list[Problem] = []
     unparsed = {name for _, name in mset.unparsed}
     resource_names = sorted({*mset.resources, *mset.groups, *mset.clones})
@@ -123,7 +125,10 @@ def check_references(mset: ManifestSet) -> list[Problem]:
 
 
 def check_containment(mset: ManifestSet) -> list[Problem]:
-    """Each Resource in at most one Group or Clone; constraints name the outermost object."""
+    """A Resource is in at most one Group or Clone (a Group in at most one Clone); constraints
+    name the Clone, not what is inside it; promotable-only fields (promotedMax,
+    promotedPerNodeMax, Promoted target roles) need `promotable: true`; promotable clones
+    wrap only OCF agents."""
     problems: list[Problem] = []
     parent: dict[str, Manifest] = {}
 

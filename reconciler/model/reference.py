@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from reconciler.base import score as _score
+from reconciler.base.limits import MAX_MANIFEST_BYTES, MAX_YAML_ALIASES, MAX_YAML_DEPTH
 from reconciler.model.hints import did_you_mean
 from reconciler.model.kinds import KINDS, field_by_alias
 from reconciler.model.values import AgentRef, Duration, _parse_score
@@ -100,8 +101,8 @@ def _model_in(tp: Any) -> type[BaseModel] | None:
     return None
 
 
-def _doc(cls: type[Any]) -> str:
-    return " ".join((cls.__doc__ or "").split())
+def _doc(obj: Any) -> str:
+    return " ".join((obj.__doc__ or "").split())
 
 
 def _ordered_fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
@@ -126,6 +127,28 @@ def _rows(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
 
 def _anchor(name: str) -> str:
     return name.lower()
+
+
+def _validation_section() -> list[str]:
+    from reconciler.model.validation import CHECKERS
+
+    out = [
+        "## Validation",
+        "",
+        "`hactl validate -f PATH` (files, directories, `-` for stdin) reports every problem at",
+        "once as `file:line:col: field.path: message (hint)` and exits 0 (valid), 1 (invalid) or",
+        "2 (usage). Each file is read safely: at most "
+        f"{MAX_MANIFEST_BYTES // 1_048_576} MiB, UTF-8 text, nesting at most "
+        f"{MAX_YAML_DEPTH} deep, at most {MAX_YAML_ALIASES} alias expansions, only the YAML",
+        "core types (no custom tags, no merge keys), no duplicate keys. Each document must be",
+        "a known kind with known fields (near misses, including Pacemaker's names, get a",
+        "hint). Then the whole set is checked across objects:",
+        "",
+    ]
+    for checker in CHECKERS:
+        out.append(f"- {_doc(checker)}")
+    out.append("")
+    return out
 
 
 def render_markdown() -> str:
@@ -163,6 +186,7 @@ def render_markdown() -> str:
             out.append(f"| `{alias}` | {tcell} | {default} | {cell} |")
         out.append("")
 
+    out.extend(_validation_section())
     for kind, cls in KINDS.items():
         out.extend([f"## {kind}", "", _doc(cls), ""])
         seen.add(cls)

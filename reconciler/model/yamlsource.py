@@ -103,10 +103,17 @@ def decode(raw: bytes, source: str) -> tuple[str | None, Problem | None]:
 
 
 def _check_events(text: str) -> None:
-    """Refuse too-deep nesting and too many aliases before yaml composes anything."""
+    """Refuse too-deep nesting, too many values and aliases before yaml composes anything."""
     depth = 0
     aliases = 0
+    values = 0
     for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.ScalarEvent | yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            values += 1
+            if values > MAX_VALUES_PER_FILE:
+                raise _Refused(
+                    f"more than {MAX_VALUES_PER_FILE} values in one file", event.start_mark
+                )
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:

@@ -767,3 +767,11 @@ def test_problems_are_never_tracebacks(tmp_path: Path) -> None:
             assert isinstance(p, Problem)
             assert "Traceback" not in p.render()
             assert p.file is not None and p.line is not None
+
+
+def test_too_many_values_are_refused_before_composing(tmp_path: Path) -> None:
+    start = time.monotonic()
+    problems = problems_in({"many.yaml": "- a\n" * 1_000_000}, tmp_path)
+    assert time.monotonic() - start < 5
+    assert [(Path(p.file or "").name, p.line) for p in problems] == [("many.yaml", 500_000)]
+    assert "more than 500000 values" in problems[0].message
