@@ -54,6 +54,7 @@ class _Assigner:
         self.u = u
         self.nodes: dict[str, NodeInfo] = {n.name: n for n in u.nodes}
         self.node_names = [n.name for n in u.nodes]
+        self.available_set = frozenset(n.name for n in u.nodes if n.available)
         self.symmetric = symmetric
         self.strategy = strategy
         self.stop_all = stop_all
@@ -194,7 +195,7 @@ class _Assigner:
 
     # ------------------------------------------------------------ helpers
     def available(self, node: str) -> bool:
-        return self.nodes[node].available
+        return node in self.available_set
 
     def current_node(self, rid: str) -> str | None:
         for p in self.prims_of(rid):
@@ -228,11 +229,23 @@ class _Assigner:
                 best = w
         return best
 
+    def best_by_value(self, rid: str, attr: str) -> dict[str | None, int]:
+        """For each value of ``attr``: the best score of ``rid`` on an available node."""
+        best: dict[str | None, int] = {}
+        avail = self.available_set
+        for n, w in self.allowed[rid].items():
+            if n in avail:
+                v = self.nodes[n].attrs.get(attr)
+                if w > best.get(v, MINUS_INFINITY):
+                    best[v] = w
+        return best
+
     def add_scores_matching(
         self, work: Table, rid: str, attr: str, factor: float, only_positive: bool
     ) -> None:
+        best = self.best_by_value(rid, attr)
         for n in list(work):
-            score = self.best_score_matching(rid, attr, self.attr(n, attr))
+            score = best.get(self.nodes[n].attrs.get(attr), MINUS_INFINITY)
             if factor < 0 and score < 0:
                 continue
             if work[n] == _HACK:
