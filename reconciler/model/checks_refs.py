@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from reconciler.base.errors import Problem
@@ -103,6 +104,14 @@ def check_references(mset: ManifestSet) -> list[Problem]:
         for rpath, name in constraint_refs(obj):
             if mset.resource_like(name) is None and name not in unparsed:
                 problems.append(_missing(mset, obj, rpath, "resource", name, resource_names))
+    for loc in mset.locations.values():
+        if loc.spec.resource_pattern is not None:
+            try:
+                re.compile(loc.spec.resource_pattern)
+            except re.error as e:
+                problems.append(
+                    mset.problem(loc, ("spec", "resourcePattern"), f"not a regular expression: {e}")
+                )
     for topo in mset.fencing_topologies.values():
         for i, level in enumerate(topo.spec.levels):
             for j, dev in enumerate(level.devices):

@@ -218,7 +218,10 @@ def expand_paths(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]
             files.append(item)
         else:
             problems.append(Problem("no such file or directory", file=item))
-    return files, problems
+    unique: dict[str, str] = {}
+    for f in files:  # the same file named twice (directly or through a directory) is read once
+        unique.setdefault(f if f == STDIN else str(Path(f).resolve()), f)
+    return list(unique.values()), problems
 
 
 def parse_paths(paths: Sequence[str | Path]) -> tuple[ManifestSet, list[Problem]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -145,6 +146,30 @@ class ManifestSet:
     def resource_like(self, name: str) -> Resource | Group | Clone | None:
         """The Resource, Group or Clone called ``name`` (they share one namespace)."""
         return self.resources.get(name) or self.groups.get(name) or self.clones.get(name)
+
+    def location_targets(self, location: Location) -> tuple[str, ...]:
+        """Names of the Resources, Groups and Clones a Location applies to, sorted.
+
+        ``resource`` names one; ``resourceSelector`` matches labels; ``resourcePattern`` is a
+        regular expression searched in names (anchor it with ``^…$`` for whole names).
+        """
+        spec = location.spec
+        if spec.resource is not None:
+            return (spec.resource,) if self.resource_like(spec.resource) is not None else ()
+        candidates = sorted({*self.resources, *self.groups, *self.clones})
+        if spec.resource_selector is not None:
+            selector = spec.resource_selector
+            return tuple(n for n in candidates if selector.matches(self._resource_labels(n)))
+        assert spec.resource_pattern is not None
+        try:
+            pattern = re.compile(spec.resource_pattern)
+        except re.error:
+            return ()
+        return tuple(n for n in candidates if pattern.search(n))
+
+    def _resource_labels(self, name: str) -> dict[str, str]:
+        obj = self.resource_like(name)
+        return dict(obj.metadata.labels) if obj is not None else {}
 
     def source(self, obj: Manifest) -> Source | None:
         """Where ``obj`` (an object of this set) was written, when it came from text."""

@@ -127,3 +127,58 @@ def test_dump_yaml_leaves_defaults_out_and_round_trips() -> None:
         "  agent: ocf:heartbeat:Dummy\n  operations:\n  - name: monitor\n    interval: 1m30s\n"
     )
     assert load_text(text, "again.yaml").objects == mset.objects
+
+
+def test_the_same_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    f = tmp_path / "n.yaml"
+    f.write_text(NODE.format(name="n1"))
+    mset = load_paths([f, tmp_path, str(f)])
+    assert [o.name for o in mset] == ["n1"]
+
+
+def test_location_targets_resolve_names_selectors_and_patterns() -> None:
+    def res(name: str, tier: str) -> str:
+        return (
+            f"---\napiVersion: hactl.io/v1\nkind: Resource\n"
+            f"metadata: {{name: {name}, labels: {{tier: {tier}}}}}\nspec: {{agent: 'lsb:x'}}\n"
+        )
+
+    def loc(name: str, spec: str) -> str:
+        return f"---\napiVersion: hactl.io/v1\nkind: Location\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+
+    rule = "rules: [{score: 1, expressions: [{attribute: a, operation: defined}]}]"
+    mset = load_text(
+        res("web-1", "front")
+        + res("web-2", "front")
+        + res("db", "back")
+        + loc("one", "{resource: db, node: n1, score: 5}")
+        + loc("sel", "{resourceSelector: {matchLabels: {tier: front}}, " + rule + "}")
+        + loc(
+            "expr",
+            "{resourceSelector: {matchExpressions: [{key: tier, operator: NotIn, values: [front]}]}, "
+            + rule
+            + "}",
+        )
+        + loc("pat", "{resourcePattern: '^web-', " + rule + "}"),
+        "l.yaml",
+    )
+    targets = {name: mset.location_targets(loc) for name, loc in mset.locations.items()}
+    assert targets == {
+        "one": ("db",),
+        "sel": ("web-1", "web-2"),
+        "expr": ("db",),
+        "pat": ("web-1", "web-2"),
+    }
+
+
+def test_a_bad_resource_pattern_is_reported() -> None:
+    text = (
+        "apiVersion: hactl.io/v1\nkind: Location\nmetadata: {name: l}\n"
+        "spec:\n  resourcePattern: 'web-('\n"
+        "  rules: [{score: 1, expressions: [{attribute: a, operation: defined}]}]\n"
+    )
+    with pytest.raises(ValidationError) as info:
+        load_text(text, "l.yaml")
+    (p,) = info.value.problems
+    assert (p.line, p.path) == (5, "spec.resourcePattern")
+    assert "not a regular expression" in p.message
