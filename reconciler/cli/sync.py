@@ -248,6 +248,12 @@ async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
     help="With --prune, allow an existing but empty directory to prune everything.",
 )
 @click.option(
+    "--prune-delay",
+    default="2s",
+    show_default=True,
+    help="Prune an object only after it has been gone from the directory this long.",
+)
+@click.option(
     "--drift",
     type=click.Choice(["reassert", "report"]),
     default="reassert",
@@ -291,6 +297,7 @@ def sync(  # noqa: PLR0917
     name: str | None,
     prune: bool,
     allow_empty: bool,
+    prune_delay: str,
     drift: str,
     interval: str,
     quiet: str,
@@ -336,6 +343,7 @@ def sync(  # noqa: PLR0917
             interval=_seconds(interval, "--interval"),
             quiet=_seconds(quiet, "--quiet"),
             max_wait=max(_seconds(max_wait, "--max-wait"), _seconds(quiet, "--quiet")),
+            prune_delay=_seconds(prune_delay, "--prune-delay"),
             once=once,
             node=os.uname().nodename,
         )

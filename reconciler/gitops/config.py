@@ -24,6 +24,7 @@ class WatcherConfig:
     interval: float = 60.0  # drift check / full resync period, seconds
     quiet: float = 0.3  # debounce: quiet period after the last change
     max_wait: float = 5.0  # debounce: at most this long after the first change
+    prune_delay: float = 2.0  # an object must be gone from the directory this long to be pruned
     backoff_initial: float = 1.0
     backoff_cap: float = 300.0
     control_poll: float = 1.0  # how often suspend/reconcile-now keys are read
@@ -39,6 +40,8 @@ class WatcherConfig:
             raise ValueError(f"drift must be reassert or report, not {self.drift!r}")
         if self.interval <= 0 or self.quiet < 0 or self.max_wait < self.quiet:
             raise ValueError("need interval > 0 and 0 <= quiet <= max wait")
+        if self.prune_delay < 0:
+            raise ValueError("the prune delay cannot be negative")
         if (self.fence_key is None) != (self.fence_revision is None):
             raise ValueError("fence_key and fence_revision go together")
 
@@ -52,9 +55,10 @@ _FIELDS = {
     "interval": "interval",
     "quiet": "quiet",
     "maxWait": "max_wait",
+    "pruneDelay": "prune_delay",
     "eventRetention": "event_retention",
 }
-_DURATIONS = ("interval", "quiet", "max_wait")
+_DURATIONS = ("interval", "quiet", "max_wait", "prune_delay")
 
 
 def from_mapping(data: Mapping[str, Any], *, node: str = "", where: str = "syncs") -> WatcherConfig:
@@ -69,6 +73,7 @@ def from_mapping(data: Mapping[str, Any], *, node: str = "", where: str = "syncs
             interval: 1m
             quiet: 300ms
             maxWait: 5s
+            pruneDelay: 2s              # gone this long before it is pruned
 
     Raises :class:`~reconciler.base.errors.ConfigError` naming the field.
     """

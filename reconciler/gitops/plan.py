@@ -42,7 +42,10 @@ def make_plan(
     *,
     prune: bool,
     allow_empty: bool,
+    prunable: frozenset[ObjectKey] | None = None,
 ) -> SyncPlan:
+    """``prunable`` (None = all) limits which gone objects may be pruned now: the
+    watcher passes those absent from the directory for longer than the prune delay."""
     wanted = {d.key: d for d in desired}
     inv = frozenset(inventory)
     create: list[DesiredObject] = []
@@ -65,9 +68,10 @@ def make_plan(
             "holds no manifests (pass --allow-empty to allow it)"
         )
     if prune and refused is None:
-        to_prune = tuple(live[k] for k in gone)
-        pending: tuple[ObjectKey, ...] = ()
-        new_inventory = tuple(sorted(wanted))
+        ready = [k for k in gone if prunable is None or k in prunable]
+        to_prune = tuple(live[k] for k in ready)
+        pending: tuple[ObjectKey, ...] = tuple(k for k in gone if k not in ready)
+        new_inventory = tuple(sorted(set(wanted) | set(pending)))
     else:
         to_prune = ()
         pending = tuple(gone)

@@ -27,6 +27,7 @@ from reconciler.gitops import status as st
 from reconciler.gitops.applier import Applier, LiveState
 from reconciler.gitops.backoff import Backoff
 from reconciler.gitops.config import WatcherConfig
+from reconciler.gitops.keys import ObjectKey
 from reconciler.gitops.objects import DesiredObject
 from reconciler.gitops.plan import SyncPlan, make_plan
 from reconciler.gitops.snapshot import Snapshot, take_snapshot
@@ -101,6 +102,7 @@ class Reconciler:
         self._clock = clock
         self.backoff = Backoff(config.backoff_initial, config.backoff_cap)
         self.last_attempted: str | None = None
+        self._absent_since: dict[ObjectKey, float] = {}  # inventory objects gone from the dir
 
     # -- the pass -----------------------------------------------------------------
 
@@ -172,12 +174,14 @@ class Reconciler:
         desired: Sequence[DesiredObject],
     ) -> Outcome:
         cfg = self.config
+        prunable, prune_wait = self._prunable(desired, state)
         plan = make_plan(
             desired,
             state.objects,
             state.inventory.objects,
             prune=cfg.prune,
             allow_empty=cfg.allow_empty,
+            prunable=prunable,
         )
         rev = snap.revision
         wall = self._clock.wall()
@@ -187,11 +191,13 @@ class Reconciler:
         same_revision = status.last_applied_revision == rev and state.inventory.revision == rev
         report_only = cfg.drift == "report" and same_revision and trigger is not Trigger.REQUEST
         pending = _names(plan.pending_prune)
-        if report_only and plan.changes:
-            drift = _names([d.key for d in plan.create] + [d.key for d, _ in plan.configure])
-            drift += _names([o.key for o in plan.prune])
+        # drift = the store differs from what the directory says; prunes that came due
+        # (the prune delay) follow from the directory's own change and are applied
+        drifted = [d.key for d in plan.create] + [d.key for d, _ in plan.configure]
+        if report_only and drifted:
+            drift = _names(drifted)
             if status.phase == st.OUT_OF_SYNC and status.drift == drift:
-                return Outcome(Result.DRIFT, rev)
+                return Outcome(Result.DRIFT, rev, prune_wait)
             await self._record(
                 status.with_(
                     phase=st.OUT_OF_SYNC,
@@ -208,7 +214,7 @@ class Reconciler:
                 f"{len(drift)} objects differ from the directory: {', '.join(drift[:10])}",
             )
             self.backoff = self.backoff.succeeded()
-            return Outcome(Result.DRIFT, rev)
+            return Outcome(Result.DRIFT, rev, prune_wait)
         if (
             same_revision
             and plan.changes == 0
@@ -217,8 +223,12 @@ class Reconciler:
             and status.pending_prunes == pending
         ):
             self.backoff = self.backoff.succeeded()
-            return Outcome(Result.NOTHING, rev)
-        reason = "Reasserted" if same_revision and plan.changes else "Applied"
+            return Outcome(Result.NOTHING, rev, prune_wait)
+        reason = "Applied"
+        if same_revision and drifted:
+            reason = "Reasserted"
+        elif same_revision and plan.prune:
+            reason = "Pruned"
         summary = (
             f"{len(plan.create)} created, {len(plan.configure)} configured, "
             f"{len(plan.unchanged)} unchanged, {len(plan.prune)} pruned"
@@ -254,7 +264,23 @@ class Reconciler:
         await self._applier.apply(plan, state, rev, new_status.with_(event_seq=seq), event)
         self.backoff = self.backoff.succeeded()
         log.info("sync %s: %s", cfg.name, event.message)
-        return Outcome(Result.APPLIED, rev, message=event.message)
+        return Outcome(Result.APPLIED, rev, prune_wait, event.message)
+
+    def _prunable(
+        self, desired: Sequence[DesiredObject], state: LiveState
+    ) -> tuple[frozenset[ObjectKey], float | None]:
+        """Inventory objects gone from the directory for at least the prune delay, and how
+        long until the next one is due (None: none waiting). A file that vanishes for a
+        moment (a slow save, a checkout) is never pruned."""
+        now = self._clock.monotonic()
+        wanted = {d.key for d in desired}
+        gone = {k for k in state.inventory.objects if k not in wanted and k in state.objects}
+        self._absent_since = {k: self._absent_since.get(k, now) for k in gone}
+        delay = self.config.prune_delay
+        ready = frozenset(k for k, t in self._absent_since.items() if now - t >= delay)
+        waits = [t + delay - now for k, t in self._absent_since.items() if k not in ready]
+        wait = min(waits) if waits and self.config.prune else None
+        return ready, wait
 
     # -- the other endings --------------------------------------------------------
 

@@ -88,6 +88,7 @@ class World:
             control_poll=0.1,
             backoff_initial=0.2,
             backoff_cap=5.0,
+            prune_delay=0.0,
         )
         base.update(overrides)
         return WatcherConfig(**base)

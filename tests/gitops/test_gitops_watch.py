@@ -146,7 +146,7 @@ def test_truncated_file_applies_nothing_and_keeps_the_last_good_state(etcd, tmp_
 def test_file_deleted_then_recreated_is_not_pruned(etcd, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
-        w.start(prune=True)
+        w.start(prune=True, prune_delay=2.0)
         await synced(w)
         before = await w.entries()
         mark = len(w.outcomes)
@@ -470,5 +470,38 @@ def test_a_repeatedly_bad_revision_backs_off_exponentially(etcd, tmp_path: Path)
         assert s.last_applied_revision is None and await w.names() == set()
         invalid_events = [e for e in await w.events() if e.reason == "Invalid"]
         assert len(invalid_events) == w.count(Result.INVALID)  # one per attempt, no more
+
+    scenario(etcd, tmp_path, body)
+
+
+def test_a_file_gone_for_less_than_the_prune_delay_is_not_pruned(etcd, tmp_path: Path) -> None:
+    async def body(w: World) -> None:
+        seed(w)
+        w.start(prune=True, prune_delay=1.0)
+        good = await synced(w)
+        before = await w.entries()
+        # gone longer than the quiet period: a reconcile sees it missing...
+        (w.dir / "db.yaml").unlink()
+        s = await synced(w, good.last_applied_revision)
+        assert s.pending_prunes == ["Resource/db"]
+        assert "resource/db" in await w.names()
+        # ...and it comes back within the prune delay: never deleted
+        (w.dir / "db.yaml").write_text(resource("db"))
+        await synced(w, s.last_applied_revision)
+        assert await w.entries() == before
+        # gone for longer than the delay: pruned, by a reconcile of its own
+        mark = len(w.outcomes)
+        (w.dir / "db.yaml").unlink()
+
+        async def pruned() -> bool:
+            return "resource/db" not in await w.names()
+
+        await w.wait(pruned, "db pruned after the delay")
+        gone_at = next(t for t, _, o in w.outcomes[mark:] if o.result is Result.APPLIED)
+        pruned_at = [t for t, _, o in w.outcomes[mark:] if o.result is Result.APPLIED][-1]
+        assert pruned_at - gone_at >= 0.9
+        assert (await w.events())[-1].reason == "Pruned"
+        assert (await w.events())[-1].pruned == ["Resource/db"]
+        assert (await w.status()).pending_prunes == []  # type: ignore[union-attr]
 
     scenario(etcd, tmp_path, body)
