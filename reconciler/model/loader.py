@@ -46,6 +46,20 @@ def _expected_values(ctx: dict[str, Any] | None) -> list[str]:
     return re.findall(r"'([^']*)'", str(ctx["expected"]))
 
 
+def _yaml_type(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    return f"a string ({value!r})" if isinstance(value, str) else type(value).__name__
+
+
 def _message(err: Any, model: type[pydantic.BaseModel], doc: Document) -> tuple[str, str | None]:
     kind = err["type"]
     loc = tuple(err["loc"])
@@ -63,6 +77,17 @@ def _message(err: Any, model: type[pydantic.BaseModel], doc: Document) -> tuple[
         got = err.get("input")
         hint = did_you_mean(str(got), expected) if isinstance(got, str) else None
         return f"{got!r} is not one of {', '.join(expected)}", hint
+    got = _yaml_type(err.get("input"))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping (key: value), got {got}", None
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list, got {got}", None
+    if kind == "string_type":
+        return f"expected a string, got {got}", None
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {err.get('input')!r}", None
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected an integer, got {err.get('input')!r}", None
     if kind == "too_short":
         n = (err.get("ctx") or {}).get("min_length", 1)
         return f"needs at least {n} item{'s' if n != 1 else ''}", None

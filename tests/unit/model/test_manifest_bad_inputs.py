@@ -193,14 +193,14 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str, int | None]] = [
         "wrong-type-bool",
         {"a.yaml": res("x", "  managed: maybe #<\n")},
         "a.yaml",
-        "spec.managed: Input should be a valid boolean",
+        "spec.managed: expected true or false, got 'maybe'",
         None,
     ),
     (
         "wrong-type-int",
         {"a.yaml": res("x", "  priority: high #<\n")},
         "a.yaml",
-        "spec.priority: Input should be a valid integer",
+        "spec.priority: expected an integer, got 'high'",
         None,
     ),
     (
@@ -253,7 +253,7 @@ CASES: list[tuple[str, dict[str, str | bytes], str, str, int | None]] = [
         "operations-not-list",
         {"a.yaml": res("x", "  operations: {name: monitor} #<\n")},
         "a.yaml",
-        "spec.operations: Input should be a valid tuple",
+        "spec.operations: expected a list, got a mapping",
         None,
     ),
     (
