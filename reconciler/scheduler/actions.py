@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from reconciler.scheduler.assign import Assignment
 from reconciler.scheduler.constraints import Ord
-from reconciler.scheduler.unpack import Unpacked
 from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
+from reconciler.scheduler.unpack import Unpacked
 
 IMPLIES_THEN = 1
 IMPLIES_FIRST = 2

@@ -14,14 +14,15 @@ The working tables are local to :func:`assign`; the result is immutable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from reconciler.base import score as sc
 from reconciler.base.score import INFINITY, MINUS_INFINITY
 from reconciler.scheduler.constraints import Coloc, LocScore
-from reconciler.scheduler.unpack import NodeInfo, Unpacked
 from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
+from reconciler.scheduler.unpack import NodeInfo, Unpacked
 
 Table = dict[str, int]
 
@@ -38,6 +39,30 @@ class Assignment:
     stop_reason: Mapping[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class MergeMode:
+    """How colocated scores are merged (Pacemaker's pe_weights_* flags)."""
+
+    this_with: bool = False
+    only_positive: bool = False
+    rollback: bool = False
+
+
+_FORWARD = MergeMode(this_with=True)
+_ROLLBACK = MergeMode(rollback=True)
+_ROLLBACK_POSITIVE = MergeMode(only_positive=True, rollback=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AssignOptions:
+    """Cluster options the assignment stage needs."""
+
+    symmetric: bool = True
+    strategy: str = "default"
+    no_quorum_policy: str = "stop"
+    stop_all: bool = False
+
+
 class _Assigner:
     """Working state of one assignment run (never escapes :func:`assign`)."""
 
@@ -46,11 +71,10 @@ class _Assigner:
         u: Unpacked,
         locs: tuple[LocScore, ...],
         colocs: tuple[Coloc, ...],
-        symmetric: bool,
-        strategy: str,
-        no_quorum_policy: str,
-        stop_all: bool,
+        opts: AssignOptions,
     ) -> None:
+        symmetric, strategy = opts.symmetric, opts.strategy
+        no_quorum_policy, stop_all = opts.no_quorum_policy, opts.stop_all
         self.u = u
         self.nodes: dict[str, NodeInfo] = {n.name: n for n in u.nodes}
         self.node_names = [n.name for n in u.nodes]
@@ -69,9 +93,7 @@ class _Assigner:
         self.node_of: dict[str, str | None] = {}
         self.role_of: dict[str, str] = {}
         self.num_resources: dict[str, int] = dict.fromkeys(self.node_names, 0)
-        self.util_left: dict[str, dict[str, int]] = {
-            n.name: dict(n.utilization) for n in u.nodes
-        }
+        self.util_left: dict[str, dict[str, int]] = {n.name: dict(n.utilization) for n in u.nodes}
         self.promo_locs: dict[str, list[LocScore]] = {}
         self.promotion: dict[str, int] = {}
         self.stop_reason: dict[str, str] = {}
@@ -116,11 +138,9 @@ class _Assigner:
             )
             self.provisional.add(rid)
         for loc in locs:
-            if loc.role == PROMOTED or loc.role == UNPROMOTED:
+            if loc.role in (PROMOTED, UNPROMOTED):
                 for p in self.prims_of(loc.resource):
                     self.promo_locs.setdefault(p, []).append(loc)
-                if loc.score > MINUS_INFINITY or loc.role == UNPROMOTED:
-                    continue
                 continue
             self._add_recursive(loc.resource, loc.node, loc.score, loc.source)
         # stickiness and failure bans (primitive instances)
@@ -165,8 +185,16 @@ class _Assigner:
         dep = c.dependent
         if dep in self.u.groups:
             dep = self.u.groups[dep].members[0]
-            c = Coloc(c.id, dep, c.primary, c.score, c.dependent_role, c.primary_role,
-                      c.node_attribute, c.influence)
+            c = Coloc(
+                c.id,
+                dep,
+                c.primary,
+                c.score,
+                c.dependent_role,
+                c.primary_role,
+                c.node_attribute,
+                c.influence,
+            )
         self.this_with.setdefault(dep, []).append(c)
         pri = c.primary
         if pri in self.u.groups:
@@ -226,7 +254,7 @@ class _Assigner:
         best = MINUS_INFINITY
         for n, w in self.allowed[rid].items():
             if w > best and self.available(n) and self.attr(n, attr) == value:
-                best = w
+                best = sc.clamp(w)
         return best
 
     def best_by_value(self, rid: str, attr: str) -> dict[str | None, int]:
@@ -263,19 +291,13 @@ class _Assigner:
             work[n] = new
 
     def merge(
-        self,
-        rid: str,
-        table: Table | None,
-        attr: str,
-        factor: float,
-        this_with: bool,
-        only_positive: bool,
-        rollback: bool = False,
+        self, rid: str, table: Table | None, attr: str, factor: float, mode: MergeMode
     ) -> Table | None:
         """Pacemaker's add_colocated_node_scores; returns the new table."""
+        this_with, only_positive = mode.this_with, mode.only_positive
         if rid in self.u.groups:
             rid_first = self.u.groups[rid].members[0]
-            return self.merge(rid_first, table, attr, factor, this_with, only_positive, rollback)
+            return self.merge(rid_first, table, attr, factor, mode)
         if rid in self.merging:
             return table
         self.merging.add(rid)
@@ -294,12 +316,10 @@ class _Assigner:
                         continue
                     other = c.dependent
                 f = factor * c.score / INFINITY
-                res = self.merge(
-                    other, work, c.node_attribute, f, this_with, only_positive, rollback
-                )
+                res = self.merge(other, work, c.node_attribute, f, mode)
                 if res is not None:
                     work = res
-        elif rollback:
+        elif mode.rollback:
             self.merging.discard(rid)
             return table
         if only_positive:
@@ -316,16 +336,27 @@ class _Assigner:
         if pri in self.u.groups:
             members = self.u.groups[pri].members
             pri = members[-1] if c.score >= INFINITY else members[0]
-            c = Coloc(c.id, c.dependent, pri, c.score, c.dependent_role, c.primary_role,
-                      c.node_attribute, c.influence)
+            c = Coloc(
+                c.id,
+                c.dependent,
+                pri,
+                c.score,
+                c.dependent_role,
+                c.primary_role,
+                c.node_attribute,
+                c.influence,
+            )
         if pri in self.u.clones:
             self.apply_coloc_clone(dep, pri, c)
             return
         if pri in self.provisional:
             return
-        if c.primary_role is not None and self.role_of.get(pri) != c.primary_role:
-            if c.primary_role != UNPROMOTED or self.role_of.get(pri) not in (STARTED,):
-                return
+        if (
+            c.primary_role is not None
+            and self.role_of.get(pri) != c.primary_role
+            and (c.primary_role != UNPROMOTED or self.role_of.get(pri) != STARTED)
+        ):
+            return
         self.apply_to_weights(dep, self.node_of.get(pri), c)
 
     def apply_to_weights(self, dep: str, pnode: str | None, c: Coloc) -> None:
@@ -334,23 +365,24 @@ class _Assigner:
         if pnode is None and c.score < 0:
             return
         work = dict(self.allowed[dep])
-        for n in work:
+        for n, w in work.items():
             if pnode is None:
-                work[n] = sc.add(-c.score, work[n])
+                work[n] = sc.add(-c.score, w)
             elif self.attr(n, attr) == value:
                 if c.score < INFINITY:
-                    work[n] = sc.add(c.score, work[n])
+                    work[n] = sc.add(c.score, w)
             elif c.score >= INFINITY:
-                work[n] = sc.add(-c.score, work[n])
+                work[n] = sc.add(-c.score, w)
         if (
             c.score <= MINUS_INFINITY
             or c.score >= INFINITY
             or any(self.available(n) and w >= 0 for n, w in work.items())
         ):
-            for n in work:
-                if work[n] != self.allowed[dep][n]:
+            old = self.allowed[dep]
+            for n, w in work.items():
+                if w != old[n]:
                     self.contrib.setdefault(dep, []).append(
-                        (f"colocation {c.id} with {c.primary}", n, work[n] - self.allowed[dep][n])
+                        (f"colocation {c.id} with {c.primary}", n, w - old[n])
                     )
             self.allowed[dep] = work
 
@@ -429,8 +461,7 @@ class _Assigner:
             if not c.influence:
                 continue
             res = self.merge(
-                c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY,
-                False, False, True,
+                c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY, _ROLLBACK
             )
             if res is not None:
                 self.allowed[pid] = res
@@ -455,19 +486,31 @@ class _Assigner:
         nodes = self.sort_nodes(table, current)
         chosen: str | None = None
         best = nodes[0] if nodes else None
-        if prefer is not None and best is not None and prefer in table:
-            if table[prefer] >= table[best] and self.available(prefer) and table[prefer] >= 0:
-                chosen = prefer
+        if (
+            prefer is not None
+            and best is not None
+            and prefer in table
+            and table[prefer] >= table[best]
+            and self.available(prefer)
+            and table[prefer] >= 0
+        ):
+            chosen = prefer
         if chosen is None and best is not None:
             chosen = best
             unique_clone = prim.clone is not None and prim.unique
-            if not unique_clone and table[chosen] > 0 and self.available(chosen):
-                if current is not None and self.available(current) and table.get(current, -1) >= 0:
-                    for n in nodes[1:]:
-                        if table[n] != table[chosen]:
-                            break
-                        if n == current:
-                            chosen = n
+            if (
+                not unique_clone
+                and table[chosen] > 0
+                and self.available(chosen)
+                and current is not None
+                and self.available(current)
+                and table.get(current, -1) >= 0
+            ):
+                for n in nodes[1:]:
+                    if table[n] != table[chosen]:
+                        break
+                    if n == current:
+                        chosen = n
         self.finalize(pid, chosen, force=False)
 
     def colocated_resources(self, pid: str) -> list[str]:
@@ -501,16 +544,21 @@ class _Assigner:
         for n in usable:
             if not self.fits(n, basis):
                 table[n] = MINUS_INFINITY
-                self.contrib.setdefault(pid, []).append(("insufficient capacity", n, MINUS_INFINITY))
+                self.contrib.setdefault(pid, []).append(
+                    ("insufficient capacity", n, MINUS_INFINITY)
+                )
 
     def fits(self, node: str, need: Mapping[str, int]) -> bool:
         left = self.util_left[node]
         return all(left.get(k, 0) >= v for k, v in need.items())
 
     def finalize(self, pid: str, chosen: str | None, force: bool) -> None:
-        if not force and chosen is not None:
-            if self.allowed[pid].get(chosen, MINUS_INFINITY) < 0 or not self.available(chosen):
-                chosen = None
+        if (
+            not force
+            and chosen is not None
+            and (self.allowed[pid].get(chosen, MINUS_INFINITY) < 0 or not self.available(chosen))
+        ):
+            chosen = None
         self.provisional.discard(pid)
         self.node_of[pid] = chosen
         if chosen is None:
@@ -540,8 +588,11 @@ class _Assigner:
             if not c.influence:
                 continue
             res = self.merge(
-                c.dependent, self.allowed[cid], c.node_attribute, c.score / INFINITY,
-                False, True, True,
+                c.dependent,
+                self.allowed[cid],
+                c.node_attribute,
+                c.score / INFINITY,
+                _ROLLBACK_POSITIVE,
             )
             if res is not None:
                 self.allowed[cid] = res
@@ -604,14 +655,30 @@ class _Assigner:
         target = self.prims_of(inst)[0] if inst in self.u.groups else inst
         # parent colocations apply to every instance
         for c in self.this_with.get(cid, []):
-            cc = Coloc(c.id, target, c.primary, c.score, c.dependent_role, c.primary_role,
-                       c.node_attribute, c.influence)
+            cc = Coloc(
+                c.id,
+                target,
+                c.primary,
+                c.score,
+                c.dependent_role,
+                c.primary_role,
+                c.node_attribute,
+                c.influence,
+            )
             if cc not in self.this_with.setdefault(target, []):
                 self.this_with[target].append(cc)
         for c in self.with_this.get(cid, []):
             if all_coloc or c.score < 0 or c.score >= INFINITY:
-                cc = Coloc(c.id, c.dependent, target, c.score, c.dependent_role,
-                           c.primary_role, c.node_attribute, c.influence)
+                cc = Coloc(
+                    c.id,
+                    c.dependent,
+                    target,
+                    c.score,
+                    c.dependent_role,
+                    c.primary_role,
+                    c.node_attribute,
+                    c.influence,
+                )
                 if cc not in self.with_this.setdefault(target, []):
                     self.with_this[target].append(cc)
         if prefer is not None:
@@ -624,11 +691,6 @@ class _Assigner:
             for n in self.allowed[p]:
                 if counts.get(n, 0) >= limit or not self.available(n):
                     self.allowed[p][n] = MINUS_INFINITY
-        # the clone's own (parent) scores count for each instance
-        for p in self.prims_of(inst)[:1]:
-            for n, w in self.allowed[cid].items():
-                if n in self.allowed[p] and p not in self.u.prims or False:
-                    pass
         saved = (dict(self.num_resources), {k: dict(v) for k, v in self.clone_count.items()})
         chosen = self.assign(inst, prefer)
         if inst in self.u.groups:
@@ -644,9 +706,9 @@ class _Assigner:
             self.num_resources, self.clone_count = saved[0], saved[1]
             return False
         if inst in self.u.groups and chosen is not None:
-            cc = self.clone_count.setdefault(cid, {})
+            per_node = self.clone_count.setdefault(cid, {})
             members = len(self.prims_of(inst))
-            cc[chosen] = cc.get(chosen, 0) - (members - 1)
+            per_node[chosen] = per_node.get(chosen, 0) - (members - 1)
         return chosen is not None
 
     def set_roles(self, cid: str) -> None:
@@ -695,10 +757,8 @@ class _Assigner:
             if raw is None:
                 continue
             have = True
-            try:
+            with suppress(ValueError):
                 total = sc.add(total, sc.parse(raw))
-            except ValueError:
-                pass
         if not have:
             total = -1
         for p in prims:
@@ -727,7 +787,7 @@ _HACK = INFINITY - 1
 
 
 def _sort_key_score(a: _Assigner, rid: str) -> tuple[int, int, list[int]]:
-    table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
+    table = a.merge(rid, None, "#uname", 1.0, _FORWARD) or {}
     cur = a.current_node(rid)
     cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
     order = sorted(a.node_names, key=lambda n: (-a.allowed.get(rid, {}).get(n, 0), n))
@@ -745,7 +805,12 @@ def assign(
     stop_all: bool,
 ) -> Assignment:
     """Assign every resource instance to a node and a role."""
-    a = _Assigner(u, locs, colocs, symmetric, strategy, no_quorum_policy, stop_all)
+    a = _Assigner(
+        u,
+        locs,
+        colocs,
+        AssignOptions(symmetric, strategy, no_quorum_policy, stop_all),
+    )
     tops = list(u.tops)
     nodes_sorted = sorted(a.node_names)
     if strategy == "default":
@@ -754,7 +819,7 @@ def assign(
     else:
         keys: dict[str, tuple[int, int, tuple[int, ...]]] = {}
         for rid in tops:
-            table = a.merge(rid, None, "#uname", 1.0, True, False) or {}
+            table = a.merge(rid, None, "#uname", 1.0, _FORWARD) or {}
             cur = a.current_node(rid)
             cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
             keys[rid] = (

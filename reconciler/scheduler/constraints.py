@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 from reconciler.scheduler.input import Colocation, Location, Order, SchedulerInput
 from reconciler.scheduler.rules import eval_rule, rule_score
@@ -135,19 +136,28 @@ def _coloc_sets(c: Colocation, known: Mapping[str, object], infl: bool) -> list[
         if s.sequential:
             # each member colocated with the previous one
             rs = [r for r in s.resources if r in known]
-            for prev, cur in zip(rs, rs[1:], strict=False):
+            for prev, cur in pairwise(rs):
                 out.append(
-                    Coloc(c.id, cur, prev, score, _role(s.role), _role(s.role),
-                          c.node_attribute, infl)
+                    Coloc(
+                        c.id, cur, prev, score, _role(s.role), _role(s.role), c.node_attribute, infl
+                    )
                 )
     # between sets: every member of a later set with every member of the former
-    for a, b in zip(sets, sets[1:], strict=False):
+    for a, b in pairwise(sets):
         for dep in b.resources:
             for pri in a.resources:
                 if dep in known and pri in known:
                     out.append(
-                        Coloc(c.id, dep, pri, c.score, _role(b.role), _role(a.role),
-                              c.node_attribute, infl)
+                        Coloc(
+                            c.id,
+                            dep,
+                            pri,
+                            c.score,
+                            _role(b.role),
+                            _role(a.role),
+                            c.node_attribute,
+                            infl,
+                        )
                     )
                     if b.sequential:
                         break
@@ -176,8 +186,15 @@ def order_pairs(inp: SchedulerInput, known: Mapping[str, object]) -> tuple[Ord, 
         if o.first is not None and o.then is not None:
             if o.first in known and o.then in known:
                 out.append(
-                    Ord(o.id, o.first, o.first_action or "start", o.then,
-                        o.then_action or o.first_action or "start", kind, sym)
+                    Ord(
+                        o.id,
+                        o.first,
+                        o.first_action or "start",
+                        o.then,
+                        o.then_action or o.first_action or "start",
+                        kind,
+                        sym,
+                    )
                 )
             continue
         sets = o.sets
@@ -185,9 +202,9 @@ def order_pairs(inp: SchedulerInput, known: Mapping[str, object]) -> tuple[Ord, 
             act = s.action or "start"
             rs = [r for r in s.resources if r in known]
             if s.sequential:
-                for prev, cur in zip(rs, rs[1:], strict=False):
+                for prev, cur in pairwise(rs):
                     out.append(Ord(o.id, prev, act, cur, act, kind, sym))
-        for a, b in zip(sets, sets[1:], strict=False):
+        for a, b in pairwise(sets):
             a_act, b_act = a.action or "start", b.action or "start"
             firsts = [r for r in a.resources if r in known]
             thens = [r for r in b.resources if r in known]

@@ -19,8 +19,8 @@ from reconciler.scheduler.actions import (
 )
 from reconciler.scheduler.assign import Assignment
 from reconciler.scheduler.constraints import Ord
-from reconciler.scheduler.unpack import Unpacked
 from reconciler.scheduler.units import PROMOTED, STOPPED
+from reconciler.scheduler.unpack import Unpacked
 
 
 class Context:
@@ -107,7 +107,7 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
         stop_required = bool(need_stop) and (
             node != nxt or st.failed or multiply or next_role == STOPPED
         )
-        if multiply or st.failed and node in st.failed_nodes:
+        if multiply or (st.failed and node in st.failed_nodes):
             stop_required = True
         stop = g.add(pid, "stop", node, optional=not stop_required)
         if not n.online or n.unclean:
@@ -151,9 +151,7 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
             prom_required = role != PROMOTED or start_required
             prom = g.add(pid, "promote", nxt, optional=not prom_required)
             g.order(start, prom, IMPLIES_THEN | RUNNABLE_LEFT)
-            dem = g.find(pid, "demote")
-            if dem is not None:
-                g.order(dem, prom, 0)
+            g.order(g.find(pid, "demote"), prom, 0)
     else:
         # an unrunnable placeholder so orderings "after my start" see it
         start = g.add(pid, "start", None, optional=True, runnable=False)
@@ -259,9 +257,7 @@ def _clone_actions(ctx: Context, g: Graph, cid: str) -> None:
         g.order(g.find(cid, "demoted"), stop, 0)
 
 
-def _action_for(
-    ctx: Context, g: Graph, rsc: str, task: str, is_first: bool
-) -> list[Act]:
+def _action_for(ctx: Context, g: Graph, rsc: str, task: str, is_first: bool) -> list[Act]:
     """The action(s) an ordering endpoint names (pseudo actions for collectives)."""
     if rsc in ctx.u.groups or rsc in ctx.u.clones:
         if is_first:

@@ -34,11 +34,11 @@ def _find(acts: list[Act], task: str, node: str | None) -> Act | None:
 def _item(
     change: str,
     ch: ResourceChange,
-    origin: str | None,
-    dest: str | None,
+    where: tuple[str | None, str | None],
     action: Act,
     source: Act | None,
 ) -> SummaryItem:
+    origin, dest = where
     role, next_role = ch.role, ch.next_role
     need_role = ROLE_RANK[role] > ROLE_RANK[STARTED] or ROLE_RANK[next_role] > ROLE_RANK[UNPROMOTED]
     same_host = origin is not None and dest is not None and origin == dest
@@ -92,8 +92,8 @@ def resource_items(ch: ResourceChange, acts: list[Act]) -> list[SummaryItem]:
             return []
         if start is not None and not start.runnable:
             src = stop if (stop is not None and stop.reason) else start
-            act = stop if stop is not None else start
-            return [_item("Stop", ch, current, None, act, src)]
+            act: Act = stop if stop is not None else start
+            return [_item("Stop", ch, (current, None), act, src)]
         if start is None or start.optional:
             if (
                 demote is not None
@@ -101,37 +101,35 @@ def resource_items(ch: ResourceChange, acts: list[Act]) -> list[SummaryItem]:
                 and not demote.optional
                 and not promote.optional
             ):
-                return [_item("Re-promote", ch, current, nxt, promote, demote)]
+                return [_item("Re-promote", ch, (current, nxt), promote, demote)]
             return []
         if moving and current is not None:
             verb = "Recover" if ch.failed else "Move"
-            return [_item(verb, ch, current, nxt, stop or start, None)]
+            return [_item(verb, ch, (current, nxt), stop or start, None)]
         if ch.failed:
-            return [_item("Recover", ch, current, None, stop or start, None)]
-        return [_item("Restart", ch, current, nxt, start, None)]
-    if stop is not None and (
-        ch.next_role == STOPPED or (start is not None and not start.runnable)
-    ):
+            return [_item("Recover", ch, (current, None), stop or start, None)]
+        return [_item("Restart", ch, (current, nxt), start, None)]
+    if stop is not None and (ch.next_role == STOPPED or (start is not None and not start.runnable)):
         out = []
         for node in ch.current:
             stop_op = _find(acts, "stop", node)
             if stop_op is None:
                 continue
-            src = stop_op if stop_op.reason else start
-            out.append(_item("Stop", ch, node, None, stop_op, src))
+            src2 = stop_op if stop_op.reason else start
+            out.append(_item("Stop", ch, (node, None), stop_op, src2))
         return out
     if stop is not None and ch.failed and not stop.optional:
-        return [_item("Recover", ch, current, nxt, stop, start)]
+        return [_item("Recover", ch, (current, nxt), stop, start)]
     if moving:
-        return [_item("Move", ch, current, nxt, stop or start or acts[0], None)]
+        return [_item("Move", ch, (current, nxt), stop or start or acts[0], None)]
     if stop is not None and not stop.optional:
-        return [_item("Restart", ch, current, nxt, start or stop, None)]
+        return [_item("Restart", ch, (current, nxt), start or stop, None)]
     if ch.role == PROMOTED and demote is not None:
-        return [_item("Demote", ch, current, nxt, demote, None)]
+        return [_item("Demote", ch, (current, nxt), demote, None)]
     if ch.next_role == PROMOTED and promote is not None:
-        return [_item("Promote", ch, current, nxt, promote, None)]
+        return [_item("Promote", ch, (current, nxt), promote, None)]
     if ch.role == STOPPED and ROLE_RANK[ch.next_role] > ROLE_RANK[STOPPED] and start is not None:
-        return [_item("Start", ch, current, nxt, start, None)]
+        return [_item("Start", ch, (current, nxt), start, None)]
     return []
 
 

@@ -9,14 +9,13 @@ failcounts (with failure-timeout expiry) and migration-threshold bans.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from reconciler.base import score as sc
 from reconciler.scheduler.input import (
     Clone,
     Group,
-    Node,
     NodeState,
     Operation,
     OpRecord,
@@ -231,18 +230,23 @@ def _merged(*metas: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(out)
 
 
-def _prim(
-    p: Primitive,
-    inp: SchedulerInput,
-    iid: str,
-    top: str,
-    group: str | None,
-    clone: str | None,
-    parent_meta: Mapping[str, str],
-    promotable: bool,
-    unique: bool,
-    instance: int | None,
-) -> Prim:
+@dataclass(frozen=True, slots=True)
+class _Parent:
+    """Where a primitive instance sits: its top-level resource, group and clone."""
+
+    top: str
+    group: str | None = None
+    clone: str | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+    promotable: bool = False
+    unique: bool = False
+    instance: int | None = None
+
+
+def _prim(p: Primitive, inp: SchedulerInput, iid: str, parent: _Parent) -> Prim:
+    top, group, clone = parent.top, parent.group, parent.clone
+    parent_meta, promotable = parent.meta, parent.promotable
+    unique, instance = parent.unique, parent.instance
     meta = _merged(inp.options.rsc_defaults, parent_meta, p.meta)
     is_stonith = p.cls == "stonith"
     ma = (meta.get("multiple-active") or "stop_start").lower()
@@ -275,7 +279,7 @@ def _prim(
         maintenance=maint,
         multiple_active=ma,
         promotable=promotable,
-        unique=unique or is_stonith and False,
+        unique=unique or (is_stonith and False),
         instance=instance,
     )
 
@@ -296,34 +300,38 @@ def _resources(
     clones: dict[str, CloneInfo] = {}
     tops: list[str] = []
 
-    def add_group(
-        g: Group,
-        suffix: str,
-        clone: str | None,
-        pmeta: Mapping[str, str],
-        promotable: bool,
-        unique: bool,
-        inst: int | None,
-        top: str,
-    ) -> str:
+    def add_group(g: Group, suffix: str, parent: _Parent) -> str:
         gid = g.id + suffix
-        gmeta = _merged(pmeta, g.meta)
+        gmeta = _merged(parent.meta, g.meta)
         members = []
         for m in g.members:
             mid = m.id + suffix
-            prims[mid] = _prim(m, inp, mid, top, gid, clone, gmeta, promotable, unique, inst)
+            prims[mid] = _prim(
+                m,
+                inp,
+                mid,
+                _Parent(
+                    parent.top,
+                    gid,
+                    parent.clone,
+                    gmeta,
+                    parent.promotable,
+                    parent.unique,
+                    parent.instance,
+                ),
+            )
             order.append(mid)
             members.append(mid)
-        groups[gid] = GroupInfo(id=gid, members=tuple(members), clone=clone, meta=gmeta)
+        groups[gid] = GroupInfo(id=gid, members=tuple(members), clone=parent.clone, meta=gmeta)
         return gid
 
     for r in inp.resources:
         tops.append(r.id)
         if isinstance(r, Primitive):
-            prims[r.id] = _prim(r, inp, r.id, r.id, None, None, {}, False, False, None)
+            prims[r.id] = _prim(r, inp, r.id, _Parent(r.id))
             order.append(r.id)
         elif isinstance(r, Group):
-            add_group(r, "", None, {}, False, False, None, r.id)
+            add_group(r, "", _Parent(r.id))
         else:
             assert isinstance(r, Clone)
             meta = _merged(inp.options.rsc_defaults, r.meta)
@@ -337,12 +345,17 @@ def _resources(
                 sfx = f":{i}"
                 if isinstance(r.child, Group):
                     inst_ids.append(
-                        add_group(r.child, sfx, r.id, r.meta, r.promotable, unique, i, r.id)
+                        add_group(
+                            r.child, sfx, _Parent(r.id, None, r.id, r.meta, r.promotable, unique, i)
+                        )
                     )
                 else:
                     iid = r.child.id + sfx
                     prims[iid] = _prim(
-                        r.child, inp, iid, r.id, None, r.id, r.meta, r.promotable, unique, i
+                        r.child,
+                        inp,
+                        iid,
+                        _Parent(r.id, None, r.id, r.meta, r.promotable, unique, i),
                     )
                     order.append(iid)
                     inst_ids.append(iid)
@@ -436,9 +449,8 @@ def _replay(
                 h.role = PROMOTED
             elif task == "demote":
                 h.role = UNPROMOTED
-            elif task in ("probe", "monitor"):
-                if h.role in (STOPPED,) or task == "probe":
-                    h.role = running_role
+            elif task == "probe" or (task == "monitor" and h.role == STOPPED):
+                h.role = running_role
             continue
         elif rc == 8 and task in ("probe", "monitor", "promote"):
             h.role = PROMOTED
@@ -475,9 +487,7 @@ def _replay(
             h.start_failed = True
             if h.role == STOPPED:
                 h.role = running_role
-        elif task == "promote":
-            h.role = PROMOTED
-        elif task == "demote":
+        elif task in ("promote", "demote"):
             h.role = PROMOTED
         elif h.role == STOPPED:
             h.role = running_role
@@ -562,9 +572,13 @@ def _assign_history(
                         chosen = inst
                         break
                     continue
-                if not nodes and first_free is None:
-                    if pid is not None and (pid, node) not in mapped:
-                        first_free = inst
+                if (
+                    not nodes
+                    and first_free is None
+                    and pid is not None
+                    and (pid, node) not in mapped
+                ):
+                    first_free = inst
             if chosen is None:
                 chosen = first_free
             if chosen is None:
@@ -670,9 +684,10 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         probed: list[str] = []
         hist_names: list[tuple[str, str]] = []
         for n in nodes:
-            h = mapped.get((pid, n.name))
-            if h is None:
+            hist = mapped.get((pid, n.name))
+            if hist is None:
                 continue
+            h = hist
             if not n.online and not n.unclean:
                 # history of a cleanly stopped node says nothing about now
                 continue
@@ -737,40 +752,13 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
     if fence_reasons or extra_standby:
         new_nodes = []
         for n in nodes:
-            reason = fence_reasons.get(n.name)
-            if reason is not None and not n.unclean:
-                n = NodeInfo(
-                    name=n.name,
-                    id=n.id,
-                    index=n.index,
-                    online=n.online,
-                    unclean=True,
-                    standby=n.standby,
-                    maintenance=n.maintenance,
-                    shutdown=n.shutdown,
-                    pending=n.pending,
-                    attrs=n.attrs,
-                    utilization=n.utilization,
-                    fence_reason=reason,
-                    base_score=n.base_score,
-                )
+            freason = fence_reasons.get(n.name)
+            updated = n
+            if freason is not None and not n.unclean:
+                updated = replace(updated, unclean=True, fence_reason=freason)
             if n.name in extra_standby and not n.standby:
-                n = NodeInfo(
-                    name=n.name,
-                    id=n.id,
-                    index=n.index,
-                    online=n.online,
-                    unclean=n.unclean,
-                    standby=True,
-                    maintenance=n.maintenance,
-                    shutdown=n.shutdown,
-                    pending=n.pending,
-                    attrs=n.attrs,
-                    utilization=n.utilization,
-                    fence_reason=n.fence_reason,
-                    base_score=n.base_score,
-                )
-            new_nodes.append(n)
+                updated = replace(updated, standby=True)
+            new_nodes.append(updated)
         nodes = tuple(new_nodes)
 
     member_of: dict[str, tuple[str, ...]] = {g.id: g.members for g in groups.values()}

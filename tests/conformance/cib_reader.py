@@ -14,8 +14,8 @@ from types import MappingProxyType
 
 from reconciler.base import score as sc
 from reconciler.scheduler.input import (
-    ClusterOptions,
     Clone,
+    ClusterOptions,
     Colocation,
     Expression,
     FailCount,
