@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
         level=args.log_level.upper(),
         format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s",
     )
+    # grpc's poller thread hands every event to the loop: with the default 5 ms switch
+    # interval each hand-off can wait that long for the GIL
+    sys.setswitchinterval(0.0002)
     try:
         asyncio.run(serve(args))
     except HactlError as exc:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import struct
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 20_000  # applied entries between snapshots (then the log is compacted)
 KEEP_AFTER_SNAPSHOT = 5_000  # entries kept for slow followers
 READ_TIMEOUT_S = 5.0
+TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,8 @@ class RaftEngine:
         return self._applied
 
     def step(self, m: Message) -> None:
+        if TRACE:
+            log.warning("T step %s from %d", m.type.name, m.frm % 1000)
         self.node.step(m)
         self._wake.set()
 
@@ -280,6 +284,13 @@ class RaftEngine:
             self._issue_reads()
             while self.node.has_ready():
                 rd = self.node.ready()
+                if TRACE:
+                    log.warning(
+                        "T ready ents=%d committed=%d msgs=%s",
+                        len(rd.entries),
+                        len(rd.committed_entries),
+                        [(m.type.name, m.to % 1000, len(m.entries), m.commit) for m in rd.messages],
+                    )
                 if self.disk is not None and rd.must_sync:
                     await self._write_disk(rd)
                 self._persist_in_memory(rd)
@@ -312,10 +323,9 @@ class RaftEngine:
                 disk.snapshotter.save(rd.snapshot)
             wal.save(rd.hard_state, rd.entries, mark)
 
-        loop = asyncio.get_running_loop()
         while True:
             try:
-                await loop.run_in_executor(None, write)
+                write()  # inline: a thread hand-off costs more than the fdatasync here
                 return
             except NoSpace as exc:
                 log.error("disk full: %s; NOSPACE alarm raised", exc)

@@ -95,6 +95,10 @@ def member_to_pb(m: MemberInfo) -> Any:
 
 
 class ClusterServicer(_Base, rpc_pb2_grpc.ClusterServicer):  # type: ignore[misc]
+    def _hdr(self, revision: int | None = None) -> Any:
+        # etcd's cluster responses carry no revision
+        return codec.header(self.b.cluster_id, self.b.member_id, 0, self.b.raft_term())
+
     async def _list(self) -> list[Any]:
         return [member_to_pb(m) for m in await self.b.members()]
 

@@ -36,8 +36,9 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 2000),
-    ("grpc.keepalive_timeout_ms", 2000),
+    ("grpc.keepalive_time_ms", 10000),
+    ("grpc.keepalive_timeout_ms", 5000),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -215,29 +216,38 @@ class PeerSender:
         if self._channel is not None:
             await self._channel.close(None)
 
-    async def _batches(self) -> AsyncIterator[Any]:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue:
-                msgs, size = [], 0
-                while self._queue and size < MAX_BATCH_BYTES:
-                    m = self._queue.popleft()
-                    msgs.append(m)
-                    size += m.ByteSize()
-                yield peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, messages=msgs)
+    def _take_batch(self) -> Any:
+        msgs, size = [], 0
+        while self._queue and size < MAX_BATCH_BYTES:
+            m = self._queue.popleft()
+            msgs.append(m)
+            size += m.ByteSize()
+        return peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, messages=msgs)
+
+    async def _refusals(self, call: Any) -> None:
+        async for refusal in call:
+            log.error("peer %x refused our messages: %s", self.peer_id, refusal.reason)
 
     async def _run(self) -> None:
         stub = peer_pb2_grpc.PeerStub(self.channel())  # type: ignore[no-untyped-call]
         while True:
+            call = stub.Raft()
+            reader = asyncio.get_running_loop().create_task(self._refusals(call))
             try:
-                call = stub.Raft(self._batches())
-                async for refusal in call:
-                    log.error("peer %x refused our messages: %s", self.peer_id, refusal.reason)
+                while not reader.done():
+                    await self._ready.wait()
+                    self._ready.clear()
+                    while self._queue:
+                        await call.write(self._take_batch())
             except asyncio.CancelledError:
                 raise
-            except grpc.aio.AioRpcError as exc:
-                log.debug("stream to peer %x broke: %s", self.peer_id, exc.code())
+            except (grpc.aio.AioRpcError, grpc.aio.UsageError) as exc:
+                log.debug("stream to peer %x broke: %s", self.peer_id, exc)
+            except Exception:
+                log.exception("stream to peer %x failed", self.peer_id)
+            finally:
+                reader.cancel()
+                call.cancel()
             self._queue.clear()
             self.on_unreachable(self.peer_id)
             await asyncio.sleep(0.1)  # back off before reopening the stream
