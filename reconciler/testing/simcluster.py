@@ -23,6 +23,7 @@ from reconciler.raft.types import (
     ConfChangeType,
     Config,
     Entry,
+    EntryType,
     ReadState,
     StateType,
 )
@@ -54,6 +55,7 @@ class SimConfig:
     p_torn: float = 0.3  # a crash happens mid-write with this probability
     p_partition: float = 0.015
     p_heal: float = 0.03
+    p_conf: float = 0.0  # per step: add a learner / promote it / remove a voter
     net: NetFaults = field(default_factory=NetFaults)
 
 
@@ -67,6 +69,7 @@ class SimMember:
     reads: list[ReadState] = field(default_factory=list)
     max_commit: int = 0  # within this life
     lives: int = 0
+    retired: bool = False  # removed from the cluster and stopped for good
 
     @property
     def alive(self) -> bool:
@@ -107,6 +110,7 @@ class SimCluster:
         self.acked_writes: set[str] = set()
         self.seq = 0
         self.log: list[str] = []  # what happened, for a failure report
+        self.next_id = cfg.members + 1  # ids are never reused after a removal
         for i in self.ids:
             self._start(i, bootstrap=True)
 
@@ -174,7 +178,8 @@ class SimCluster:
         if alive and r.random() < c.p_crash:
             self.crash(r.choice(alive), torn_ready=r.random() < c.p_torn)
         for i in self.ids:
-            if not self.members[i].alive and r.random() < c.p_restart:
+            m = self.members[i]
+            if not m.alive and not m.retired and r.random() < c.p_restart:
                 self.restart(i)
         if r.random() < c.p_partition:
             ids = self.ids[:]
@@ -186,6 +191,39 @@ class SimCluster:
         elif self.net.blocked and r.random() < c.p_heal:
             self.net.heal()
             self.note("heal")
+        if c.p_conf and r.random() < c.p_conf:
+            self._membership_change()
+
+    def _membership_change(self) -> None:
+        """Add a learner, promote a caught-up learner, or remove a voter (keeping >= 3)."""
+        leaders = [m for m in self.members.values() if m.node and m.node.role == StateType.LEADER]
+        if not leaders:
+            return
+        leader = max(leaders, key=lambda m: m.node.term if m.node else 0)
+        node = leader.node
+        assert node is not None
+        cs = node.conf_state()
+        if cs.learners:
+            lid = cs.learners[0]
+            lm = self.members.get(lid)
+            if lm is None or lm.app.applied + 3 < node.log.committed:
+                return
+            cc = ConfChange(ConfChangeType.ADD_VOTER, lid)
+        elif len(cs.voters) < self.cfg.members + 1:
+            lid = self.next_id
+            self.next_id += 1
+            self.ids.append(lid)
+            self.members[lid] = SimMember(lid, SimDisk())
+            self._start(lid)  # an empty member: it gets the log from the leader
+            cc = ConfChange(ConfChangeType.ADD_LEARNER, lid)
+        else:
+            candidates = [v for v in cs.voters if v not in cs.witnesses]
+            cc = ConfChange(ConfChangeType.REMOVE_NODE, self.rng.choice(candidates))
+        try:
+            node.propose_conf_change(cc)
+        except ProposalDropped:
+            return
+        self.note(f"leader {leader.id} proposes {cc.type.name} {cc.node_id}")
 
     def _handle_ready(self, i: int) -> None:
         m = self.members[i]
@@ -207,9 +245,13 @@ class SimCluster:
         # 3. apply
         if rd.snapshot is not None and rd.snapshot.meta.index > m.app.applied:
             m.app = KVApp.restore(rd.snapshot.data, rd.snapshot.meta.index)
+        removed = False
         for e in rd.committed_entries:
             if e.index <= m.app.applied:
                 continue
+            if e.type == EntryType.CONF_CHANGE:
+                cc = ConfChange.decode(e.data)
+                removed = removed or (cc.type == ConfChangeType.REMOVE_NODE and cc.node_id == i)
             self._record_commit(i, e)
             res = m.app.apply(e)
             if res is not None:
@@ -217,6 +259,11 @@ class SimCluster:
         m.reads.extend(rd.read_states)
         node.advance(rd)
         self._serve_reads(m)
+        if removed:
+            self.crash(i)
+            m.retired = True
+            self.note(f"member {i} applied its removal and stops")
+            return
         # compaction
         st = m.storage
         if m.app.applied - st.first_index() >= self.cfg.snapshot_every:
@@ -395,9 +442,18 @@ class SimCluster:
         self.net.heal()
         self.net.faults = RELIABLE
         for i in self.ids:
-            if not self.members[i].alive:
+            m = self.members[i]
+            if not m.alive and not m.retired:
                 self.restart(i)
         self.note("heal all, restart all, reliable network")
+
+    def current_members(self) -> list[int]:
+        """The configuration as the most recent leader (else any live member) sees it."""
+        nodes = [m.node for m in self.members.values() if m.node is not None]
+        if not nodes:
+            return []
+        best = max(nodes, key=lambda n: (n.role == StateType.LEADER, n.term, n.log.applied))
+        return list(best.conf_state().members())
 
     def await_progress(self) -> None:
         """After healing, a new write must commit everywhere within ``heal_bound`` steps."""
@@ -406,7 +462,10 @@ class SimCluster:
         data = encode_request(marker, "put", "marker", "m", None)
         while self.now - start < self.cfg.heal_bound:
             self.step(chaos=False)
-            if all(marker in self.members[i].app.seen for i in self.ids):
+            members = self.current_members()
+            if members and all(
+                marker in self.members[i].app.seen for i in members if i in self.members
+            ):
                 return
             if self.now % 5 == 0:
                 for i in self.ids:
@@ -428,7 +487,7 @@ class SimCluster:
             self.step(chaos=False)
         for c in list(self.pending):
             self._give_up(c)
-        apps = {i: self.members[i].app for i in self.ids}
+        apps = {i: self.members[i].app for i in self.current_members() if i in self.members}
         for rid in sorted(self.acked_writes):
             for i, app in apps.items():
                 if rid not in app.seen:

@@ -16,11 +16,14 @@ from reconciler.testing.simcluster import SimCluster, SimConfig, SimFailure
 
 
 def sim_config(seed: int) -> SimConfig:
-    """The cluster shape of a seed: mostly 3 members, every 4th has 5, some a witness."""
+    """The cluster shape of a seed: mostly 3 members, every 4th has 5, some with a witness,
+    some with membership changes (add learner -> promote -> remove a voter) under chaos."""
     if seed % 4 == 3:
         return SimConfig(seed=seed, members=5, chaos_steps=300)
     if seed % 8 == 5:
         return SimConfig(seed=seed, members=3, witnesses=1)
+    if seed % 8 == 1:
+        return SimConfig(seed=seed, members=3, p_conf=0.03)
     return SimConfig(seed=seed, members=3)
 
 
