@@ -130,6 +130,8 @@ def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Fa
             rsc, opi = rest.split("#", 1)
             op, _, iv = opi.rpartition("_")
             interval = int(iv) if iv.isdigit() else 0
+            if op == "legacy":  # how the exporter writes a per-resource count
+                op, interval = None, None
         last = transient.get("last-failure-" + rest)
         try:
             count = int(scores.parse(transient[key]))
@@ -155,6 +157,7 @@ def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStat
     nodes_el = conf.find("nodes") if conf is not None else None
     for n in nodes_el.findall("node") if nodes_el is not None else []:
         ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
+    by_name = {name: nid for nid, name in ids.items()}
     nodes = []
     for ns in status.findall("node_state") if status is not None else []:
         name = ns.get("uname") or ids.get(ns.get("id", ""), "")
@@ -188,7 +191,7 @@ def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStat
         nodes.append(
             ObservedNode(
                 name=name,
-                id=ns.get("id"),
+                id=ns.get("id") or by_name.get(name),
                 state=state,
                 unclean_online=unclean_online,
                 reason=reason,
@@ -202,6 +205,6 @@ def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStat
     return ObservedStatus(
         have_quorum=truthy(root.get("have-quorum"), False),
         now=now if now is not None and now >= 0 else None,
-        dc_node=ids.get(dc or "", dc) if dc else None,
+        dc_node=ids.get(dc) if dc else None,
         nodes=tuple(nodes),
     )
