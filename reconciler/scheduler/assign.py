@@ -14,13 +14,19 @@ The working tables are local to :func:`assign`; the result is immutable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from reconciler.base import score as sc
 from reconciler.base.score import INFINITY, MINUS_INFINITY
-from reconciler.scheduler.constraints import Coloc, LocScore
+from reconciler.scheduler import clones
+from reconciler.scheduler.constraints import (
+    FORWARD,
+    ROLLBACK,
+    Coloc,
+    LocScore,
+    MergeMode,
+)
 from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
 from reconciler.scheduler.unpack import NodeInfo, Unpacked
 
@@ -37,20 +43,6 @@ class Assignment:
     contributions: Mapping[str, tuple[tuple[str, str, int], ...]]  # rsc -> (source, node, score)
     promotion: Mapping[str, int]
     stop_reason: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class MergeMode:
-    """How colocated scores are merged (Pacemaker's pe_weights_* flags)."""
-
-    this_with: bool = False
-    only_positive: bool = False
-    rollback: bool = False
-
-
-_FORWARD = MergeMode(this_with=True)
-_ROLLBACK = MergeMode(rollback=True)
-_ROLLBACK_POSITIVE = MergeMode(only_positive=True, rollback=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,36 +379,8 @@ class _Assigner:
             self.allowed[dep] = work
 
     def apply_coloc_clone(self, dep: str, clone: str, c: Coloc) -> None:
-        if clone in self.provisional:
-            return
-        insts = self.u.clones[clone].instances
-        if c.score >= INFINITY:
-            ok: set[str] = set()
-            for i in insts:
-                for p in self.prims_of(i)[:1]:
-                    node = self.node_of.get(p)
-                    if node is None:
-                        continue
-                    if c.primary_role is not None and self.role_of.get(p) != c.primary_role:
-                        continue
-                    ok.add(node)
-            for n in self.allowed[dep]:
-                if n not in ok:
-                    self.allowed[dep][n] = MINUS_INFINITY
-                    self.contrib.setdefault(dep, []).append(
-                        (f"colocation {c.id} with {clone}", n, MINUS_INFINITY)
-                    )
-            return
-        for i in insts:
-            p = self.prims_of(i)[0]
-            if c.primary_role is not None and self.role_of.get(p) != c.primary_role:
-                continue
-            node = self.node_of.get(p)
-            if node is None:
-                continue
-            self.apply_to_weights(dep, node, c)
+        clones.apply_coloc_clone(self, dep, clone, c)
 
-    # ------------------------------------------------------------ assignment
     def assign(self, rid: str, prefer: str | None = None) -> str | None:
         if rid in self.u.groups:
             return self.assign_group(rid, prefer)
@@ -461,7 +425,7 @@ class _Assigner:
             if not c.influence:
                 continue
             res = self.merge(
-                c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY, _ROLLBACK
+                c.dependent, self.allowed[pid], c.node_attribute, c.score / INFINITY, ROLLBACK
             )
             if res is not None:
                 self.allowed[pid] = res
@@ -576,218 +540,14 @@ class _Assigner:
 
     # ------------------------------------------------------------ clones
     def assign_clone(self, cid: str) -> str | None:
-        if cid not in self.provisional:
-            return None
-        if cid in self.allocating:
-            return None
-        self.allocating.add(cid)
-        clone = self.u.clones[cid]
-        for c in self.this_with.get(cid, []):
-            self.assign(c.primary)
-        for c in self.with_this.get(cid, []):
-            if not c.influence:
-                continue
-            res = self.merge(
-                c.dependent,
-                self.allowed[cid],
-                c.node_attribute,
-                c.score / INFINITY,
-                _ROLLBACK_POSITIVE,
-            )
-            if res is not None:
-                self.allowed[cid] = res
-        available = [n for n in self.node_names if self.available(n)]
-        max_total = clone.clone_max
-        per_node = clone.clone_node_max
-        all_coloc = max_total < len(available)
-        loop_max = max(1, max_total // len(available)) if available else 1
-        self.clone_count[cid] = {}
-        insts = self.sorted_instances(cid)
-        allocated = 0
-        for inst in insts:
-            if allocated >= max_total:
-                break
-            cur = self.current_node(inst)
-            if cur is None or inst not in self.provisional:
-                continue
-            if any(self.u.state[p].failed for p in self.prims_of(inst)):
-                continue
-            if not self.available(cur) or self.allowed[cid].get(cur, MINUS_INFINITY) < 0:
-                continue
-            if self.clone_count[cid].get(cur, 0) >= loop_max:
-                continue
-            if self.assign_instance(cid, inst, cur, all_coloc, per_node):
-                allocated += 1
-        for inst in insts:
-            if inst not in self.provisional:
-                continue
-            if allocated >= max_total:
-                for p in self.prims_of(inst):
-                    for n in self.node_names:
-                        self._add(p, n, MINUS_INFINITY, "clone limit reached")
-                self.assign(inst)
-                continue
-            if self.assign_instance(cid, inst, None, all_coloc, per_node):
-                allocated += 1
-        if clone.promotable:
-            self.set_roles(cid)
-        self.provisional.discard(cid)
-        self.allocating.discard(cid)
-        return None
-
-    def sorted_instances(self, cid: str) -> list[str]:
-        clone = self.u.clones[cid]
-
-        def key(inst: str) -> tuple[int, int, int, int]:
-            cur = self.current_node(inst)
-            ok = cur is not None and self.available(cur)
-            score = self.allowed[cid].get(cur, 0) if cur is not None else 0
-            idx = clone.instances.index(inst)
-            return (0 if ok else 1, -self.priority(inst), -score if ok else 0, idx)
-
-        return sorted(clone.instances, key=key)
-
-    def assign_instance(
-        self, cid: str, inst: str, prefer: str | None, all_coloc: bool, limit: int
-    ) -> bool:
-        if inst not in self.provisional:
-            return self.node_of.get(self.prims_of(inst)[0]) is not None
-        target = self.prims_of(inst)[0] if inst in self.u.groups else inst
-        # parent colocations apply to every instance
-        for c in self.this_with.get(cid, []):
-            cc = Coloc(
-                c.id,
-                target,
-                c.primary,
-                c.score,
-                c.dependent_role,
-                c.primary_role,
-                c.node_attribute,
-                c.influence,
-            )
-            if cc not in self.this_with.setdefault(target, []):
-                self.this_with[target].append(cc)
-        for c in self.with_this.get(cid, []):
-            if all_coloc or c.score < 0 or c.score >= INFINITY:
-                cc = Coloc(
-                    c.id,
-                    c.dependent,
-                    target,
-                    c.score,
-                    c.dependent_role,
-                    c.primary_role,
-                    c.node_attribute,
-                    c.influence,
-                )
-                if cc not in self.with_this.setdefault(target, []):
-                    self.with_this[target].append(cc)
-        if prefer is not None:
-            w = self.allowed[target].get(prefer)
-            if w is None or w < 0:
-                return False
-        counts = self.clone_count.setdefault(cid, {})
-        backups = {p: dict(self.allowed[p]) for p in self.prims_of(inst)}
-        for p in self.prims_of(inst):
-            for n in self.allowed[p]:
-                if counts.get(n, 0) >= limit or not self.available(n):
-                    self.allowed[p][n] = MINUS_INFINITY
-        saved = (dict(self.num_resources), {k: dict(v) for k, v in self.clone_count.items()})
-        chosen = self.assign(inst, prefer)
-        if inst in self.u.groups:
-            # group counts once per node, not once per member
-            pass
-        if chosen is not None and prefer is not None and chosen != prefer:
-            for p in self.prims_of(inst):
-                self.allowed[p] = backups[p]
-                self.provisional.add(p)
-                self.node_of.pop(p, None)
-                self.role_of.pop(p, None)
-            self.provisional.add(inst)
-            self.num_resources, self.clone_count = saved[0], saved[1]
-            return False
-        if inst in self.u.groups and chosen is not None:
-            per_node = self.clone_count.setdefault(cid, {})
-            members = len(self.prims_of(inst))
-            per_node[chosen] = per_node.get(chosen, 0) - (members - 1)
-        return chosen is not None
-
-    def set_roles(self, cid: str) -> None:
-        clone = self.u.clones[cid]
-        no_promotion = not self.u.have_quorum and self.nqp == "demote"
-        cands: list[tuple[int, int, str]] = []
-        for idx, inst in enumerate(clone.instances):
-            p = self.prims_of(inst)[0]
-            node = self.node_of.get(p)
-            if node is None:
-                continue
-            score = self.promotion_score(inst, node)
-            self.promotion[inst] = score
-            cur_rank = 1 if self.u.state[p].role == PROMOTED else 0
-            cands.append((score, idx - 1000 * cur_rank, inst))
-        cands.sort(key=lambda t: (-t[0], t[1]))
-        promoted = 0
-        per_node: dict[str, int] = {}
-        for score, _idx, inst in cands:
-            p = self.prims_of(inst)[0]
-            node = self.node_of[p]
-            assert node is not None
-            if score < 0 or promoted >= clone.promoted_max or no_promotion:
-                continue
-            if per_node.get(node, 0) >= clone.promoted_node_max:
-                continue
-            per_node[node] = per_node.get(node, 0) + 1
-            promoted += 1
-            for q in self.prims_of(inst):
-                self.role_of[q] = PROMOTED
-
-    def promotion_score(self, inst: str, node: str) -> int:
-        prims = self.prims_of(inst)
-        total = 0
-        have = False
-        for p in prims:
-            prim = self.u.prims[p]
-            names = [prim.id]
-            names.extend(h for n, h in self.u.state[p].history_names if n == node)
-            names.append(prim.base)
-            raw = None
-            for name in names:
-                raw = self.nodes[node].attrs.get("master-" + name)
-                if raw is not None:
-                    break
-            if raw is None:
-                continue
-            have = True
-            with suppress(ValueError):
-                total = sc.add(total, sc.parse(raw))
-        if not have:
-            total = -1
-        for p in prims:
-            for loc in self.promo_locs.get(p, []):
-                if loc.node == node and loc.role == PROMOTED:
-                    total = sc.add(total, loc.score)
-        # role-specific colocations where this clone is the dependent
-        for c in self.this_with.get(inst, []) + self.this_with.get(
-            self.u.prims[prims[0]].clone or "", []
-        ):
-            if c.dependent_role != PROMOTED:
-                continue
-            pn = self.node_of.get(self.prims_of(c.primary)[0]) if self.prims_of(c.primary) else None
-            if pn is None:
-                if c.score >= INFINITY:
-                    total = MINUS_INFINITY
-                continue
-            if self.attr(pn, c.node_attribute) == self.attr(node, c.node_attribute):
-                total = sc.add(total, c.score)
-            elif c.score >= INFINITY:
-                total = MINUS_INFINITY
-        return total
+        return clones.assign_clone(self, cid)
 
 
 _HACK = INFINITY - 1
 
 
 def _sort_key_score(a: _Assigner, rid: str) -> tuple[int, int, list[int]]:
-    table = a.merge(rid, None, "#uname", 1.0, _FORWARD) or {}
+    table = a.merge(rid, None, "#uname", 1.0, FORWARD) or {}
     cur = a.current_node(rid)
     cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
     order = sorted(a.node_names, key=lambda n: (-a.allowed.get(rid, {}).get(n, 0), n))
@@ -819,7 +579,7 @@ def assign(
     else:
         keys: dict[str, tuple[int, int, tuple[int, ...]]] = {}
         for rid in tops:
-            table = a.merge(rid, None, "#uname", 1.0, _FORWARD) or {}
+            table = a.merge(rid, None, "#uname", 1.0, FORWARD) or {}
             cur = a.current_node(rid)
             cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
             keys[rid] = (

@@ -225,3 +225,17 @@ def order_pairs(inp: SchedulerInput, known: Mapping[str, object]) -> tuple[Ord, 
 
 
 ROLE_PROMOTED = PROMOTED
+
+
+@dataclass(frozen=True, slots=True)
+class MergeMode:
+    """How colocated scores are merged (Pacemaker's pe_weights_* flags)."""
+
+    this_with: bool = False
+    only_positive: bool = False
+    rollback: bool = False
+
+
+FORWARD = MergeMode(this_with=True)
+ROLLBACK = MergeMode(rollback=True)
+ROLLBACK_POSITIVE = MergeMode(only_positive=True, rollback=True)

@@ -12,152 +12,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from reconciler.base import score as sc
+from reconciler.scheduler.cluster import (
+    CloneInfo,
+    GroupInfo,
+    NodeInfo,
+    Prim,
+    PrimState,
+    Unpacked,
+)
+from reconciler.scheduler.history import assign_history, failcount, replay
 from reconciler.scheduler.input import (
     Clone,
     Group,
     NodeState,
-    Operation,
-    OpRecord,
     Primitive,
-    ResourceHistory,
     SchedulerInput,
 )
 from reconciler.scheduler.units import (
     PROMOTED,
-    STARTED,
     STOPPED,
-    UNPROMOTED,
     parse_bool,
     parse_ms,
     parse_role,
     parse_score,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
-    """A node as the scheduler sees it."""
-
-    name: str
-    id: str
-    index: int
-    online: bool
-    unclean: bool
-    standby: bool
-    maintenance: bool
-    shutdown: bool
-    pending: bool
-    attrs: Mapping[str, str]
-    utilization: Mapping[str, int]
-    fence_reason: str | None
-    base_score: int = 0
-
-    @property
-    def available(self) -> bool:
-        """Can run resources (Pacemaker's pcmk__node_available without the score)."""
-        return (
-            self.online
-            and not self.unclean
-            and not self.standby
-            and not self.maintenance
-            and not self.shutdown
-            and not self.pending
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Prim:
-    """A primitive instance (a clone's child instances are separate ``Prim`` values)."""
-
-    id: str
-    base: str
-    top: str
-    group: str | None
-    clone: str | None
-    cls: str
-    type: str
-    provider: str | None
-    meta: Mapping[str, str]
-    operations: tuple[Operation, ...]
-    utilization: Mapping[str, int]
-    priority: int
-    stickiness: int
-    migration_threshold: int
-    failure_timeout_s: int
-    target_role: str | None
-    managed: bool
-    maintenance: bool
-    multiple_active: str
-    promotable: bool
-    unique: bool
-    instance: int | None
-    orphan: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PrimState:
-    """Observed state of one instance: where and in which role it runs."""
-
-    running_on: tuple[str, ...] = ()
-    role: str = STOPPED
-    failed: bool = False
-    blocked: bool = False
-    on_fail_stop: bool = False
-    pending: bool = False
-    failed_nodes: tuple[str, ...] = ()
-    bans: tuple[tuple[str, str], ...] = ()  # (node, reason)
-    standby_nodes: tuple[str, ...] = ()
-    fence_nodes: tuple[tuple[str, str], ...] = ()
-    probed_nodes: tuple[str, ...] = ()
-    history_names: tuple[tuple[str, str], ...] = ()  # (node, id used in that node's history)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupInfo:
-    id: str
-    members: tuple[str, ...]
-    clone: str | None
-    meta: Mapping[str, str]
-    colocated: bool = True
-    ordered: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class CloneInfo:
-    id: str
-    base_child: str
-    instances: tuple[str, ...]  # instance ids of the child (group or primitive)
-    meta: Mapping[str, str]
-    clone_max: int
-    clone_node_max: int
-    promoted_max: int
-    promoted_node_max: int
-    unique: bool
-    interleave: bool
-    ordered: bool
-    promotable: bool
-    child_is_group: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Unpacked:
-    """The unpacked cluster: nodes, instances, groups, clones and observed state."""
-
-    nodes: tuple[NodeInfo, ...]
-    prims: Mapping[str, Prim]
-    prim_order: tuple[str, ...]
-    groups: Mapping[str, GroupInfo]
-    clones: Mapping[str, CloneInfo]
-    tops: tuple[str, ...]
-    state: Mapping[str, PrimState]
-    member_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    base_to_instances: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    have_quorum: bool = True
-    recheck_at: int | None = None
-    have_stonith_resource: bool = False
-    fence_reasons: Mapping[str, str] = field(default_factory=dict)
-
+__all__ = ["CloneInfo", "GroupInfo", "NodeInfo", "Prim", "PrimState", "Unpacked", "unpack"]
 
 # ---------------------------------------------------------------- nodes
 
@@ -377,259 +257,11 @@ def _resources(
     return prims, order, groups, clones, tops
 
 
-# ---------------------------------------------------------------- history
-
-
-@dataclass(slots=True)
-class _NodeHist:
-    """Working result of replaying one resource's history on one node."""
-
-    role: str = STOPPED
-    failed: bool = False
-    on_fail: str = "ignore"
-    blocked: bool = False
-    pending: bool = False
-    stop_failed: bool = False
-    start_failed: bool = False
-    fence_reason: str | None = None
-    standby: bool = False
-    on_fail_stop: bool = False
-
-
-def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
-    name = op.operation
-    for o in prim.operations:
-        if o.name == name and o.interval_ms == op.interval_ms and o.on_fail:
-            return o.on_fail.lower()
-    if name == "stop":
-        return "fence" if stonith else "block"
-    if name == "demote":
-        return "restart"
-    return "restart"
-
-
-def _replay(
-    prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str, now: int | None = None
-) -> _NodeHist:
-    h = _NodeHist()
-    done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
-    pend = [o for o in ops if o.call_id < 0 or o.status == 7]
-    promotable = prim.promotable
-    running_role = UNPROMOTED if promotable else STARTED
-    for op in done:
-        task = op.operation
-        if op.status == 1:  # cancelled
-            continue
-        if task == "monitor" and op.interval_ms == 0:
-            task = "probe"
-        rc = op.rc
-        ok_rc = op.expected_rc
-        failure = False
-        if op.status in (2, 3, 5, 6):  # timeout, not supported, not installed, invalid
-            failure = True
-        elif rc == 7 and task in ("probe", "monitor"):
-            if task == "monitor" and ok_rc != 7:
-                # recurring monitor found it stopped: a failure
-                h.role = STOPPED
-                failure = True
-            else:
-                h.role = STOPPED
-                continue
-        elif rc == 0:
-            if task in ("start", "migrate_from"):
-                h.role = running_role
-            elif task in ("stop", "migrate_to"):
-                h.role = STOPPED
-                # a successful stop clears past failures
-                if h.on_fail in ("block", "ignore", "restart", "demote"):
-                    h.on_fail = "ignore"
-                    h.failed = False
-                    h.blocked = False
-            elif task == "promote":
-                h.role = PROMOTED
-            elif task == "demote":
-                h.role = UNPROMOTED
-            elif task == "probe" or (task == "monitor" and h.role == STOPPED):
-                h.role = running_role
-            continue
-        elif rc == 8 and task in ("probe", "monitor", "promote"):
-            h.role = PROMOTED
-            continue
-        elif rc == 9:
-            h.role = PROMOTED
-            failure = True
-        else:
-            failure = True
-        if not failure:
-            continue
-        on_fail = _configured_on_fail(prim, op, stonith)
-        if task == "probe":
-            on_fail = "restart"
-        if (
-            now is not None
-            and prim.failure_timeout_s > 0
-            and on_fail != "block"
-            and op.last_rc_change is not None
-            and op.last_rc_change + prim.failure_timeout_s <= now
-        ):
-            # an expired failure is ignored (Pacemaker clears its failcount)
-            if task in ("monitor",) and h.role == STOPPED and rc == 7:
-                h.role = running_role
-            continue
-        if on_fail == "ignore":
-            if task == "stop":
-                h.role = STOPPED
-            continue
-        if task == "stop":
-            h.stop_failed = True
-            h.role = running_role if h.role == STOPPED else h.role
-        elif task == "start":
-            h.start_failed = True
-            if h.role == STOPPED:
-                h.role = running_role
-        elif task in ("promote", "demote"):
-            h.role = PROMOTED
-        elif h.role == STOPPED:
-            h.role = running_role
-        if rc == 9:
-            h.role = PROMOTED
-        rank = {
-            "ignore": 0,
-            "demote": 1,
-            "restart": 2,
-            "stop": 3,
-            "standby": 4,
-            "block": 5,
-            "fence": 6,
-        }
-        if rank.get(on_fail, 2) >= rank.get(h.on_fail, 0):
-            h.on_fail = on_fail
-        if on_fail == "block":
-            h.blocked = True
-        elif on_fail == "fence":
-            h.fence_reason = f"{prim.id} failed there"
-        elif on_fail == "standby":
-            h.standby = True
-        elif on_fail == "stop":
-            h.on_fail_stop = True
-        h.failed = on_fail not in ("block",)
-    if pend:
-        h.pending = True
-    _ = node
-    return h
-
-
-def _assign_history(
-    inp: SchedulerInput,
-    prims: Mapping[str, Prim],
-    clones: Mapping[str, CloneInfo],
-    groups: Mapping[str, GroupInfo],
-) -> tuple[dict[tuple[str, str], ResourceHistory], list[ResourceHistory]]:
-    """Map each history entry to a primitive instance (Pacemaker's find_anonymous_clone)."""
-    mapped: dict[tuple[str, str], ResourceHistory] = {}
-    orphans: list[ResourceHistory] = []
-    base_clone: dict[str, str] = {}
-    for c in clones.values():
-        if c.child_is_group:
-            g = groups[c.instances[0]] if c.instances else None
-            if g is not None:
-                for m in g.members:
-                    base_clone[prims[m].base] = c.id
-        else:
-            base_clone[c.base_child] = c.id
-    active_on: dict[str, set[str]] = {}  # instance (group or prim) id -> nodes where active
-    node_order = [s.name for s in inp.observed.nodes]
-    by_node: dict[str, list[ResourceHistory]] = {}
-    for h in inp.observed.history:
-        by_node.setdefault(h.node, []).append(h)
-    for node in node_order:
-        for h in by_node.get(node, []):
-            rid = h.resource
-            base = rid.split(":", 1)[0]
-            cid = base_clone.get(base)
-            if cid is None:
-                if rid in prims:
-                    mapped[(rid, node)] = h
-                else:
-                    orphans.append(h)
-                continue
-            clone = clones[cid]
-            if clone.unique:
-                if rid in prims:
-                    mapped[(rid, node)] = h
-                else:
-                    orphans.append(h)
-                continue
-            # anonymous: an instance already active on this node, else the first
-            # instance active nowhere.
-            chosen: str | None = None
-            first_free: str | None = None
-            for inst in clone.instances:
-                nodes = active_on.get(inst, set())
-                pid = _member_instance(base, inst, clone, groups)
-                if node in nodes:
-                    if pid is not None and (pid, node) not in mapped:
-                        chosen = inst
-                        break
-                    continue
-                if (
-                    not nodes
-                    and first_free is None
-                    and pid is not None
-                    and (pid, node) not in mapped
-                ):
-                    first_free = inst
-            if chosen is None:
-                chosen = first_free
-            if chosen is None:
-                orphans.append(h)
-                continue
-            pid = _member_instance(base, chosen, clone, groups)
-            assert pid is not None
-            mapped[(pid, node)] = h
-            st = _replay(prims[pid], h.operations, inp.options.stonith_enabled, node)
-            if st.role != STOPPED:
-                active_on.setdefault(chosen, set()).add(node)
-    return mapped, orphans
-
-
-def _member_instance(
-    base: str, inst: str, clone: CloneInfo, groups: Mapping[str, GroupInfo]
-) -> str | None:
-    if not clone.child_is_group:
-        return inst
-    suffix = inst[inst.rfind(":") :]
-    cand = base + suffix
-    return cand if cand in groups[inst].members else None
-
-
-def _failcount(
-    inp: SchedulerInput, prim: Prim, node: str, now: int
-) -> tuple[int, int | None, int | None]:
-    """(count, last_failure, expiry time) summed over this resource's fail-count attributes."""
-    total = 0
-    last: int | None = None
-    for fc in inp.observed.failcounts:
-        if fc.node != node or fc.resource not in (prim.id, prim.base):
-            continue
-        if fc.resource == prim.base and prim.unique and prim.id != prim.base:
-            continue
-        total = sc.add(total, fc.count)
-        if fc.last_failure is not None:
-            last = fc.last_failure if last is None else max(last, fc.last_failure)
-    if total and prim.failure_timeout_s > 0 and last is not None:
-        expires = last + prim.failure_timeout_s
-        if expires <= now:
-            return 0, last, None
-        return total, last, expires
-    return total, last, None
-
-
 def unpack(inp: SchedulerInput, now: int) -> Unpacked:
     """Build the scheduler's view of the cluster at time ``now``."""
     nodes = _nodes(inp)
     prims, order, groups, clones, tops = _resources(inp, len(inp.nodes))
-    mapped, orphan_hist = _assign_history(inp, prims, clones, groups)
+    mapped, orphan_hist = assign_history(inp, prims, clones, groups)
     stonith = inp.options.stonith_enabled
     node_names = {n.name for n in nodes}
     recheck: int | None = None
@@ -693,7 +325,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 continue
             probed.append(n.name)
             hist_names.append((n.name, h.resource))
-            st = _replay(prim, h.operations, stonith, n.name, now)
+            st = replay(prim, h.operations, stonith, n.name, now)
             if n.unclean:
                 # the node will be fenced: that recovers it (Pacemaker sets on-fail=ignore)
                 st.failed = False
@@ -727,7 +359,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             if st.start_failed and inp.options.start_failure_is_fatal and st.failed:
                 bans.append((n.name, "start failure"))
             # failcount / migration-threshold
-            count, _last, expires = _failcount(inp, prim, n.name, now)
+            count, _last, expires = failcount(inp, prim, n.name, now)
             if expires is not None:
                 recheck = expires if recheck is None else min(recheck, expires)
             if count > 0 and count >= prim.migration_threshold:

@@ -1,0 +1,266 @@
+"""Clone placement: distribute instances over nodes and choose promoted instances.
+
+Pacemaker's clone assignment: instances sorted (active ones on usable nodes
+first), pre-assigned to their current nodes up to an even share, the rest
+assigned one by one with at most clone-node-max per node; for promotable
+clones the instances with the highest promotion scores (node attribute
+``master-<rsc>``, role-specific location rules and colocations) are promoted
+up to promoted-max / promoted-node-max.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from reconciler.base import score as sc
+from reconciler.base.score import INFINITY, MINUS_INFINITY
+from reconciler.scheduler.constraints import ROLLBACK_POSITIVE, Coloc
+from reconciler.scheduler.units import PROMOTED
+
+if TYPE_CHECKING:
+    from reconciler.scheduler.assign import _Assigner
+
+
+def apply_coloc_clone(a: _Assigner, dep: str, clone: str, c: Coloc) -> None:
+    if clone in a.provisional:
+        return
+    insts = a.u.clones[clone].instances
+    if c.score >= INFINITY:
+        ok: set[str] = set()
+        for i in insts:
+            for p in a.prims_of(i)[:1]:
+                node = a.node_of.get(p)
+                if node is None:
+                    continue
+                if c.primary_role is not None and a.role_of.get(p) != c.primary_role:
+                    continue
+                ok.add(node)
+        for n in a.allowed[dep]:
+            if n not in ok:
+                a.allowed[dep][n] = MINUS_INFINITY
+                a.contrib.setdefault(dep, []).append(
+                    (f"colocation {c.id} with {clone}", n, MINUS_INFINITY)
+                )
+        return
+    for i in insts:
+        p = a.prims_of(i)[0]
+        if c.primary_role is not None and a.role_of.get(p) != c.primary_role:
+            continue
+        node = a.node_of.get(p)
+        if node is None:
+            continue
+        a.apply_to_weights(dep, node, c)
+
+
+# ------------------------------------------------------------ assignment
+
+
+def assign_clone(a: _Assigner, cid: str) -> str | None:
+    if cid not in a.provisional:
+        return None
+    if cid in a.allocating:
+        return None
+    a.allocating.add(cid)
+    clone = a.u.clones[cid]
+    for c in a.this_with.get(cid, []):
+        a.assign(c.primary)
+    for c in a.with_this.get(cid, []):
+        if not c.influence:
+            continue
+        res = a.merge(
+            c.dependent,
+            a.allowed[cid],
+            c.node_attribute,
+            c.score / INFINITY,
+            ROLLBACK_POSITIVE,
+        )
+        if res is not None:
+            a.allowed[cid] = res
+    available = [n for n in a.node_names if a.available(n)]
+    max_total = clone.clone_max
+    per_node = clone.clone_node_max
+    all_coloc = max_total < len(available)
+    loop_max = max(1, max_total // len(available)) if available else 1
+    a.clone_count[cid] = {}
+    insts = sorted_instances(a, cid)
+    allocated = 0
+    for inst in insts:
+        if allocated >= max_total:
+            break
+        cur = a.current_node(inst)
+        if cur is None or inst not in a.provisional:
+            continue
+        if any(a.u.state[p].failed for p in a.prims_of(inst)):
+            continue
+        if not a.available(cur) or a.allowed[cid].get(cur, MINUS_INFINITY) < 0:
+            continue
+        if a.clone_count[cid].get(cur, 0) >= loop_max:
+            continue
+        if assign_instance(a, cid, inst, prefer=cur, all_coloc=all_coloc, limit=per_node):
+            allocated += 1
+    for inst in insts:
+        if inst not in a.provisional:
+            continue
+        if allocated >= max_total:
+            for p in a.prims_of(inst):
+                for n in a.node_names:
+                    a._add(p, n, MINUS_INFINITY, "clone limit reached")
+            a.assign(inst)
+            continue
+        if assign_instance(a, cid, inst, prefer=None, all_coloc=all_coloc, limit=per_node):
+            allocated += 1
+    if clone.promotable:
+        set_roles(a, cid)
+    a.provisional.discard(cid)
+    a.allocating.discard(cid)
+    return None
+
+
+def sorted_instances(a: _Assigner, cid: str) -> list[str]:
+    clone = a.u.clones[cid]
+
+    def key(inst: str) -> tuple[int, int, int, int]:
+        cur = a.current_node(inst)
+        ok = cur is not None and a.available(cur)
+        score = a.allowed[cid].get(cur, 0) if cur is not None else 0
+        idx = clone.instances.index(inst)
+        return (0 if ok else 1, -a.priority(inst), -score if ok else 0, idx)
+
+    return sorted(clone.instances, key=key)
+
+
+def assign_instance(
+    a: _Assigner, cid: str, inst: str, *, prefer: str | None, all_coloc: bool, limit: int
+) -> bool:
+    if inst not in a.provisional:
+        return a.node_of.get(a.prims_of(inst)[0]) is not None
+    target = a.prims_of(inst)[0] if inst in a.u.groups else inst
+    # parent colocations apply to every instance
+    for c in a.this_with.get(cid, []):
+        cc = Coloc(
+            c.id,
+            target,
+            c.primary,
+            c.score,
+            c.dependent_role,
+            c.primary_role,
+            c.node_attribute,
+            c.influence,
+        )
+        if cc not in a.this_with.setdefault(target, []):
+            a.this_with[target].append(cc)
+    for c in a.with_this.get(cid, []):
+        if all_coloc or c.score < 0 or c.score >= INFINITY:
+            cc = Coloc(
+                c.id,
+                c.dependent,
+                target,
+                c.score,
+                c.dependent_role,
+                c.primary_role,
+                c.node_attribute,
+                c.influence,
+            )
+            if cc not in a.with_this.setdefault(target, []):
+                a.with_this[target].append(cc)
+    if prefer is not None:
+        w = a.allowed[target].get(prefer)
+        if w is None or w < 0:
+            return False
+    counts = a.clone_count.setdefault(cid, {})
+    backups = {p: dict(a.allowed[p]) for p in a.prims_of(inst)}
+    for p in a.prims_of(inst):
+        for n in a.allowed[p]:
+            if counts.get(n, 0) >= limit or not a.available(n):
+                a.allowed[p][n] = MINUS_INFINITY
+    saved = (dict(a.num_resources), {k: dict(v) for k, v in a.clone_count.items()})
+    chosen = a.assign(inst, prefer)
+    if inst in a.u.groups:
+        # group counts once per node, not once per member
+        pass
+    if chosen is not None and prefer is not None and chosen != prefer:
+        for p in a.prims_of(inst):
+            a.allowed[p] = backups[p]
+            a.provisional.add(p)
+            a.node_of.pop(p, None)
+            a.role_of.pop(p, None)
+        a.provisional.add(inst)
+        a.num_resources, a.clone_count = saved[0], saved[1]
+        return False
+    if inst in a.u.groups and chosen is not None:
+        per_node = a.clone_count.setdefault(cid, {})
+        members = len(a.prims_of(inst))
+        per_node[chosen] = per_node.get(chosen, 0) - (members - 1)
+    return chosen is not None
+
+
+def set_roles(a: _Assigner, cid: str) -> None:
+    clone = a.u.clones[cid]
+    no_promotion = not a.u.have_quorum and a.nqp == "demote"
+    cands: list[tuple[int, int, str]] = []
+    for idx, inst in enumerate(clone.instances):
+        p = a.prims_of(inst)[0]
+        node = a.node_of.get(p)
+        if node is None:
+            continue
+        score = promotion_score(a, inst, node)
+        a.promotion[inst] = score
+        cur_rank = 1 if a.u.state[p].role == PROMOTED else 0
+        cands.append((score, idx - 1000 * cur_rank, inst))
+    cands.sort(key=lambda t: (-t[0], t[1]))
+    promoted = 0
+    per_node: dict[str, int] = {}
+    for score, _idx, inst in cands:
+        p = a.prims_of(inst)[0]
+        node = a.node_of[p]
+        assert node is not None
+        if score < 0 or promoted >= clone.promoted_max or no_promotion:
+            continue
+        if per_node.get(node, 0) >= clone.promoted_node_max:
+            continue
+        per_node[node] = per_node.get(node, 0) + 1
+        promoted += 1
+        for q in a.prims_of(inst):
+            a.role_of[q] = PROMOTED
+
+
+def promotion_score(a: _Assigner, inst: str, node: str) -> int:
+    prims = a.prims_of(inst)
+    total = 0
+    have = False
+    for p in prims:
+        prim = a.u.prims[p]
+        names = [prim.id]
+        names.extend(h for n, h in a.u.state[p].history_names if n == node)
+        names.append(prim.base)
+        raw = None
+        for name in names:
+            raw = a.nodes[node].attrs.get("master-" + name)
+            if raw is not None:
+                break
+        if raw is None:
+            continue
+        have = True
+        with suppress(ValueError):
+            total = sc.add(total, sc.parse(raw))
+    if not have:
+        total = -1
+    for p in prims:
+        for loc in a.promo_locs.get(p, []):
+            if loc.node == node and loc.role == PROMOTED:
+                total = sc.add(total, loc.score)
+    # role-specific colocations where this clone is the dependent
+    for c in a.this_with.get(inst, []) + a.this_with.get(a.u.prims[prims[0]].clone or "", []):
+        if c.dependent_role != PROMOTED:
+            continue
+        pn = a.node_of.get(a.prims_of(c.primary)[0]) if a.prims_of(c.primary) else None
+        if pn is None:
+            if c.score >= INFINITY:
+                total = MINUS_INFINITY
+            continue
+        if a.attr(pn, c.node_attribute) == a.attr(node, c.node_attribute):
+            total = sc.add(total, c.score)
+        elif c.score >= INFINITY:
+            total = MINUS_INFINITY
+    return total

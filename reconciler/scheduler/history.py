@@ -1,0 +1,261 @@
+"""Operation history -> current state of one resource on one node.
+
+Replays the ``lrm_rsc_op`` records in call order as Pacemaker's unpack does
+(roles from results, failures with their on-fail handling, failure-timeout
+expiry), maps anonymous clone history to instances, and sums failcounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.base import score as sc
+from reconciler.scheduler.cluster import CloneInfo, GroupInfo, Prim
+from reconciler.scheduler.input import OpRecord, ResourceHistory, SchedulerInput
+from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
+
+
+@dataclass(slots=True)
+class _NodeHist:
+    """Working result of replaying one resource's history on one node."""
+
+    role: str = STOPPED
+    failed: bool = False
+    on_fail: str = "ignore"
+    blocked: bool = False
+    pending: bool = False
+    stop_failed: bool = False
+    start_failed: bool = False
+    fence_reason: str | None = None
+    standby: bool = False
+    on_fail_stop: bool = False
+
+
+def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
+    name = op.operation
+    for o in prim.operations:
+        if o.name == name and o.interval_ms == op.interval_ms and o.on_fail:
+            return o.on_fail.lower()
+    if name == "stop":
+        return "fence" if stonith else "block"
+    if name == "demote":
+        return "restart"
+    return "restart"
+
+
+def replay(
+    prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str, now: int | None = None
+) -> _NodeHist:
+    h = _NodeHist()
+    done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
+    pend = [o for o in ops if o.call_id < 0 or o.status == 7]
+    promotable = prim.promotable
+    running_role = UNPROMOTED if promotable else STARTED
+    for op in done:
+        task = op.operation
+        if op.status == 1:  # cancelled
+            continue
+        if task == "monitor" and op.interval_ms == 0:
+            task = "probe"
+        rc = op.rc
+        ok_rc = op.expected_rc
+        failure = False
+        if op.status in (2, 3, 5, 6):  # timeout, not supported, not installed, invalid
+            failure = True
+        elif rc == 7 and task in ("probe", "monitor"):
+            if task == "monitor" and ok_rc != 7:
+                # recurring monitor found it stopped: a failure
+                h.role = STOPPED
+                failure = True
+            else:
+                h.role = STOPPED
+                continue
+        elif rc == 0:
+            if task in ("start", "migrate_from"):
+                h.role = running_role
+            elif task in ("stop", "migrate_to"):
+                h.role = STOPPED
+                # a successful stop clears past failures
+                if h.on_fail in ("block", "ignore", "restart", "demote"):
+                    h.on_fail = "ignore"
+                    h.failed = False
+                    h.blocked = False
+            elif task == "promote":
+                h.role = PROMOTED
+            elif task == "demote":
+                h.role = UNPROMOTED
+            elif task == "probe" or (task == "monitor" and h.role == STOPPED):
+                h.role = running_role
+            continue
+        elif rc == 8 and task in ("probe", "monitor", "promote"):
+            h.role = PROMOTED
+            continue
+        elif rc == 9:
+            h.role = PROMOTED
+            failure = True
+        else:
+            failure = True
+        if not failure:
+            continue
+        on_fail = _configured_on_fail(prim, op, stonith)
+        if task == "probe":
+            on_fail = "restart"
+        if (
+            now is not None
+            and prim.failure_timeout_s > 0
+            and on_fail != "block"
+            and op.last_rc_change is not None
+            and op.last_rc_change + prim.failure_timeout_s <= now
+        ):
+            # an expired failure is ignored (Pacemaker clears its failcount)
+            if task in ("monitor",) and h.role == STOPPED and rc == 7:
+                h.role = running_role
+            continue
+        if on_fail == "ignore":
+            if task == "stop":
+                h.role = STOPPED
+            continue
+        if task == "stop":
+            h.stop_failed = True
+            h.role = running_role if h.role == STOPPED else h.role
+        elif task == "start":
+            h.start_failed = True
+            if h.role == STOPPED:
+                h.role = running_role
+        elif task in ("promote", "demote"):
+            h.role = PROMOTED
+        elif h.role == STOPPED:
+            h.role = running_role
+        if rc == 9:
+            h.role = PROMOTED
+        rank = {
+            "ignore": 0,
+            "demote": 1,
+            "restart": 2,
+            "stop": 3,
+            "standby": 4,
+            "block": 5,
+            "fence": 6,
+        }
+        if rank.get(on_fail, 2) >= rank.get(h.on_fail, 0):
+            h.on_fail = on_fail
+        if on_fail == "block":
+            h.blocked = True
+        elif on_fail == "fence":
+            h.fence_reason = f"{prim.id} failed there"
+        elif on_fail == "standby":
+            h.standby = True
+        elif on_fail == "stop":
+            h.on_fail_stop = True
+        h.failed = on_fail not in ("block",)
+    if pend:
+        h.pending = True
+    _ = node
+    return h
+
+
+def assign_history(
+    inp: SchedulerInput,
+    prims: Mapping[str, Prim],
+    clones: Mapping[str, CloneInfo],
+    groups: Mapping[str, GroupInfo],
+) -> tuple[dict[tuple[str, str], ResourceHistory], list[ResourceHistory]]:
+    """Map each history entry to a primitive instance (Pacemaker's find_anonymous_clone)."""
+    mapped: dict[tuple[str, str], ResourceHistory] = {}
+    orphans: list[ResourceHistory] = []
+    base_clone: dict[str, str] = {}
+    for c in clones.values():
+        if c.child_is_group:
+            g = groups[c.instances[0]] if c.instances else None
+            if g is not None:
+                for m in g.members:
+                    base_clone[prims[m].base] = c.id
+        else:
+            base_clone[c.base_child] = c.id
+    active_on: dict[str, set[str]] = {}  # instance (group or prim) id -> nodes where active
+    node_order = [s.name for s in inp.observed.nodes]
+    by_node: dict[str, list[ResourceHistory]] = {}
+    for h in inp.observed.history:
+        by_node.setdefault(h.node, []).append(h)
+    for node in node_order:
+        for h in by_node.get(node, []):
+            rid = h.resource
+            base = rid.split(":", 1)[0]
+            cid = base_clone.get(base)
+            if cid is None:
+                if rid in prims:
+                    mapped[(rid, node)] = h
+                else:
+                    orphans.append(h)
+                continue
+            clone = clones[cid]
+            if clone.unique:
+                if rid in prims:
+                    mapped[(rid, node)] = h
+                else:
+                    orphans.append(h)
+                continue
+            # anonymous: an instance already active on this node, else the first
+            # instance active nowhere.
+            chosen: str | None = None
+            first_free: str | None = None
+            for inst in clone.instances:
+                nodes = active_on.get(inst, set())
+                pid = _member_instance(base, inst, clone, groups)
+                if node in nodes:
+                    if pid is not None and (pid, node) not in mapped:
+                        chosen = inst
+                        break
+                    continue
+                if (
+                    not nodes
+                    and first_free is None
+                    and pid is not None
+                    and (pid, node) not in mapped
+                ):
+                    first_free = inst
+            if chosen is None:
+                chosen = first_free
+            if chosen is None:
+                orphans.append(h)
+                continue
+            pid = _member_instance(base, chosen, clone, groups)
+            assert pid is not None
+            mapped[(pid, node)] = h
+            st = replay(prims[pid], h.operations, inp.options.stonith_enabled, node)
+            if st.role != STOPPED:
+                active_on.setdefault(chosen, set()).add(node)
+    return mapped, orphans
+
+
+def _member_instance(
+    base: str, inst: str, clone: CloneInfo, groups: Mapping[str, GroupInfo]
+) -> str | None:
+    if not clone.child_is_group:
+        return inst
+    suffix = inst[inst.rfind(":") :]
+    cand = base + suffix
+    return cand if cand in groups[inst].members else None
+
+
+def failcount(
+    inp: SchedulerInput, prim: Prim, node: str, now: int
+) -> tuple[int, int | None, int | None]:
+    """(count, last_failure, expiry time) summed over this resource's fail-count attributes."""
+    total = 0
+    last: int | None = None
+    for fc in inp.observed.failcounts:
+        if fc.node != node or fc.resource not in (prim.id, prim.base):
+            continue
+        if fc.resource == prim.base and prim.unique and prim.id != prim.base:
+            continue
+        total = sc.add(total, fc.count)
+        if fc.last_failure is not None:
+            last = fc.last_failure if last is None else max(last, fc.last_failure)
+    if total and prim.failure_timeout_s > 0 and last is not None:
+        expires = last + prim.failure_timeout_s
+        if expires <= now:
+            return 0, last, None
+        return total, last, expires
+    return total, last, None
