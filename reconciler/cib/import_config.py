@@ -6,6 +6,7 @@ name through :class:`Report`; nothing is dropped silently.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -373,6 +374,7 @@ class ConfigReader:
                 continue
             devices = [d for d in lv.get("devices", "").split(",") if d]
             by_target.setdefault(key, []).append((int(lv.get("index", "0")), devices))
+        counts: dict[str, int] = {}
         for i, ((field, target), levels) in enumerate(sorted(by_target.items())):
             spec: Doc = {"levels": [{"devices": d} for _, d in sorted(levels)]}
             if field == "nodeAttribute":
@@ -380,7 +382,11 @@ class ConfigReader:
                 spec[field] = {"name": name, "value": value}
             else:
                 spec[field] = target
-            self.docs.append(manifest("FencingTopology", f"fencing-{i + 1}", spec))
+            counts[field] = counts.get(field, 0) + 1
+            name = f"fencing-{target}" if field == "node" else f"fencing-{field}-{counts[field]}"
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?", name):
+                name = f"fencing-{i + 1}"
+            self.docs.append(manifest("FencingTopology", name, spec))
 
     def other_sections(self) -> None:
         known = {
