@@ -1,7 +1,8 @@
 """Safe YAML reading with a position for every value and key.
 
 Documents are composed into yaml nodes (never constructed by yaml itself) and then turned
-into plain Python values here, so that limits hold while reading: nesting depth is checked on
+into plain Python values here (with YAML 1.2 meanings: ``yes``, ``off``, ``0755`` and ``1:30``
+stay strings), so that limits hold while reading: nesting depth is checked on
 the event stream *before* composing, alias expansions and the number of values are counted while
 converting (a billion-laughs document stops after ``MAX_YAML_ALIASES`` expansions), and only
 the YAML core types are accepted. Timestamps stay strings; the models parse them.
@@ -9,6 +10,7 @@ the YAML core types are accepted. Timestamps stay strings; the models parse them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -128,6 +130,22 @@ def _check_events(text: str) -> None:
                 )
 
 
+_YAML12 = {
+    "tag:yaml.org,2002:bool": re.compile(r"^(true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:int": re.compile(r"^([-+]?(0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|"
+        r"\.(nan|NaN|NAN))$"
+    ),
+}
+
+
+def _is_yaml12(tag: str, text: str) -> bool:
+    """Whether a plain scalar that YAML 1.1 resolved to ``tag`` means the same in YAML 1.2."""
+    pattern = _YAML12.get(tag)
+    return pattern is None or pattern.match(text) is not None
+
+
 class _Converter:
     """Turns composed nodes into plain values, counting alias expansions and values."""
 
@@ -175,6 +193,9 @@ class _Converter:
             return str(node.value)
         if node.tag not in self._PLAIN_TAGS:
             raise _Refused(f"unsupported YAML tag {node.tag}", node.start_mark)
+        if not node.style and not _is_yaml12(node.tag, str(node.value)):
+            # YAML 1.1 only (yes/no/on/off, 0755, 1:30, 1_000): keep the text as written
+            return str(node.value)
         return self.constructor.construct_object(node, deep=False)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, object]:

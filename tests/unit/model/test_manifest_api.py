@@ -182,3 +182,13 @@ def test_a_bad_resource_pattern_is_reported() -> None:
     (p,) = info.value.problems
     assert (p.line, p.path) == (5, "spec.resourcePattern")
     assert "not a regular expression" in p.message
+
+
+def test_yaml_1_1_surprises_stay_text() -> None:
+    text = (
+        "apiVersion: hactl.io/v1\nkind: Node\nmetadata: {name: n1}\n"
+        "spec:\n  standby: yes\n  attributes: {web: off, mode: 0755, at: 1:30, ok: true}\n"
+    )
+    node = load_text(text, "n.yaml").nodes["n1"]
+    assert node.spec.standby is True  # booleans fields still read yes/no
+    assert node.spec.attributes == {"web": "off", "mode": "0755", "at": "1:30", "ok": "true"}
