@@ -141,9 +141,9 @@ def _validation_section() -> list[str]:
         f"{MAX_MANIFEST_BYTES // 1_048_576} MiB, UTF-8 text, nesting at most "
         f"{MAX_YAML_DEPTH} deep, at most {MAX_YAML_ALIASES} alias expansions, only the YAML",
         "core types with YAML 1.2 meanings (a plain `yes`, `off` or `0755` is text; booleans",
-        "are `true`/`false`), no custom tags, no merge keys, no duplicate keys. Each document must be",
-        "a known kind with known fields (near misses, including Pacemaker's names, get a",
-        "hint). Then the whole set is checked across objects:",
+        "are `true`/`false`), no custom tags, no merge keys, no duplicate keys. Each document",
+        "must be a known kind with known fields (near misses, including Pacemaker's names, get",
+        "a hint). Then the whole set is checked across objects:",
         "",
     ]
     for checker in CHECKERS:
