@@ -1,0 +1,220 @@
+"""Real processes, real faults: kill -9 of the leader and of a follower while clients write.
+
+For each backend (real etcd, builtin), 3 members as OS processes and 4 client threads
+doing put/get/compare-and-swap on a few keys through every member; the leader is killed
+with SIGKILL and restarted (``hactl store up`` on the same directory), then a follower.
+The recorded history (a timed-out or failed write may or may not have happened) must be
+linearizable, with a final read of every key, so no acknowledged write was lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from aetcd.rpc import rpc_pb2 as R
+from aetcd.rpc import rpc_pb2_grpc as G
+from storekit import hactl, start_store
+
+from reconciler.testing.linearizability import Op, check
+
+pytestmark = [pytest.mark.etcd, pytest.mark.slow]
+
+PORTS = {"etcd": 23900, "builtin": 23950}
+KEYS = ["x", "y", "z"]
+CLIENTS = 4
+TIMEOUT_S = 2.0
+
+
+class Client(threading.Thread):
+    def __init__(self, n: int, endpoints: list[str], stop: threading.Event, ops: list[Op]) -> None:
+        super().__init__(daemon=True)
+        self.n = n
+        self.endpoints = endpoints
+        self.stop = stop
+        self.ops = ops
+        self.rng = random.Random(n)
+        self.at = n % len(endpoints)
+        self.channels = [grpc.insecure_channel(e) for e in endpoints]
+        self.acked = 0
+
+    def kv(self) -> Any:
+        return G.KVStub(self.channels[self.at])
+
+    def run(self) -> None:
+        seq = 0
+        while not self.stop.is_set():
+            seq += 1
+            key = self.rng.choice(KEYS)
+            kind = self.rng.choice(["put", "get", "cas"])
+            value = f"c{self.n}-{seq}"
+            call = time.monotonic()
+            expected: str | None = None
+            sent = kind == "put"  # a cas is a write only once its Txn is sent
+            try:
+                if kind == "put":
+                    self.kv().Put(
+                        R.PutRequest(key=key.encode(), value=value.encode()), timeout=TIMEOUT_S
+                    )
+                    self.ops.append(Op(self.n, "put", key, call, time.monotonic(), value=value))
+                    self.acked += 1
+                elif kind == "get":
+                    r = self.kv().Range(R.RangeRequest(key=key.encode()), timeout=TIMEOUT_S)
+                    out = r.kvs[0].value.decode() if r.kvs else None
+                    self.ops.append(Op(self.n, "get", key, call, time.monotonic(), output=out))
+                else:
+                    cur = self.kv().Range(R.RangeRequest(key=key.encode()), timeout=TIMEOUT_S)
+                    expected = cur.kvs[0].value.decode() if cur.kvs else None
+                    if expected is None:
+                        cmp = R.Compare(
+                            key=key.encode(),
+                            target=R.Compare.VERSION,
+                            result=R.Compare.EQUAL,
+                            version=0,
+                        )
+                    else:
+                        cmp = R.Compare(
+                            key=key.encode(),
+                            target=R.Compare.VALUE,
+                            result=R.Compare.EQUAL,
+                            value=expected.encode(),
+                        )
+                    call = time.monotonic()
+                    sent = True
+                    t = self.kv().Txn(
+                        R.TxnRequest(
+                            compare=[cmp],
+                            success=[
+                                R.RequestOp(
+                                    request_put=R.PutRequest(key=key.encode(), value=value.encode())
+                                )
+                            ],
+                        ),
+                        timeout=TIMEOUT_S,
+                    )
+                    self.ops.append(
+                        Op(
+                            self.n,
+                            "cas",
+                            key,
+                            call,
+                            time.monotonic(),
+                            value=value,
+                            expected=expected,
+                            output=t.succeeded,
+                        )
+                    )
+                    self.acked += 1
+            except grpc.RpcError:
+                if sent:
+                    # the outcome is unknown: it may or may not have happened
+                    self.ops.append(
+                        Op(self.n, kind, key, call, None, value=value, expected=expected)
+                    )
+                self.at = (self.at + 1) % len(self.endpoints)
+                time.sleep(0.02)
+        for ch in self.channels:
+            ch.close()
+
+
+def _leader(endpoints: list[str]) -> int | None:
+    for i, ep in enumerate(endpoints):
+        with grpc.insecure_channel(ep) as ch:
+            try:
+                st = G.MaintenanceStub(ch).Status(R.StatusRequest(), timeout=1)
+            except grpc.RpcError:
+                continue
+            if st.leader and st.leader == st.header.member_id:
+                return i
+    return None
+
+
+def _kill(directory: Path, i: int) -> None:
+    pid = int((directory / f"m{i + 1}.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+@pytest.fixture(params=["etcd", "builtin"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Path, list[str]]]:
+    backend = request.param
+    if backend == "etcd" and shutil.which("etcd") is None:
+        pytest.skip("Debian's etcd-server is not installed")
+    s = start_store(backend, tmp_path, 3, PORTS[backend])
+    try:
+        yield backend, tmp_path, s.endpoints
+    finally:
+        hactl("store", "down", "--dir", str(tmp_path))
+
+
+def _first_write_after(endpoints: list[str], since: float) -> float:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for ep in endpoints:
+            with grpc.insecure_channel(ep) as ch:
+                try:
+                    G.KVStub(ch).Put(R.PutRequest(key=b"/probe", value=b"x"), timeout=0.5)
+                    return time.monotonic() - since
+                except grpc.RpcError:
+                    pass
+    raise AssertionError("no write succeeded within 20 s of the kill")
+
+
+def test_kill9_leader_and_follower_history_is_linearizable(
+    cluster: tuple[str, Path, list[str]],
+) -> None:
+    backend, directory, endpoints = cluster
+    ops: list[Op] = []
+    stop = threading.Event()
+    clients = [Client(n, endpoints, stop, ops) for n in range(CLIENTS)]
+    for c in clients:
+        c.start()
+    time.sleep(1.0)  # let the clients write before the first fault (not synchronisation)
+    leader = _leader(endpoints)
+    assert leader is not None
+    killed_at = time.monotonic()
+    _kill(directory, leader)
+    failover = _first_write_after([e for i, e in enumerate(endpoints) if i != leader], killed_at)
+    out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
+    assert out.returncode == 0, out.stderr
+    new_leader = _leader(endpoints)
+    assert new_leader is not None
+    follower = next(i for i in range(3) if i != new_leader)
+    _kill(directory, follower)
+    time.sleep(1.0)
+    out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
+    assert out.returncode == 0, out.stderr
+    time.sleep(0.5)
+    stop.set()
+    for c in clients:
+        c.join(timeout=10)
+    # a final read of every key through every member
+    for key in KEYS:
+        for i, ep in enumerate(endpoints):
+            with grpc.insecure_channel(ep) as ch:
+                call = time.monotonic()
+                r = G.KVStub(ch).Range(R.RangeRequest(key=key.encode()), timeout=5)
+                out_v = r.kvs[0].value.decode() if r.kvs else None
+                ops.append(Op(f"final{i}", "get", key, call, time.monotonic(), output=out_v))
+    acked = sum(c.acked for c in clients)
+    print(f"{backend}: {len(ops)} ops, {acked} acknowledged writes, failover {failover:.2f} s")
+    assert acked > 20, "the clients hardly wrote: the test proves nothing"
+    result = check(ops)
+    assert result, result
