@@ -34,6 +34,7 @@ class Rsc:
     target_started: bool = True
     managed: bool = True
     maintenance: bool = False
+    orphan: bool = False  # no longer desired: only stopped where found active, never probed
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +150,25 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
                 act = [n for n in order if obs(m.name, n).state in ("active", "failed")]
                 placement[m.name] = act[0] if act else None
             continue
+        frozen = sorted(
+            n
+            for m in members
+            for n in order
+            if nodes[n].maintenance and obs(m.name, n).state in ("active", "failed")
+        )
+        if frozen:
+            # active on a node in maintenance: untouchable there, so started nowhere else
+            notes.append(f"{unit.name}: active on {frozen[0]} in maintenance, no actions")
+            placement.update({m.name: frozen[0] for m in members})
+            continue
         # probes first: every online node must report before anything starts
         probes: list[str] = []
         for m in members:
             for n in order:
                 nv = nodes[n]
                 if (
-                    nv.health is Health.ONLINE
+                    not m.orphan
+                    and nv.health is Health.ONLINE
                     and not nv.maintenance
                     and obs(m.name, n).state == "unknown"
                 ):

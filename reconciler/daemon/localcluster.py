@@ -163,10 +163,23 @@ def write_configs(lay: Layout) -> None:
         save(cfg, lay.config_path(n))
 
 
+def power_on(lay: Layout, node: str) -> None:
+    """After the local fence agent powered a node off: what a reboot does to its tmpfs."""
+    import shutil
+
+    node_dir = lay.state_dir / node
+    if not (node_dir / "off").exists():
+        return
+    for sub in ("run", "rsctmp", "lock", "pids"):
+        shutil.rmtree(node_dir / sub, ignore_errors=True)
+    (node_dir / "off").unlink()
+
+
 def start_node(lay: Layout, node: str, extra_env: dict[str, str] | None = None) -> int:
     pid = read_pid(lay.pidfile(node))
     if pid and _alive(pid):
         return pid
+    power_on(lay, node)
     log = open(lay.directory / node / "hacd.log", "ab")  # noqa: SIM115
     env = dict(os.environ)
     env.update(extra_env or {})

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, Protocol
 
 from reconciler.base.errors import StoreError
@@ -183,8 +184,10 @@ class NodeAgent:
             if action.operation in ("stop", "demote"):
                 await self.runner.cancel_recurring(action.resource)
                 self._forget_monitors(action.resource)
-            if action.operation in {"start", "stop"}:
+            if action.operation == "start":
                 self._params[action.resource] = dict(action.params)
+            if action.operation == "stop" and not action.params and action.resource in self._params:
+                action = replace(action, params=self._params[action.resource])
             if action.operation == "monitor" and action.interval_ms > 0:
                 return await self._start_monitor(action)
             outcome = await self.runner.run(action)

@@ -192,6 +192,16 @@ def plan(
     hs = healths(state, configured)
     cspec = cluster_spec(state)
     rscs = resources(state)
+    desired = {r.name for r in rscs}
+    orphans: dict[str, str] = {}
+    for n in sorted(state.histories):
+        for name, h in sorted(state.histories[n].items()):
+            if name not in desired and h.agent and observe(h)[0] in ("active", "failed"):
+                orphans.setdefault(name, h.agent)
+    rscs += [
+        Rsc(name, agent, target_started=False, orphan=True)
+        for name, agent in sorted(orphans.items())
+    ]
     failure_timeouts: dict[str, float | None] = {}
     for doc in state.objects("resource"):
         failure_timeouts[doc["metadata"]["name"]] = seconds(
@@ -207,9 +217,9 @@ def plan(
             fcs[fc.resource] = fcs.get(fc.resource, 0) + effective_count(rec, ft, now)
             deadlines.append(expires_at(rec, ft))
         for r in rscs:
-            h = state.histories.get(n, {}).get(r.name)
-            st, mons, digest = observe(h)
-            if h is None and hs[n] is not Health.ONLINE:
+            hist = state.histories.get(n, {}).get(r.name)
+            st, mons, digest = observe(hist)
+            if hist is None and hs[n] is not Health.ONLINE:
                 st = "stopped"
             observed[(r.name, n)] = RscOnNode(st, mons, fcs.get(r.name, 0), digest)
     nodes = []
