@@ -87,8 +87,9 @@ async def watch_directory(root: str, on_change: Callable[[], None], stop: asynci
                         on_change()  # gone or replaced: watch it afresh
                         local_stop.set()
                         break
-        except (FileNotFoundError, RuntimeError, OSError) as exc:
-            # the directory vanished under watchfiles' feet; look again shortly
+        except Exception as exc:
+            # the directory vanished under watchfiles' feet (or the watch broke):
+            # look again shortly; the periodic resync covers the gap
             log.debug("watching %s: %s", root, exc)
             on_change()
             with contextlib.suppress(TimeoutError):

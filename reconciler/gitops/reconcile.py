@@ -163,7 +163,15 @@ class Reconciler:
                     for rel, why in snap.unreadable
                 ]
             )
-        return self._load(snap)
+        try:
+            return self._load(snap)
+        except ValidationError:
+            raise
+        except Exception as exc:  # a bug in validation must not apply anything, nor crash
+            log.exception("sync %s: validation failed unexpectedly", self.config.name)
+            raise ValidationError(
+                [Problem(f"internal error while validating: {exc!r}", file="<directory>")]
+            ) from exc
 
     async def _sync(
         self,
