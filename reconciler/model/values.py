@@ -176,7 +176,11 @@ def _scalar_to_text(value: object) -> object:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_scalar_to_text)]
+Text = Annotated[
+    str,
+    BeforeValidator(_scalar_to_text),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
 """A string; numbers and booleans written unquoted in YAML are turned into their text."""
 
 Role = Literal["Stopped", "Started", "Unpromoted", "Promoted"]

@@ -113,8 +113,31 @@ def test_json_schema_of_one_kind_uses_yaml_names() -> None:
 
 def test_examples_validate_against_the_json_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
+    import yaml
+
     from reconciler.model import load_paths, to_data
 
     validator = jsonschema.Draft202012Validator(json_schema())
-    for obj in load_paths([REPO / "manifests" / "active-passive-web"]):
+    for example in sorted((REPO / "manifests").iterdir()):
+        if not example.is_dir():
+            continue
+        load_paths([example])  # valid for hactl
+        for f in sorted(example.glob("*.yaml")):
+            for data in yaml.safe_load_all(f.read_text()):
+                errors = [e.message for e in validator.iter_errors(data)]
+                assert not errors, f"{f}: {errors}"
+    # and what hactl writes back is schema-valid too
+    for obj in load_paths([REPO / "manifests" / "promotable-database"]):
         validator.validate(to_data(obj))
+
+
+def test_the_json_schema_rejects_what_hactl_rejects() -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
+    validator = jsonschema.Draft202012Validator(json_schema())
+    bad = {
+        "apiVersion": "hactl.io/v1",
+        "kind": "Resource",
+        "metadata": {"name": "x"},
+        "spec": {"agent": "ocf:heartbeat:Dummy", "migration_threshold": 3},
+    }
+    assert list(validator.iter_errors(bad))
