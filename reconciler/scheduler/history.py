@@ -7,12 +7,12 @@ expiry), maps anonymous clone history to instances, and sums failcounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.base import score as sc
 from reconciler.scheduler.cluster import CloneInfo, GroupInfo, Prim
-from reconciler.scheduler.input import OpRecord, ResourceHistory, SchedulerInput
+from reconciler.scheduler.input import FailCount, OpRecord, ResourceHistory, SchedulerInput
 from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, UNPROMOTED
 
 
@@ -240,12 +240,15 @@ def _member_instance(
 
 
 def failcount(
-    inp: SchedulerInput, prim: Prim, node: str, now: int
+    failcounts: Sequence[FailCount], prim: Prim, node: str, now: int
 ) -> tuple[int, int | None, int | None]:
-    """(count, last_failure, expiry time) summed over this resource's fail-count attributes."""
+    """(count, last_failure, expiry time) summed over this resource's fail-count attributes.
+
+    ``failcounts`` may be all of them or just those of ``node`` (an index).
+    """
     total = 0
     last: int | None = None
-    for fc in inp.observed.failcounts:
+    for fc in failcounts:
         if fc.node != node or fc.resource not in (prim.id, prim.base):
             continue
         if fc.resource == prim.base and prim.unique and prim.id != prim.base:

@@ -77,6 +77,7 @@ def _empty() -> Mapping[str, str]:
 def _empty_int() -> Mapping[str, int]:
     return EMPTY_INT
 
+
 # --------------------------------------------------------------------------- rules
 
 

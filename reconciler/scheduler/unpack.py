@@ -23,6 +23,7 @@ from reconciler.scheduler.cluster import (
 from reconciler.scheduler.history import assign_history, failcount, replay
 from reconciler.scheduler.input import (
     Clone,
+    FailCount,
     Group,
     NodeState,
     Primitive,
@@ -303,6 +304,9 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         tops.append(oid)
         mapped[(oid, h.node)] = h
 
+    fc_by_node: dict[str, list[FailCount]] = {}
+    for fc in inp.observed.failcounts:
+        fc_by_node.setdefault(fc.node, []).append(fc)
     for pid in order:
         prim = prims[pid]
         running: list[str] = []
@@ -358,8 +362,11 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 fence_reasons.setdefault(n.name, reason)
             if st.start_failed and inp.options.start_failure_is_fatal and st.failed:
                 bans.append((n.name, "start failure"))
-            # failcount / migration-threshold
-            count, _last, expires = failcount(inp, prim, n.name, now)
+        # failcount / migration-threshold, on every node with a failcount
+        for n in nodes:
+            if n.name not in fc_by_node:
+                continue
+            count, _last, expires = failcount(fc_by_node[n.name], prim, n.name, now)
             if expires is not None:
                 recheck = expires if recheck is None else min(recheck, expires)
             if count > 0 and count >= prim.migration_threshold:

@@ -1,0 +1,8 @@
+"""Unit tests of the scheduler stages; ``build`` holds the input builders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
