@@ -45,6 +45,9 @@ COMMANDS: dict[str, str] = {
     "store": "reconciler.cli.store:store",
     "certs": "reconciler.cli.store:certs",
     "sync": "reconciler.cli.sync:sync",
+    "simulate": "reconciler.cli.simulate:simulate",
+    "import-cib": "reconciler.cli.cib:import_cib_command",
+    "export-cib": "reconciler.cli.cib:export_cib_command",
 }
 
 EXIT_OK = 0
