@@ -138,7 +138,7 @@ def test_graph_is_a_dag_and_plan_is_deterministic() -> None:
     orders = tuple(Order(f"o{i}", first=f"g{i}", then=f"g{i + 1}") for i in range(3))
     orders += (Order("oc", first="cl", then="g0"),)
     hist = tuple(running(f"g{i}a", rng.choice(["node1", "node2"])) for i in range(4))
-    inp = cluster(groups + (clone,), orders=orders, history=hist)
+    inp = cluster((*groups, clone), orders=orders, history=hist)
     p1, p2 = plan(inp, 0), plan(inp, 0)
     assert _acyclic(p1), f"cycle in graph (seed {seed})"
     assert render(p1) == render(p2) and p1.actions == p2.actions
