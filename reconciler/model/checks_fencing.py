@@ -8,10 +8,35 @@ from reconciler.base.errors import Problem
 from reconciler.model.fencing import FencingDevice
 from reconciler.model.manifestset import ManifestSet
 
+# Pacemaker's device meta-parameters that are fields here.
+_PCMK_PARAMS = {
+    "pcmk_host_list": "hostList",
+    "pcmk_host_map": "hostMap",
+    "pcmk_host_check": "hostCheck",
+    "pcmk_host_argument": "hostArgument",
+    "pcmk_delay_base": "delayBase",
+    "pcmk_delay_max": "delayMax",
+    "priority": "priority",
+    "pcmk_reboot_timeout": "timeout",
+    "pcmk_off_timeout": "timeout",
+    "pcmk_reboot_retries": "retries",
+    "pcmk_off_retries": "retries",
+}
+
 
 def _device_problems(mset: ManifestSet, dev: FencingDevice) -> list[Problem]:
     spec = dev.spec
     problems: list[Problem] = []
+    for key in sorted(spec.params):
+        if key in _PCMK_PARAMS:
+            problems.append(
+                mset.problem(
+                    dev,
+                    ("spec", "params", key),
+                    f"`{key}` is a field of FencingDevice here, not an agent parameter",
+                    hint=f"use `spec.{_PCMK_PARAMS[key]}`",
+                )
+            )
     targets = spec.static_targets()
     if targets is not None and not targets:
         problems.append(
@@ -59,7 +84,8 @@ def check_fencing(mset: ManifestSet) -> list[Problem]:
     """Every FencingDevice can fence somebody (a static list is not empty and names Nodes);
     hostList is not silently ignored; delayBase is below delayMax; one FencingTopology per
     target, whose devices can fence that node; with fencing enabled and only static devices,
-    every non-witness Node is covered by some device."""
+    every non-witness Node is covered by some device; Pacemaker's pcmk_* meta-parameters
+    are fields here, not agent params."""
     problems: list[Problem] = []
     for dev in mset.fencing_devices.values():
         problems.extend(_device_problems(mset, dev))

@@ -106,6 +106,11 @@ def test_valid_sets_raise_no_false_alarm(text: str) -> None:
             "mandatory orders form a cycle: xc promote → y start → xc start → xc promote",
         ),
         (
+            doc("FencingDevice", "d", "{agent: fence_x, params: {pcmk_host_list: n1}}"),
+            "`pcmk_host_list` is a field of FencingDevice here, not an agent parameter "
+            "(use `spec.hostList`)",
+        ),
+        (
             res("x", "operations: [{name: start, interval: 10s}]"),
             "only monitor recurs; start takes no interval",
         ),
