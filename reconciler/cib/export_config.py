@@ -326,6 +326,8 @@ def rule(parent: ET.Element, owner: str, r: MRule, ids: Ids) -> None:
     score = getattr(r, "score", None)
     if score is not None:
         el.set("score", scores.render(score))
+    elif not getattr(r, "score_attribute", None):
+        el.set("score", "0")  # the schema wants one on nested rules too; Pacemaker ignores it
     if getattr(r, "score_attribute", None):
         el.set("score-attribute", str(getattr(r, "score_attribute", "")))
     if getattr(r, "role", None):
