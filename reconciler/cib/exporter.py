@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from reconciler.cib.export_config import Ids, configuration, node_ids
 from reconciler.cib.export_status import status_element
 from reconciler.model import ManifestSet
-from reconciler.model.status import ObservedStatus
+from reconciler.model.status import ObservedStatus, all_online
 
 #: the newest schema and feature set Pacemaker 2.1.5 (Debian 12) accepts
 VALIDATE_WITH = "pacemaker-3.7"
@@ -38,9 +38,7 @@ def export_cib(mset: ManifestSet, status: ObservedStatus | None = None) -> str:
         root.set("have-quorum", "1")
     configuration(root, mset, node_id, Ids())
     if status is None:
-        status = ObservedStatus.model_validate(
-            {"nodes": [{"name": name, "id": nid} for name, nid in node_id.items()]}
-        )
+        status = all_online(list(node_id))
     status_element(root, mset, status, node_id)
     ET.indent(root, space="  ")
     return ET.tostring(root, encoding="unicode") + "\n"

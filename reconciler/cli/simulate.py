@@ -251,7 +251,7 @@ def load_inputs(
 ) -> tuple[ManifestSet, ObservedStatus, list[str]]:
     """Manifests + status from files, or both from a CIB; warnings of the import."""
     from reconciler.model import load_paths
-    from reconciler.model.status import load_status_text
+    from reconciler.model.status import all_online, load_status_text
 
     if cib is not None:
         from reconciler.cib.importer import import_cib
@@ -262,7 +262,7 @@ def load_inputs(
         return result.manifests, result.status, list(result.warnings)
     mset = load_paths(list(paths))
     if status_path is None:
-        return mset, ObservedStatus(), []
+        return mset, all_online(list(mset.nodes)), []
     return mset, load_status_text(_read(status_path, MAX_CIB_BYTES), status_path), []
 
 

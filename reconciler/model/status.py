@@ -279,3 +279,8 @@ def load_status_text(text: str, source: str = "<status>") -> ObservedStatus:
 
 def dump_status_yaml(status: ObservedStatus) -> str:
     return yaml.safe_dump(to_document(status), sort_keys=False, default_flow_style=False)
+
+
+def all_online(node_names: list[str] | tuple[str, ...]) -> ObservedStatus:
+    """A freshly formed cluster: every node online, nothing run yet, quorum."""
+    return ObservedStatus(nodes=tuple(ObservedNode(name=n) for n in node_names))
