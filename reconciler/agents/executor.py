@@ -103,6 +103,10 @@ class Executor:
         )
         self.clock = clock
         self.catalog = catalog or default_catalog()
+        # systemd as PID 1: drive the system manager unless told otherwise
+        self._own_systemd = systemd is None and Path("/run/systemd/system").is_dir()
+        if self._own_systemd:
+            systemd = SystemdManager.system()
         self.systemd = systemd
         self.grace_s = grace_s
         self.confirm_every = max(1, confirm_every)
@@ -138,6 +142,8 @@ class Executor:
                 await t
         if self._listen:
             await self.attributes.close()
+        if self._own_systemd and self.systemd is not None:
+            await self.systemd.close()
 
     # ----------------------------------------------------------- operations
     async def run(self, req: OpRequest) -> OpResult:
