@@ -48,6 +48,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "reconciler.cli.simulate:simulate",
     "import-cib": "reconciler.cli.cib:import_cib_command",
     "export-cib": "reconciler.cli.cib:export_cib_command",
+    "agents": "reconciler.cli.agents:agents",
+    "agent": "reconciler.cli.agents:agent",
 }
 
 EXIT_OK = 0
