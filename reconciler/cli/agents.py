@@ -172,7 +172,7 @@ def agent() -> None:
     help="Drive a user manager's units ($XDG_RUNTIME_DIR).",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def run_agent(
+def run_agent(  # noqa: PLR0917
     agent_name: str,
     action: str,
     params: tuple[str, ...],
