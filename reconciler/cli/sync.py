@@ -174,12 +174,13 @@ def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
 
 
 def _print_outcome(name: str, outcome: Outcome) -> None:
-    if outcome.result in (Result.NOTHING, Result.BACKOFF):
-        return
-    text = outcome.message or outcome.result.value
-    click.echo(
-        f"sync {name}: {outcome.result.value}: {text}", err=outcome.result not in (Result.APPLIED,)
-    )
+    """One line per reconcile that did or found something (and every problem, indented)."""
+    if not outcome.message:
+        return  # nothing happened, or nothing new to say
+    ok = outcome.result in (Result.APPLIED, Result.NOTHING)
+    click.echo(f"sync {name}: {outcome.result.value}: {outcome.message}", err=not ok)
+    for line in outcome.details:
+        click.echo(f"  {line}", err=True)
 
 
 async def _control(
@@ -196,6 +197,24 @@ async def _control(
             await records.set_suspended(store, check_watcher_name(resume), False)
         if now:
             await records.request_reconcile(store, check_watcher_name(now))
+    finally:
+        await kv.close()
+
+
+async def _show(endpoints: list[str], list_: bool, events: str | None, output: str) -> str:
+    from reconciler.daemon.kvport import EtcdKv
+
+    kv = EtcdKv(endpoints)
+    try:
+        if events:
+            found = await records.read_events(gitops_store(kv), check_watcher_name(events), 50)
+            if output == "json":
+                return json.dumps([asdict(e) for e in found], indent=2, sort_keys=True)
+            return render_events(found) or f"no events for sync {events}"
+        syncs = await fetch_syncs(kv)
+        if output == "json":
+            return syncs_json(syncs)
+        return render_syncs(syncs, wide=output == "wide") if syncs else "no syncs"
     finally:
         await kv.close()
 
@@ -291,6 +310,16 @@ async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
 @click.option(
     "--reconcile-now", "now_name", metavar="NAME", help="Ask the sync NAME to reconcile now."
 )
+@click.option("--list", "list_", is_flag=True, help="Show every sync's status and exit.")
+@click.option("--events", "events_name", metavar="NAME", help="Show the sync NAME's events.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "wide", "json"]),
+    default="table",
+    show_default=True,
+    help="Format of --list.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every decision.")
 def sync(  # noqa: PLR0917
     directory: str | None,
@@ -309,6 +338,9 @@ def sync(  # noqa: PLR0917
     suspend_name: str | None,
     resume_name: str | None,
     now_name: str | None,
+    list_: bool,
+    events_name: str | None,
+    output: str,
     verbose: bool,
 ) -> None:
     """Keep the cluster's desired state equal to DIRECTORY's manifests.
@@ -324,11 +356,17 @@ def sync(  # noqa: PLR0917
         stream=sys.stderr,
     )
     eps = _endpoints(endpoints or server, store_dir)
-    controls = [n for n in (suspend_name, resume_name, now_name) if n]
+    controls = [n for n in (suspend_name, resume_name, now_name, events_name) if n]
+    controls += ["--list"] if list_ else []
     try:
         if controls:
             if directory or len(controls) > 1:
-                raise click.UsageError("give one of --suspend/--resume/--reconcile-now, no DIR")
+                raise click.UsageError(
+                    "give one of --suspend/--resume/--reconcile-now/--list/--events, no DIR"
+                )
+            if list_ or events_name:
+                click.echo(asyncio.run(_show(eps, list_, events_name, output)))
+                return
             asyncio.run(_control(eps, suspend_name, resume_name, now_name))
             return
         if not directory:
@@ -360,8 +398,12 @@ def sync(  # noqa: PLR0917
         click.echo(f"hactl sync: {exc}{hint}", err=True)
         sys.exit(EXIT_FAILED)
     if outcome is not None:
-        for line in outcome.details:
-            click.echo(f"  {line}", err=True)
+        if not outcome.message and outcome.result not in (Result.APPLIED, Result.NOTHING):
+            click.echo(
+                f"sync {config.name}: {outcome.result.value} (as at the last attempt: "
+                f"`hactl sync --list -o wide` shows why)",
+                err=True,
+            )
         if outcome.unreachable:
             sys.exit(EXIT_UNREACHABLE)
         if outcome.result not in (Result.APPLIED, Result.NOTHING):

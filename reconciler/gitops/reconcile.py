@@ -126,6 +126,7 @@ class Reconciler:
                     None,
                     "sync suspended: nothing is applied",
                 )
+                return Outcome(Result.SUSPENDED, message="suspended: nothing is applied")
             return Outcome(Result.SUSPENDED)
         if status.suspended:
             status = status.with_(suspended=False)
@@ -328,6 +329,7 @@ class Reconciler:
                 None,
                 msg,
             )
+            return Outcome(Result.MISSING, message=msg)
         return Outcome(Result.MISSING)
 
     async def _invalid(self, status: SyncStatus, snap: Snapshot, err: ValidationError) -> Outcome:
@@ -368,22 +370,23 @@ class Reconciler:
         assert plan.refused is not None
         wall = self._clock.wall()
         pending = _names(plan.pending_prune)
-        if not (status.phase == st.REFUSED and status.last_attempted_revision == rev):
-            await self._record(
-                status.with_(
-                    phase=st.REFUSED,
-                    in_sync=False,
-                    pending_prunes=pending,
-                    errors={},
-                    last_attempted_revision=rev,
-                    last_attempted_at=wall,
-                    message=plan.refused,
-                ),
-                "Warning",
-                "Refused",
-                rev,
-                plan.refused,
-            )
+        if status.phase == st.REFUSED and status.last_attempted_revision == rev:
+            return Outcome(Result.REFUSED, rev)  # already said
+        await self._record(
+            status.with_(
+                phase=st.REFUSED,
+                in_sync=False,
+                pending_prunes=pending,
+                errors={},
+                last_attempted_revision=rev,
+                last_attempted_at=wall,
+                message=plan.refused,
+            ),
+            "Warning",
+            "Refused",
+            rev,
+            plan.refused,
+        )
         log.warning("sync %s: %s", self.config.name, plan.refused)
         return Outcome(Result.REFUSED, rev, message=plan.refused)
 

@@ -96,6 +96,20 @@ def test_once_applies_and_reports_invalid_files_with_exit_codes(etcd, tmp_path: 
     assert table.splitlines()[1].split()[:2] == ["site", "Invalid"]
     assert any("bad.yaml:" in line for line in status_lines(syncs))
     assert '"kind": "SyncList"' in syncs_json(syncs)
+    # the same from the command line
+    listed = hactl("sync", "--list", "--endpoints", etcd.endpoint)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:2] == [
+        "site",
+        "Invalid",
+    ]
+    wide = hactl("sync", "--list", "-o", "wide", "--endpoints", etcd.endpoint)
+    assert str(d) in wide.stdout
+    events = hactl("sync", "--events", "site", "--endpoints", etcd.endpoint)
+    reasons = [line.split()[2] for line in events.stdout.splitlines()]
+    assert reasons == ["Applied", "Invalid"], events.stdout
+    # asked again: the same bad revision, said once, still exit 1
+    again_bad = hactl("sync", str(d), "--once", "--endpoints", etcd.endpoint)
+    assert again_bad.returncode == 1 and "bad.yaml:" in again_bad.stderr
 
 
 def test_control_commands_and_usage_errors(etcd, tmp_path: Path) -> None:
