@@ -160,10 +160,14 @@ def assign_history(
     prims: Mapping[str, Prim],
     clones: Mapping[str, CloneInfo],
     groups: Mapping[str, GroupInfo],
-) -> tuple[dict[tuple[str, str], ResourceHistory], list[ResourceHistory]]:
-    """Map each history entry to a primitive instance (Pacemaker's find_anonymous_clone)."""
+) -> tuple[dict[tuple[str, str], ResourceHistory], list[tuple[str, str | None, ResourceHistory]]]:
+    """Map each history entry to a primitive instance (Pacemaker's find_anonymous_clone).
+
+    Returns the mapping (instance, node) -> history and the orphans as
+    (instance id, clone id or None, history).
+    """
     mapped: dict[tuple[str, str], ResourceHistory] = {}
-    orphans: list[ResourceHistory] = []
+    orphans: list[tuple[str, str | None, ResourceHistory]] = []
     base_clone: dict[str, str] = {}
     for c in clones.values():
         if c.child_is_group:
@@ -174,6 +178,8 @@ def assign_history(
         else:
             base_clone[c.base_child] = c.id
     active_on: dict[str, set[str]] = {}  # instance (group or prim) id -> nodes where active
+    active_prims: dict[str, set[str]] = {}  # node -> primitive instances active there
+    orphan_count: dict[str, int] = {}
     node_order = [s.name for s in inp.observed.nodes]
     by_node: dict[str, list[ResourceHistory]] = {}
     for h in inp.observed.history:
@@ -187,38 +193,45 @@ def assign_history(
                 if rid in prims:
                     mapped[(rid, node)] = h
                 else:
-                    orphans.append(h)
+                    orphans.append((rid, None, h))
                 continue
             clone = clones[cid]
             if clone.unique:
                 if rid in prims:
                     mapped[(rid, node)] = h
                 else:
-                    orphans.append(h)
+                    orphans.append((rid, cid, h))
                 continue
-            # anonymous: an instance already active on this node, else the first
-            # instance active nowhere.
+            # anonymous (Pacemaker's find_anonymous_clone): the instance already
+            # active on this node, else the first instance active nowhere; a second
+            # active history of the same instance on one node becomes an orphan.
             chosen: str | None = None
             first_free: str | None = None
+            skip_inactive = False
             for inst in clone.instances:
                 nodes = active_on.get(inst, set())
                 pid = _member_instance(base, inst, clone, groups)
-                if node in nodes:
-                    if pid is not None and (pid, node) not in mapped:
-                        chosen = inst
+                if nodes:
+                    if node in nodes and pid is not None:
+                        if pid in active_prims.get(node, set()):
+                            skip_inactive = True
+                        else:
+                            chosen = inst
                         break
                     continue
                 if (
-                    not nodes
+                    not skip_inactive
                     and first_free is None
                     and pid is not None
                     and (pid, node) not in mapped
                 ):
                     first_free = inst
-            if chosen is None:
+            if chosen is None and not skip_inactive:
                 chosen = first_free
             if chosen is None:
-                orphans.append(h)
+                number = clone.clone_max + orphan_count.get(cid, 0)
+                orphan_count[cid] = orphan_count.get(cid, 0) + 1
+                orphans.append((f"{base}:{number}", cid, h))
                 continue
             pid = _member_instance(base, chosen, clone, groups)
             assert pid is not None
@@ -226,6 +239,7 @@ def assign_history(
             st = replay(prims[pid], h.operations, inp.options.stonith_enabled, node)
             if st.role != STOPPED:
                 active_on.setdefault(chosen, set()).add(node)
+                active_prims.setdefault(node, set()).add(pid)
     return mapped, orphans
 
 

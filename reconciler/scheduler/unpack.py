@@ -271,9 +271,10 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
     extra_standby: set[str] = set()
 
     # orphans: history of resources no longer configured
-    for h in orphan_hist:
-        oid = h.resource
+    for oid, _clone_id, h in orphan_hist:
         if oid in prims:
+            if prims[oid].orphan:
+                mapped[(oid, h.node)] = h
             continue
         prims[oid] = Prim(
             id=oid,
