@@ -315,7 +315,7 @@ def expression(parent: ET.Element, owner: str, e: MExpression, ids: Ids) -> None
     )
     if e.value is not None:
         el.set("value", e.value)
-    if e.type != "string":
+    if e.type is not None:
         el.set("type", e.type)
     if e.value_source != "literal":
         el.set("value-source", e.value_source)

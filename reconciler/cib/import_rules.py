@@ -88,14 +88,11 @@ def expression(where: str, el: ET.Element, report: Report) -> Doc | None:
     if op not in ("defined", "not_defined"):
         doc["value"] = el.get("value", "")
     kind = el.get("type")
-    if kind is None and op in ("lt", "gt", "lte", "gte"):
-        kind = "number"  # Pacemaker compares ordered operations numerically by default
     if kind is not None:
         if kind not in _TYPES:
             report.unsupported(where, f"type={kind}")
             return None
-        if kind != "string":
-            doc["type"] = kind
+        doc["type"] = kind
     source = el.get("value-source")
     if source is not None and source != "literal":
         doc["valueSource"] = source
