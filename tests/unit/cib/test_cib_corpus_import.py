@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from cib_helpers import CASES, CORPUS, needs_corpus
 
 from reconciler.cib.exporter import export_cib
 from reconciler.cib.importer import import_cib
 from reconciler.model import dump_yaml, load_text
 from reconciler.model.status import dump_status_yaml, load_status_text
-
-from cib_helpers import CASES, CORPUS, needs_corpus
 
 
 @needs_corpus
