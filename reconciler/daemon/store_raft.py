@@ -323,9 +323,10 @@ class RaftEngine:
                 disk.snapshotter.save(rd.snapshot)
             wal.save(rd.hard_state, rd.entries, mark)
 
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                write()  # inline: a thread hand-off costs more than the fdatasync here
+                await loop.run_in_executor(None, write)
                 return
             except NoSpace as exc:
                 log.error("disk full: %s; NOSPACE alarm raised", exc)

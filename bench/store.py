@@ -1,0 +1,240 @@
+"""`python -m bench.store`: the builtin store side by side with real etcd, same run, same clients.
+
+Both backends run as 3 members on 127.0.0.1 (``hactl store up``). Measured, for each:
+sequential puts (one client, to the leader) with p50/p99; puts with 16 concurrent
+clients; ``etcdctl check perf --load=m`` and ``--load=l``; leader failover after
+``kill -9`` (time from the kill until a write succeeds again through a surviving member),
+median of several rounds. Results and ratios go to docs/BENCHMARKS.md (between the
+``bench:store`` markers) and to stdout.
+
+Options: ``--quick`` (short runs, no check perf), ``--no-write`` (stdout only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from aetcd.rpc import rpc_pb2 as R
+from aetcd.rpc import rpc_pb2_grpc as G
+
+REPO = Path(__file__).resolve().parent.parent
+PORTS = {"etcd": 23500, "builtin": 23400}
+VALUE = b"x" * 256
+
+
+@dataclass
+class Result:
+    backend: str
+    seq_rate: float = 0.0
+    seq_p50_ms: float = 0.0
+    seq_p99_ms: float = 0.0
+    conc_rate: float = 0.0
+    conc_p50_ms: float = 0.0
+    conc_p99_ms: float = 0.0
+    perf: dict[str, str] = field(default_factory=dict)
+    failovers: list[float] = field(default_factory=list)
+
+
+def hactl(*args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "reconciler.cli.main", *args], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"hactl {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
+    return out.stdout.strip()
+
+
+def leader_endpoint(endpoints: list[str]) -> tuple[int, str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for i, ep in enumerate(endpoints):
+            with grpc.insecure_channel(ep) as ch:
+                try:
+                    st = G.MaintenanceStub(ch).Status(R.StatusRequest(), timeout=1)
+                except grpc.RpcError:
+                    continue
+                if st.leader and st.leader == st.header.member_id:
+                    return i, ep
+        time.sleep(0.05)
+    raise SystemExit("no leader")
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] * 1000
+
+
+def sequential(endpoint: str, seconds: float) -> tuple[float, float, float]:
+    with grpc.insecure_channel(endpoint) as ch:
+        kv = G.KVStub(ch)
+        lat: list[float] = []
+        start = time.perf_counter()
+        i = 0
+        while time.perf_counter() - start < seconds:
+            t = time.perf_counter()
+            kv.Put(R.PutRequest(key=b"seq/%d" % (i % 1000), value=VALUE), timeout=10)
+            lat.append(time.perf_counter() - t)
+            i += 1
+        return len(lat) / (time.perf_counter() - start), pct(lat, 0.5), pct(lat, 0.99)
+
+
+async def _concurrent(endpoint: str, clients: int, seconds: float) -> tuple[float, float, float]:
+    channels = [grpc.aio.insecure_channel(endpoint) for _ in range(clients)]
+    lat: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        kv = G.KVStub(channels[n])
+        i = 0
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            await kv.Put(R.PutRequest(key=b"conc/%d/%d" % (n, i % 100), value=VALUE), timeout=10)
+            lat.append(time.perf_counter() - t)
+            i += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - start
+    for ch in channels:
+        await ch.close()
+    return len(lat) / elapsed, pct(lat, 0.5), pct(lat, 0.99)
+
+
+def check_perf(endpoints: list[str], load: str) -> str:
+    env = dict(os.environ, ETCDCTL_API="3")
+    out = subprocess.run(
+        ["etcdctl", f"--endpoints={','.join(endpoints)}", "check", "perf", f"--load={load}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=400,
+    )
+    lines = [ln.strip() for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if re.match(r"(PASS|FAIL)", ln)]
+    return "; ".join(keep) or f"no result (rc={out.returncode}): {' '.join(lines[-3:])}"
+
+
+def failover(backend: str, directory: Path, endpoints: list[str], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        i, _ep = leader_endpoint(endpoints)
+        pid = int((directory / f"m{i + 1}.pid").read_text())
+        others = [e for j, e in enumerate(endpoints) if j != i]
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        done = None
+        while done is None and time.monotonic() - killed < 30:
+            for ep in others:
+                with grpc.insecure_channel(ep) as ch:
+                    try:
+                        G.KVStub(ch).Put(R.PutRequest(key=b"failover", value=b"x"), timeout=0.3)
+                        done = time.monotonic() - killed
+                        break
+                    except grpc.RpcError:
+                        pass
+        times.append(done if done is not None else float("inf"))
+        hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
+        time.sleep(2.0)  # let the restarted member catch up before the next round
+    return times
+
+
+def run_backend(backend: str, root: Path, quick: bool) -> Result:
+    directory = root / backend
+    endpoints = hactl(
+        "store", "up", "--members", "3", "--dir", str(directory), "--backend", backend,
+        "--base-port", str(PORTS[backend]),
+    ).split(",")  # fmt: skip
+    res = Result(backend)
+    try:
+        _, lead = leader_endpoint(endpoints)
+        secs = 3.0 if quick else 10.0
+        sequential(lead, 1.0)  # warm up
+        res.seq_rate, res.seq_p50_ms, res.seq_p99_ms = sequential(lead, secs)
+        print(f"{backend}: sequential {res.seq_rate:.0f}/s", flush=True)
+        res.conc_rate, res.conc_p50_ms, res.conc_p99_ms = asyncio.run(_concurrent(lead, 16, secs))
+        print(f"{backend}: 16 clients {res.conc_rate:.0f}/s", flush=True)
+        if not quick:
+            for load in ("m", "l"):
+                res.perf[load] = check_perf(endpoints, load)
+                print(f"{backend}: check perf --load={load}: {res.perf[load]}", flush=True)
+        res.failovers = failover(backend, directory, endpoints, 3 if quick else 5)
+        print(f"{backend}: failovers {res.failovers}", flush=True)
+    finally:
+        hactl("store", "down", "--dir", str(directory))
+    return res
+
+
+def render(results: dict[str, Result], quick: bool) -> str:
+    e, b = results["etcd"], results["builtin"]
+
+    def ratio(x: float, y: float) -> str:
+        return f"{x / y:.2f}x" if y else "-"
+
+    fe, fb = statistics.median(e.failovers), statistics.median(b.failovers)
+    rows = [
+        "| measure | etcd 3.4 | builtin | builtin/etcd |",
+        "|---|---|---|---|",
+        f"| sequential puts/s (1 client, to the leader) | {e.seq_rate:.0f} | {b.seq_rate:.0f} | {ratio(b.seq_rate, e.seq_rate)} |",
+        f"| sequential put p50 / p99 ms | {e.seq_p50_ms:.2f} / {e.seq_p99_ms:.2f} | {b.seq_p50_ms:.2f} / {b.seq_p99_ms:.2f} | |",
+        f"| puts/s, 16 concurrent clients | {e.conc_rate:.0f} | {b.conc_rate:.0f} | {ratio(b.conc_rate, e.conc_rate)} |",
+        f"| 16 clients p50 / p99 ms | {e.conc_p50_ms:.2f} / {e.conc_p99_ms:.2f} | {b.conc_p50_ms:.2f} / {b.conc_p99_ms:.2f} | |",
+        f"| leader failover after kill -9, median s ({len(e.failovers)} rounds) | {fe:.2f} | {fb:.2f} | {ratio(fb, fe)} |",
+    ]
+    for load in ("m", "l"):
+        if load in e.perf:
+            rows.append(
+                f"| `etcdctl check perf --load={load}` | {e.perf[load]} | {b.perf[load]} | |"
+            )
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return "\n".join(
+        [
+            f"Measured {when} by `make bench-store` ({'quick run' if quick else 'full run'}): "
+            "3 members each on 127.0.0.1, this machine "
+            f"({os.cpu_count()} cores, shared), the same Python clients for both; 256-byte values.",
+            "",
+            *rows,
+            "",
+            f"Failover rounds (s): etcd {[round(x, 2) for x in e.failovers]}, "
+            f"builtin {[round(x, 2) for x in b.failovers]}.",
+        ]
+    )
+
+
+def write_section(text: str) -> None:
+    path = REPO / "docs" / "BENCHMARKS.md"
+    doc = path.read_text()
+    start, end = "<!-- bench:store:start -->", "<!-- bench:store:end -->"
+    a, b = doc.index(start) + len(start), doc.index(end)
+    path.write_text(doc[:a] + "\n" + text + "\n" + doc[b:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.store")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if shutil.which("etcd") is None or shutil.which("etcdctl") is None:
+        raise SystemExit("bench.store needs Debian's etcd-server and etcd-client")
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        results = {b: run_backend(b, Path(tmp), args.quick) for b in ("etcd", "builtin")}
+    text = render(results, args.quick)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
