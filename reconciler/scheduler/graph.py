@@ -302,6 +302,14 @@ def apply_orders(ctx: Context, g: Graph, orders: tuple[Ord, ...]) -> None:
                 flags = ASYMMETRIC | IMPLIES_THEN
         elif o.kind == "Optional":
             flags = OPTIONAL_PSEUDO
+        if (
+            o.first in ctx.u.clones
+            and o.then in ctx.u.clones
+            and ctx.u.clones[o.then].interleave
+            and o.require_any is None
+        ):
+            _interleave(ctx, g, o, flags)
+            flags &= ~IMPLIES_THEN
         firsts = _action_for(ctx, g, o.first, o.first_action, True)
         thens = _action_for(ctx, g, o.then, o.then_action, False)
         if o.require_any is not None:
@@ -328,3 +336,41 @@ def apply_orders(ctx: Context, g: Graph, orders: tuple[Ord, ...]) -> None:
     for p in any_pseudo.values():
         if not any(g.acts[i].runnable for i, _ in p.ins):
             p.runnable = False
+
+
+def _instance_node(ctx: Context, inst: str) -> str | None:
+    first = ctx.u.groups[inst].members[0] if inst in ctx.u.groups else inst
+    return ctx.asg.node.get(first)
+
+
+def _interleave(ctx: Context, g: Graph, o: Ord, flags: int) -> None:
+    """Order clone instances pairwise per node (interleave=true on the "then" clone).
+
+    A "then" instance whose node has no instance of the "first" clone cannot
+    start (Pacemaker's find_compatible_child finds none).
+    """
+    first_by_node: dict[str, str] = {}
+    for inst in ctx.u.clones[o.first].instances:
+        node = _instance_node(ctx, inst)
+        if node is not None:
+            first_by_node.setdefault(node, inst)
+    for inst in ctx.u.clones[o.then].instances:
+        node = _instance_node(ctx, inst)
+        if node is None:
+            continue
+        thens = _action_for(ctx, g, inst, o.then_action, False)
+        partner = first_by_node.get(node)
+        if partner is None:
+            if flags & (RUNNABLE_LEFT | IMPLIES_THEN) and o.then_action in ("start", "promote"):
+                for t in thens:
+                    t.runnable = False
+            continue
+        for f in _action_for(ctx, g, partner, o.first_action, True):
+            for t in thens:
+                g.order(f, t, flags)
+        if o.symmetrical and o.kind == "Mandatory":
+            inv_first = _INVERSE.get(o.then_action, o.then_action)
+            inv_then = _INVERSE.get(o.first_action, o.first_action)
+            for f in _action_for(ctx, g, inst, inv_first, True):
+                for t in _action_for(ctx, g, partner, inv_then, False):
+                    g.order(f, t, IMPLIES_FIRST)

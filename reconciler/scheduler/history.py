@@ -8,7 +8,7 @@ expiry), maps anonymous clone history to instances, and sums failcounts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.base import score as sc
 from reconciler.scheduler.cluster import CloneInfo, GroupInfo, Prim
@@ -219,12 +219,7 @@ def assign_history(
                             chosen = inst
                         break
                     continue
-                if (
-                    not skip_inactive
-                    and first_free is None
-                    and pid is not None
-                    and (pid, node) not in mapped
-                ):
+                if not skip_inactive and first_free is None and pid is not None:
                     first_free = inst
             if chosen is None and not skip_inactive:
                 chosen = first_free
@@ -235,6 +230,10 @@ def assign_history(
                 continue
             pid = _member_instance(base, chosen, clone, groups)
             assert pid is not None
+            earlier = mapped.get((pid, node))
+            if earlier is not None:
+                # two history entries for one instance on one node: one history
+                h = replace(earlier, operations=earlier.operations + h.operations)
             mapped[(pid, node)] = h
             st = replay(prims[pid], h.operations, inp.options.stonith_enabled, node)
             if st.role != STOPPED:
