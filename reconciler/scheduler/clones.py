@@ -11,6 +11,7 @@ up to promoted-max / promoted-node-max.
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import cmp_to_key
 from typing import TYPE_CHECKING
 
 from reconciler.base import score as sc
@@ -118,16 +119,63 @@ def assign_clone(a: _Assigner, cid: str) -> str | None:
 
 
 def sorted_instances(a: _Assigner, cid: str) -> list[str]:
+    """Instances in Pacemaker's assignment order (pcmk__cmp_instance)."""
     clone = a.u.clones[cid]
+    info: dict[str, tuple[int, str | None, bool]] = {}
+    per_node: dict[str, int] = {}
+    for inst in clone.instances:
+        nodes: list[str] = []
+        failed = False
+        for p in a.prims_of(inst):
+            st = a.u.state[p]
+            nodes.extend(n for n in st.running_on if n not in nodes)
+            failed = failed or st.failed
+        cur = nodes[0] if nodes else None
+        info[inst] = (len(nodes), cur, failed)
+        if cur is not None:
+            per_node[cur] = per_node.get(cur, 0) + 1
 
-    def key(inst: str) -> tuple[int, int, int, int]:
-        cur = a.current_node(inst)
-        ok = cur is not None and a.available(cur)
-        score = a.allowed[cid].get(cur, 0) if cur is not None else 0
-        idx = clone.instances.index(inst)
-        return (0 if ok else 1, -a.priority(inst), -score if ok else 0, idx)
+    def allowed(inst: str, node: str | None) -> bool:
+        table = a.allowed[a.prims_of(inst)[0]]
+        return node is None or table.get(node, MINUS_INFINITY) >= 0
 
-    return sorted(clone.instances, key=key)
+    def cmp(i1: str, i2: str) -> int:
+        n1, c1, f1 = info[i1]
+        n2, c2, f2 = info[i2]
+        if n1 > 0 and n2 > 0 and n1 != n2:
+            return -1 if n1 < n2 else 1
+        ok1, ok2 = allowed(i1, c1), allowed(i2, c2)
+        if ok1 != ok2:
+            return -1 if ok1 else 1
+        if not ok1:
+            c1 = None
+        if not ok2:
+            c2 = None
+        p1, p2 = a.priority(i1), a.priority(i2)
+        if p1 != p2:
+            return -1 if p1 > p2 else 1
+        if c1 is None and c2 is None:
+            return 0
+        if c1 is None or c2 is None:
+            return 1 if c1 is None else -1
+        av1, av2 = a.available(c1), a.available(c2)
+        if av1 != av2:
+            return -1 if av1 else 1
+        top1 = a.allowed[cid].get(c1, MINUS_INFINITY) >= 0
+        top2 = a.allowed[cid].get(c2, MINUS_INFINITY) >= 0
+        if top1 != top2:
+            return -1 if top1 else 1
+        if per_node.get(c1, 0) != per_node.get(c2, 0):
+            return -1 if per_node.get(c1, 0) < per_node.get(c2, 0) else 1
+        if f1 != f2:
+            return -1 if not f1 else 1
+        s1 = a.allowed[cid].get(c1, 0)
+        s2 = a.allowed[cid].get(c2, 0)
+        if s1 != s2:
+            return -1 if s1 > s2 else 1
+        return clone.instances.index(i1) - clone.instances.index(i2)
+
+    return sorted(clone.instances, key=cmp_to_key(cmp))
 
 
 def assign_instance(

@@ -231,11 +231,12 @@ def assign_history(
             pid = _member_instance(base, chosen, clone, groups)
             assert pid is not None
             earlier = mapped.get((pid, node))
+            merged = h
             if earlier is not None:
                 # two history entries for one instance on one node: one history
-                h = replace(earlier, operations=earlier.operations + h.operations)
-            mapped[(pid, node)] = h
-            st = replay(prims[pid], h.operations, inp.options.stonith_enabled, node)
+                merged = replace(earlier, operations=earlier.operations + h.operations)
+            mapped[(pid, node)] = merged
+            st = replay(prims[pid], merged.operations, inp.options.stonith_enabled, node)
             if st.role != STOPPED:
                 active_on.setdefault(chosen, set()).add(node)
                 active_prims.setdefault(node, set()).add(pid)
