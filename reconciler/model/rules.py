@@ -94,8 +94,11 @@ class Expression(Model):
     value: Text | None = Field(
         default=None, description="With `attribute`: the value compared against."
     )
-    type: ValueType = Field(
-        default="string", description="How values compare: string, integer, number or version."
+    type: ValueType | None = Field(
+        default=None,
+        description="How values compare: string, integer, number or version (default, as "
+        "Pacemaker: for lt/gt/lte/gte, number when either side has a decimal point, else "
+        "integer; for other operations, string).",
     )
     value_source: Literal["literal", "param", "meta"] = Field(
         default="literal",
