@@ -259,8 +259,21 @@ class ResourceReader:
         for key, value in params.items():
             field = _FENCE_PARAMS.get(key)
             hosts = [h for h in value.replace(",", " ").split() if h]
-            if field == "hostList" and hosts and all(h in self.node_names for h in hosts):
-                spec[field] = hosts
+            if field == "hostList":
+                known = [h for h in hosts if h in self.node_names]
+                for h in hosts:
+                    if h not in self.node_names:
+                        self.report.unsupported(where, f"{key} entry {h}", "not a cluster node")
+                if known:
+                    spec[field] = known
+            elif field == "hostMap":
+                pairs = [p.split(":", 1) for p in value.replace(",", ";").split(";") if ":" in p]
+                for node, _ in pairs:
+                    if node not in self.node_names:
+                        self.report.unsupported(where, f"{key} entry {node}", "not a cluster node")
+                mapped = {n: port for n, port in pairs if n in self.node_names}
+                if mapped:
+                    spec[field] = mapped
             elif field == "hostCheck" and value in (
                 "static-list",
                 "dynamic-list",
