@@ -141,3 +141,26 @@ def test_the_json_schema_rejects_what_hactl_rejects() -> None:
         "spec": {"agent": "ocf:heartbeat:Dummy", "migration_threshold": 3},
     }
     assert list(validator.iter_errors(bad))
+
+
+def test_explain_answers_for_every_field_of_every_kind() -> None:
+    from reconciler.model.reference import _model_in
+
+    count = 0
+
+    def walk(prefix: str, model: type, depth: int) -> None:
+        nonlocal count
+        if depth > 6:
+            return
+        for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+            path = f"{prefix}.{info.alias or name}"
+            text = explain(path)
+            assert "TYPE:" in text and "DEFAULT:" in text, path
+            count += 1
+            sub = _model_in(info.annotation)
+            if sub is not None:
+                walk(path, sub, depth + 1)
+
+    for kind, cls in KINDS.items():
+        walk(kind, cls, 0)
+    assert count > 200
