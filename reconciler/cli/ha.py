@@ -175,12 +175,14 @@ def fence(words: tuple[str, ...], server: str | None, context: str | None) -> No
         async def go() -> None:
             async with Session(servers) as c:
                 view = json.loads((await c.view())[0])
-                for n, rec in sorted((view.get("fencing") or {}).items()):
+                for rec in view.get("fencingHistory") or []:
+                    n = rec.get("node")
                     if len(words) > 1 and n != words[1]:
                         continue
+                    when = time.strftime("%H:%M:%S", time.localtime(rec.get("at", 0)))
+                    result = "done" if rec.get("ok") else f"FAILED ({rec.get('reason', '')})"
                     click.echo(
-                        f"{n}: fenced by {rec.get('by')} via {rec.get('device')} "
-                        f"at {time.strftime('%H:%M:%S', time.localtime(rec.get('at', 0)))}"
+                        f"{when}  {n}: off by {rec.get('by')} via {rec.get('device')}: {result}"
                     )
 
         run(go())

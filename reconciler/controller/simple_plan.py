@@ -74,6 +74,8 @@ class SimpleInput:
     fencer_preference: str | None = None
     fence_agent: str = ""
     fence_params: Mapping[str, str] = field(default_factory=dict)
+    # per target node: (agent, params) of the device that fences it (else the default above)
+    fence_devices: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +134,12 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
                 continue
             sid = f"fence_{n}@{fencer}"
             fence_ids[n] = sid
+            agent, params = inp.fence_devices.get(n, (inp.fence_agent, inp.fence_params))
             actions.append(
                 PlannedAction(
                     Step(sid, None, fencer, "off"),
-                    agent=inp.fence_agent,
-                    params=dict(inp.fence_params),
+                    agent=agent,
+                    params=dict(params),
                     timeout_ms=60000,
                     target=n,
                 )

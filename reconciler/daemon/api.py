@@ -250,7 +250,17 @@ class Api:
     async def view(self) -> tuple[str, int]:
         state = await read(self.kv)
         events, _ = await self.kv.range(keys.EVENTS)
-        return json.dumps(build_view(state, events, time.time())), state.revision
+        fencing, _ = await self.kv.range(keys.FENCING_HISTORY)
+        view = build_view(state, events, time.time())
+        history = []
+        for e in fencing[-200:]:
+            try:
+                rec = json.loads(e.value)
+            except ValueError:
+                continue
+            history.append({"node": keys.split(e.key, keys.FENCING_HISTORY)[0], **rec})
+        view["fencingHistory"] = history
+        return json.dumps(view), state.revision
 
     async def command(self, verb: str, args_json: str) -> tuple[str, str]:
         try:

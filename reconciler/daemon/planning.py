@@ -242,6 +242,18 @@ def plan(
     locs, ends = locations(state, hs, now)
     deadlines.extend(ends)
     fencing_enabled = cspec.get("fencingEnabled", True) is not False
+    devices: dict[str, tuple[str, dict[str, str]]] = {}
+    for dev in state.objects("fencingdevice"):
+        dspec = dev.get("spec") or {}
+        agent = str(dspec.get("agent") or "")
+        if not agent:
+            continue
+        if not agent.startswith("stonith:"):
+            agent = "stonith:" + agent
+        dparams = {str(k): str(v) for k, v in sorted((dspec.get("params") or {}).items())}
+        hosts = dspec.get("hostList") or list(hs)
+        for h in hosts:
+            devices.setdefault(str(h), (agent, dparams))
     inp = SimpleInput(
         units=group_units(rscs, groups(state)),
         nodes=tuple(nodes),
@@ -252,5 +264,6 @@ def plan(
         fencer_preference=coordinator_node,
         fence_agent=fence_agent,
         fence_params=fence_params,
+        fence_devices=devices,
     )
     return Planned(plan_simple(inp), hs, next_recheck(deadlines, now), failure_timeouts)
