@@ -88,6 +88,7 @@ class _Assigner:
         self.util_left: dict[str, dict[str, int]] = {n.name: dict(n.utilization) for n in u.nodes}
         self.promo_locs: dict[str, list[LocScore]] = {}
         self.promotion: dict[str, int] = {}
+        self.inst_priority: dict[str, int] = {}
         self.stop_reason: dict[str, str] = {}
         self.clone_count: dict[str, dict[str, int]] = {}
         self._build(locs, colocs)
@@ -203,6 +204,8 @@ class _Assigner:
             self._add(pid, node, MINUS_INFINITY, why)
 
     def priority(self, rid: str) -> int:
+        if rid in self.inst_priority:
+            return self.inst_priority[rid]
         if rid in self.u.prims:
             return self.u.prims[rid].priority
         if rid in self.u.groups:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.base import score as sc
 from reconciler.base.score import INFINITY, MINUS_INFINITY
-from reconciler.scheduler.constraints import ROLLBACK_POSITIVE, Coloc
-from reconciler.scheduler.units import PROMOTED
+from reconciler.scheduler.constraints import ROLLBACK_POSITIVE, Coloc, MergeMode
+from reconciler.scheduler.units import PROMOTED, UNPROMOTED
 
 if TYPE_CHECKING:
     from reconciler.scheduler.assign import _Assigner
@@ -64,6 +64,8 @@ def assign_clone(a: _Assigner, cid: str) -> str | None:
         return None
     a.allocating.add(cid)
     clone = a.u.clones[cid]
+    if clone.promotable:
+        add_promotion_scores(a, cid)
     for c in a.this_with.get(cid, []):
         a.assign(c.primary)
     for c in a.with_this.get(cid, []):
@@ -112,7 +114,7 @@ def assign_clone(a: _Assigner, cid: str) -> str | None:
         if assign_instance(a, cid, inst, prefer=None, all_coloc=all_coloc, limit=per_node):
             allocated += 1
     if clone.promotable:
-        set_roles(a, cid)
+        set_roles(a, cid, insts)
     a.provisional.discard(cid)
     a.allocating.discard(cid)
     return None
@@ -243,27 +245,166 @@ def assign_instance(
     return chosen is not None
 
 
-def set_roles(a: _Assigner, cid: str) -> None:
+def _score_applies(a: _Assigner, inst: str, p: str, node: str) -> bool:
+    """Pacemaker's promotion_score_applies for one primitive instance ``p`` on ``node``."""
+    prim = a.u.prims[p]
+    st = a.u.state[p]
+    clone = a.u.clones[prim.clone] if prim.clone is not None else None
+    if clone is not None and not prim.unique:
+        same_base = [q for q in a.u.base_to_instances.get(prim.base, ()) if q in a.u.state]
+        active = next((q for q in same_base if node in a.u.state[q].running_on), None)
+        if active == p:
+            return _allowed(a, p, node)
+        if active is None and any(node in a.u.state[q].probed_nodes for q in same_base):
+            return _allowed(a, p, node)
+    if not st.running_on and not st.probed_nodes:
+        return _allowed(a, p, node)
+    if node in st.probed_nodes or node in st.running_on:
+        return _allowed(a, p, node)
+    _ = inst
+    return False
+
+
+def _allowed(a: _Assigner, p: str, node: str) -> bool:
+    return a.allowed[p].get(node, MINUS_INFINITY) >= 0
+
+
+def promotion_score(a: _Assigner, inst: str, node: str, default: int) -> int:
+    """Pacemaker's promotion_score: the ``master-<name>`` node attribute (summed for groups)."""
+    prims = a.prims_of(inst)
+    if inst in a.u.groups:
+        score = default
+        for p in prims:
+            c_score = _prim_promotion_score(a, inst, p, node, default)
+            score = c_score if score == default else score + c_score
+        return score
+    return _prim_promotion_score(a, inst, prims[0], node, default)
+
+
+def _prim_promotion_score(a: _Assigner, inst: str, p: str, node: str, default: int) -> int:
+    if not _score_applies(a, inst, p, node):
+        return default
+    prim = a.u.prims[p]
+    names = [h for n, h in a.u.state[p].history_names if n == node] or [prim.id]
+    raw = a.nodes[node].attrs.get("master-" + names[-1])
+    if raw is None and not prim.unique and prim.base != prim.id:
+        raw = a.nodes[node].attrs.get("master-" + prim.base)
+    if raw is None:
+        return default
+    with suppress(ValueError):
+        return sc.parse(raw)
+    return default
+
+
+def add_promotion_scores(a: _Assigner, cid: str) -> None:
+    """Positive promotion scores make instances prefer those nodes (before placement)."""
+    for inst in a.u.clones[cid].instances:
+        target = a.prims_of(inst)[0]
+        for node in list(a.allowed[target]):
+            if not a.available(node):
+                continue
+            score = promotion_score(a, inst, node, 0)
+            if score > 0:
+                new = sc.add(a.allowed[target][node], score)
+                if new != a.allowed[target][node]:
+                    a.contrib.setdefault(target, []).append(("promotion score", node, score))
+                    a.allowed[target][node] = new
+            if score > a.inst_priority.get(inst, a.priority(inst)):
+                a.inst_priority[inst] = score
+
+
+def _coloc_to_priority(a: _Assigner, p: str, node: str, c: Coloc, prio: int) -> int:
+    """Pacemaker's pcmk__apply_coloc_to_priority for a role colocation of an instance."""
+    primaries = a.prims_of(c.primary)
+    if not primaries:
+        return prio
+    if c.primary in a.u.clones:
+        pnodes = [
+            a.node_of.get(a.prims_of(i)[0])
+            for i in a.u.clones[c.primary].instances
+            if c.primary_role is None or a.role_of.get(a.prims_of(i)[0]) == c.primary_role
+        ]
+        pnode = next(
+            (
+                n
+                for n in pnodes
+                if n is not None and a.attr(n, c.node_attribute) == a.attr(node, c.node_attribute)
+            ),
+            None,
+        )
+        prole = c.primary_role
+    else:
+        pnode = a.node_of.get(primaries[0])
+        prole = a.role_of.get(primaries[0])
+    if pnode is None:
+        return prio
+    if a.attr(pnode, c.node_attribute) != a.attr(node, c.node_attribute):
+        if c.score >= INFINITY and c.dependent_role == PROMOTED:
+            return MINUS_INFINITY
+        return prio
+    if c.primary_role is not None and c.primary_role != prole:
+        return prio
+    mult = -1 if c.dependent_role == UNPROMOTED else 1
+    _ = p
+    return sc.add(mult * c.score, prio)
+
+
+def set_roles(a: _Assigner, cid: str, order: list[str]) -> None:
+    """Pacemaker's pcmk__set_instance_roles + promotion_order."""
     clone = a.u.clones[cid]
     no_promotion = not a.u.have_quorum and a.nqp == "demote"
-    cands: list[tuple[int, int, str]] = []
-    for idx, inst in enumerate(clone.instances):
+    sort_index: dict[str, int] = {}
+    node_of: dict[str, str] = {}
+    for inst in order:
         p = a.prims_of(inst)[0]
         node = a.node_of.get(p)
         if node is None:
+            sort_index[inst] = 0
             continue
-        score = promotion_score(a, inst, node)
-        a.promotion[inst] = score
-        cur_rank = 1 if a.u.state[p].role == PROMOTED else 0
-        cands.append((score, idx - 1000 * cur_rank, inst))
-    cands.sort(key=lambda t: (-t[0], t[1]))
+        node_of[inst] = node
+        prio = promotion_score(a, inst, node, -1)
+        for q in a.prims_of(inst):
+            for loc in a.promo_locs.get(q, []):
+                if loc.node == node and loc.role == PROMOTED:
+                    prio = sc.add(loc.score, prio)
+                    break
+        for c in a.this_with.get(p, []):
+            if c.dependent_role in (PROMOTED, UNPROMOTED):
+                prio = _coloc_to_priority(a, p, node, c, prio)
+        sort_index[inst] = prio
+    # promotion_order: merge with the clone's scores and role colocations
+    table = dict(a.allowed[cid])
+    for inst, node in node_of.items():
+        if sort_index[inst] >= 0 and node in table:
+            table[node] = sc.add(sort_index[inst], table[node])
+    for c in a.this_with.get(cid, []):
+        if c.dependent_role == PROMOTED:
+            mode = MergeMode(rollback=c.score < INFINITY)
+            res = a.merge(c.primary, table, c.node_attribute, c.score / INFINITY, mode)
+            table = res if res is not None else table
+    for c in a.with_this.get(cid, []):
+        if c.primary_role == PROMOTED and c.influence:
+            res = a.merge(
+                c.dependent, table, c.node_attribute, c.score / INFINITY, ROLLBACK_POSITIVE
+            )
+            table = res if res is not None else table
+    for inst, node in node_of.items():
+        if sort_index[inst] >= 0 and node in table:
+            sort_index[inst] = table[node]
+    rank = {inst: i for i, inst in enumerate(order)}
+
+    def key(inst: str) -> tuple[int, int, int]:
+        cur = 1 if a.u.state[a.prims_of(inst)[0]].role == PROMOTED else 0
+        return (-sort_index[inst], -cur, rank[inst])
+
     promoted = 0
     per_node: dict[str, int] = {}
-    for score, _idx, inst in cands:
-        p = a.prims_of(inst)[0]
-        node = a.node_of[p]
-        assert node is not None
-        if score < 0 or promoted >= clone.promoted_max or no_promotion:
+    for inst in sorted(order, key=key):
+        a.promotion[inst] = sort_index[inst]
+        node = node_of.get(inst)
+        if node is None or sort_index[inst] < 0 or no_promotion:
+            continue
+        if promoted >= clone.promoted_max:
             continue
         if per_node.get(node, 0) >= clone.promoted_node_max:
             continue
@@ -271,44 +412,3 @@ def set_roles(a: _Assigner, cid: str) -> None:
         promoted += 1
         for q in a.prims_of(inst):
             a.role_of[q] = PROMOTED
-
-
-def promotion_score(a: _Assigner, inst: str, node: str) -> int:
-    prims = a.prims_of(inst)
-    total = 0
-    have = False
-    for p in prims:
-        prim = a.u.prims[p]
-        names = [prim.id]
-        names.extend(h for n, h in a.u.state[p].history_names if n == node)
-        names.append(prim.base)
-        raw = None
-        for name in names:
-            raw = a.nodes[node].attrs.get("master-" + name)
-            if raw is not None:
-                break
-        if raw is None:
-            continue
-        have = True
-        with suppress(ValueError):
-            total = sc.add(total, sc.parse(raw))
-    if not have:
-        total = -1
-    for p in prims:
-        for loc in a.promo_locs.get(p, []):
-            if loc.node == node and loc.role == PROMOTED:
-                total = sc.add(total, loc.score)
-    # role-specific colocations where this clone is the dependent
-    for c in a.this_with.get(inst, []) + a.this_with.get(a.u.prims[prims[0]].clone or "", []):
-        if c.dependent_role != PROMOTED:
-            continue
-        pn = a.node_of.get(a.prims_of(c.primary)[0]) if a.prims_of(c.primary) else None
-        if pn is None:
-            if c.score >= INFINITY:
-                total = MINUS_INFINITY
-            continue
-        if a.attr(pn, c.node_attribute) == a.attr(node, c.node_attribute):
-            total = sc.add(total, c.score)
-        elif c.score >= INFINITY:
-            total = MINUS_INFINITY
-    return total

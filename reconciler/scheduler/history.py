@@ -234,7 +234,9 @@ def assign_history(
             merged = h
             if earlier is not None:
                 # two history entries for one instance on one node: one history
-                merged = replace(earlier, operations=earlier.operations + h.operations)
+                merged = replace(
+                    earlier, resource=h.resource, operations=earlier.operations + h.operations
+                )
             mapped[(pid, node)] = merged
             st = replay(prims[pid], merged.operations, inp.options.stonith_enabled, node)
             if st.role != STOPPED:
