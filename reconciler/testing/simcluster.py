@@ -56,6 +56,7 @@ class SimConfig:
     p_partition: float = 0.015
     p_heal: float = 0.03
     p_conf: float = 0.0  # per step: add a learner / promote it / remove a voter
+    guards: bool = True  # pre-vote and check-quorum (off: many more competing elections)
     net: NetFaults = field(default_factory=NetFaults)
 
 
@@ -105,6 +106,9 @@ class SimCluster:
         self.members = {i: SimMember(i, SimDisk()) for i in self.ids}
         self.leader_of_term: dict[int, int] = {}
         self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all members
+        # index -> lowest current term of a member when it saw the entry committed: every
+        # leader of a higher term must hold the entry (leader completeness)
+        self.committed_by_term: dict[int, int] = {}
         self.pending: dict[int, Pending] = {}  # client -> its outstanding op
         self.history: list[lin.Op] = []
         self.acked_writes: set[str] = set()
@@ -124,6 +128,8 @@ class SimCluster:
             snapshot_chunk_size=self.cfg.snapshot_chunk,
             max_entries_per_msg=8,
             max_inflight_msgs=4,
+            pre_vote=self.cfg.guards,
+            check_quorum=self.cfg.guards,
         )
         node = RaftNode(cfg, storage, random.Random(self.rng.random()))
         if bootstrap:
@@ -252,7 +258,7 @@ class SimCluster:
             if e.type == EntryType.CONF_CHANGE:
                 cc = ConfChange.decode(e.data)
                 removed = removed or (cc.type == ConfChangeType.REMOVE_NODE and cc.node_id == i)
-            self._record_commit(i, e)
+            self._record_commit(i, e, node.term)
             res = m.app.apply(e)
             if res is not None:
                 self._write_done(i, *res)
@@ -385,7 +391,9 @@ class SimCluster:
         tail = "\n".join(self.log[-25:])
         raise SimFailure(f"seed {self.cfg.seed}: {why}\nlast events:\n{tail}")
 
-    def _record_commit(self, i: int, e: Entry) -> None:
+    def _record_commit(self, i: int, e: Entry, seen_at_term: int) -> None:
+        prev = self.committed_by_term.get(e.index, seen_at_term)
+        self.committed_by_term[e.index] = min(prev, seen_at_term)
         got = self.committed.setdefault(e.index, (e.term, e.data))
         if got != (e.term, e.data):
             self.fail(
@@ -425,7 +433,9 @@ class SimCluster:
                 continue
             for idx in range(node.log.first_index(), max(self.committed, default=0) + 1):
                 known = self.committed.get(idx)
-                if known is not None and node.log.term(idx) != known[0]:
+                if known is None or node.term < self.committed_by_term[idx]:
+                    continue  # a leader of an older term may lack it
+                if node.log.term(idx) != known[0]:
                     self.fail(f"leader completeness: leader {i} lacks committed entry {idx}")
 
     # ------------------------------------------------------------------ a whole run

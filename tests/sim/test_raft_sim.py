@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.testing.simcluster import SimCluster, SimConfig, SimFailure
+from reconciler.testing.simnet import NetFaults
 
 
 def sim_config(seed: int) -> SimConfig:
@@ -24,11 +25,31 @@ def sim_config(seed: int) -> SimConfig:
         return SimConfig(seed=seed, members=3, witnesses=1)
     if seed % 8 == 1:
         return SimConfig(seed=seed, members=3, p_conf=0.03)
+    if seed % 8 == 7:
+        return hard(seed)
     return SimConfig(seed=seed, members=3)
 
 
+def hard(seed: int) -> SimConfig:
+    """Without pre-vote/check-quorum, short election timeouts, frequent crashes, a bad
+    network: many competing elections (this profile catches a member that forgets its
+    vote across a restart)."""
+    return SimConfig(
+        seed=seed,
+        members=3,
+        guards=False,
+        election_tick=4,
+        p_crash=0.05,
+        p_restart=0.5,
+        net=NetFaults(drop=0.1, duplicate=0.05, max_delay=5),
+    )
+
+
 def replay_command(seed: int) -> str:
-    return f"make sim SEEDS=1 SEED_START={seed}"
+    return (
+        f".venv/bin/pytest tests/sim/test_raft_sim.py --sim-seeds=1 --sim-seed-start={seed}"
+        f"  (or: make sim SEEDS=1 SEED_START={seed})"
+    )
 
 
 def test_cluster_survives_chaos(seed: int) -> None:
@@ -37,3 +58,17 @@ def test_cluster_survives_chaos(seed: int) -> None:
         cluster.run()
     except SimFailure as e:
         pytest.fail(f"{e}\nreplay: {replay_command(seed)}", pytrace=False)
+
+
+def test_the_simulation_catches_a_planted_election_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members that grant votes to any log (no election restriction) must be caught."""
+    from reconciler.raft.log import RaftLog
+
+    monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, index, term: True)
+    caught = []
+    for seed in range(12):
+        try:
+            SimCluster(sim_config(seed)).run()
+        except AssertionError as e:
+            caught.append(str(e).splitlines()[0])
+    assert caught, "a broken election restriction went unnoticed"
