@@ -109,8 +109,8 @@ def test_promotable_clone_promotes_highest_score() -> None:
     clone = Clone("c", prim("s"), promotable=True)
     inp = cluster((clone,), node_attrs={"node2": {"master-s": "10"}, "node1": {"master-s": "5"}})
     got = lines(plan(inp, 0))
-    assert "* Promote s:1 ( Stopped -> Promoted node2 )" in got
-    assert "* Start s:0 ( node1 )" in got
+    assert "* Promote s:0 ( Stopped -> Promoted node2 )" in got
+    assert "* Start s:1 ( node1 )" in got
 
 
 def _acyclic(p: Plan) -> bool:
