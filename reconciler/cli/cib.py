@@ -1,7 +1,9 @@
 """`hactl import-cib` and `hactl export-cib`: Pacemaker interop.
 
-``import-cib FILE.xml [-o DIR]`` writes ``DIR/manifests.yaml`` (every object, multi-document)
-and ``DIR/status.yaml`` (the observed status); without ``-o`` the manifests go to stdout.
+``import-cib FILE.xml [-o DIR]`` writes ``DIR/manifests/cib.yaml`` (every object,
+multi-document) and ``DIR/status.yaml`` (the observed status, kept out of the manifest
+directory so that ``-f DIR/manifests`` reads manifests only); without ``-o`` the manifests go
+to stdout.
 Whatever the manifests cannot express is listed on stderr by name, one warning a line.
 Nothing is written when the imported set would not load (exit 1, problems listed).
 
@@ -51,7 +53,7 @@ def _write(path: Path, text: str) -> None:
     "-o",
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write manifests.yaml and status.yaml here (created if missing).",
+    help="Write manifests/cib.yaml and status.yaml here (created if missing).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not list what was not carried over.")
 def import_cib_command(cib: str, output_dir: Path | None, quiet: bool) -> None:
@@ -73,11 +75,12 @@ def import_cib_command(cib: str, output_dir: Path | None, quiet: bool) -> None:
     if output_dir is None:
         click.echo(manifests, nl=False)
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _write(output_dir / "manifests.yaml", manifests)
+    (output_dir / "manifests").mkdir(parents=True, exist_ok=True)
+    _write(output_dir / "manifests" / "cib.yaml", manifests)
     _write(output_dir / "status.yaml", dump_status_yaml(result.status))
     click.echo(
-        f"wrote {output_dir / 'manifests.yaml'} ({len(result.manifests.objects)} objects) and "
+        f"wrote {output_dir / 'manifests' / 'cib.yaml'} "
+        f"({len(result.manifests.objects)} objects) and "
         f"{output_dir / 'status.yaml'} ({len(result.status.nodes)} nodes); "
         f"{len(result.warnings)} item(s) not carried over",
         err=True,
