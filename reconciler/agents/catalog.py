@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class AgentCatalog:
     extra_ocf_roots: tuple[Path, ...] = (PACKAGE_OCF_ROOT,)
     fence_dirs: tuple[Path, ...] = (*FENCE_DIRS, PACKAGE_FENCE_DIR)
     lsb_dir: Path = LSB_DIR
-    _cache: dict[tuple[str, float], AgentMetadata] = field(default_factory=dict)
+    _cache: dict[tuple[str, float], AgentMetadata | AgentError] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- lookup
     def ocf_roots(self) -> tuple[Path, ...]:
@@ -122,12 +123,19 @@ class AgentCatalog:
         if path is None:
             raise AgentError(f"{ref}: agent not installed ({self._where(ref)})")
         key = (str(path), path.stat().st_mtime)
-        if key in self._cache:
-            return self._cache[key]
-        if ref.cls in ("lsb", "service"):
-            md = lsb_metadata(ref, path)
-        else:
-            md = parse_metadata(str(ref), self._fetch(ref, path))
+        cached = self._cache.get(key)
+        if isinstance(cached, AgentError):  # failures are remembered too (until mtime moves)
+            raise cached
+        if cached is not None:
+            return cached
+        try:
+            if ref.cls in ("lsb", "service"):
+                md = lsb_metadata(ref, path)
+            else:
+                md = parse_metadata(str(ref), self._fetch(ref, path))
+        except AgentError as exc:
+            self._cache[key] = exc
+            raise
         self._cache[key] = md
         return md
 
@@ -157,29 +165,37 @@ class AgentCatalog:
             argv, stdin = [str(path)], b"action=metadata\n"
         else:
             argv, stdin = [str(path), "meta-data"], b""
-        try:
-            proc = subprocess.run(
-                argv,
-                input=stdin,
-                env=env,
-                capture_output=True,
-                timeout=METADATA_TIMEOUT_S,
-                start_new_session=True,
-                cwd="/",
-            )
-        except subprocess.TimeoutExpired:
-            raise AgentError(f"{ref}: meta-data timed out after {METADATA_TIMEOUT_S:g}s") from None
-        except OSError as exc:
-            raise AgentError(f"{ref}: cannot run {path}: {exc.strerror or exc}") from None
+        # output goes to files, not pipes: a daemon the agent forks must not hold us up
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.run(
+                    argv,
+                    input=stdin,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    timeout=METADATA_TIMEOUT_S,
+                    start_new_session=True,
+                    cwd="/",
+                )
+            except subprocess.TimeoutExpired:
+                raise AgentError(
+                    f"{ref}: meta-data timed out after {METADATA_TIMEOUT_S:g}s"
+                ) from None
+            except OSError as exc:
+                raise AgentError(f"{ref}: cannot run {path}: {exc.strerror or exc}") from None
+            out.seek(0)
+            stdout = out.read(MAX_METADATA_BYTES + 1)
+            err.seek(0)
+            stderr = err.read(65536)
         if proc.returncode != 0:
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            tail = " ".join(stderr.decode(errors="replace").strip().splitlines()[-3:])
             raise AgentError(
-                f"{ref}: meta-data exited {proc.returncode}"
-                + (f": {' '.join(tail)}" if tail else "")
+                f"{ref}: meta-data exited {proc.returncode}" + (f": {tail}" if tail else "")
             )
-        if len(proc.stdout) > MAX_METADATA_BYTES:
+        if len(stdout) > MAX_METADATA_BYTES:
             raise MetadataError(f"{ref}: meta-data larger than {MAX_METADATA_BYTES} bytes")
-        return proc.stdout
+        return stdout
 
 
 def _is_agent_file(f: Path) -> bool:

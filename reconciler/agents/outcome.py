@@ -75,7 +75,9 @@ def from_process(
 ) -> OpResult:
     """Build the result. ``rc``/``verdict`` override the OCF reading of the exit code
     (LSB and fence agents map their codes first)."""
-    stdout = decode_tail(out.stdout, out.stdout_truncated)
+    fence_list = req.agent.is_fence and req.action in ("list", "list-status")
+    whole = fence_list or req.action in ("meta-data", "metadata")
+    stdout = decode_tail(out.stdout, out.stdout_truncated, None if whole else 40)
     stderr = decode_tail(out.stderr, out.stderr_truncated)
 
     def make(status: ExecStatus, code: int, v: Verdict, why: str) -> OpResult:

@@ -69,6 +69,46 @@ async def _pump(stream: asyncio.StreamReader | None, sink: _Sink) -> None:
         sink.feed(chunk)
 
 
+def _exit_future(pid: int) -> asyncio.Future[None]:
+    """A future done when process ``pid`` exits (a pidfd watched by the event loop).
+
+    asyncio's own ``Process.wait()`` also waits for the pipes to close, which a daemon
+    the agent forked may never do.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:  # already exited and reaped
+        fut.set_result(None)
+        return fut
+    except OSError:  # no pidfd support: poll
+        return asyncio.ensure_future(_poll_exit(pid))
+
+    def readable() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    def cleanup(_: asyncio.Future[None]) -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+    loop.add_reader(pidfd, readable)
+    fut.add_done_callback(cleanup)
+    return fut
+
+
+async def _poll_exit(pid: int) -> None:
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    return
+        except (OSError, IndexError):
+            return
+        await asyncio.sleep(0.02)
+
+
 def _killpg(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -131,19 +171,20 @@ async def run_process(
             proc.stdin.close()
     timed_out = False
     killed_with: int | None = None
+    exited = _exit_future(proc.pid)
     try:
         try:
-            await asyncio.wait_for(proc.wait(), timeout=timeout_s)
+            await asyncio.wait_for(asyncio.shield(exited), timeout=timeout_s)
         except TimeoutError:
             timed_out = True
             killed_with = signal.SIGTERM
             _killpg(proc.pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), timeout=grace_s)
+                await asyncio.wait_for(asyncio.shield(exited), timeout=grace_s)
             except TimeoutError:
                 killed_with = signal.SIGKILL
                 _killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+                await exited
             # anything left in the group (children that ignored SIGTERM) goes too
             _killpg(proc.pid, signal.SIGKILL)
         # a daemon that inherited our pipes may keep them open: don't wait for it
@@ -155,17 +196,24 @@ async def run_process(
         for task in pumps:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if proc.returncode is None:  # cancelled while waiting: never leave it behind
+        if not exited.done():  # cancelled while waiting: never leave it behind
             _killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(proc.wait())
-        # close our ends of the pipes a forked daemon may still hold
+        exited.cancel()
+        # close our ends of the pipes (a forked daemon may still hold the others): only
+        # then does asyncio consider the process finished and report its exit status
+        # (not transport.close(): that may reap the child behind asyncio's watcher)
         transport = getattr(proc, "_transport", None)
         if transport is not None:
-            with contextlib.suppress(Exception):
-                transport.close()
+            for fd in (0, 1, 2):
+                pipe = transport.get_pipe_transport(fd)
+                if pipe is not None:
+                    with contextlib.suppress(Exception):
+                        pipe.close()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(proc.wait())
+    rc = proc.returncode
     return ProcessOutcome(
-        rc=None if timed_out else proc.returncode,
+        rc=None if timed_out else (rc if rc is not None else -1),
         timed_out=timed_out,
         stdout=bytes(out.data),
         stderr=bytes(err.data),
@@ -176,9 +224,12 @@ async def run_process(
     )
 
 
-def decode_tail(data: bytes, truncated: bool, max_lines: int = 40) -> str:
-    """The last ``max_lines`` lines of ``data`` as text (undecodable bytes replaced)."""
+def decode_tail(data: bytes, truncated: bool, max_lines: int | None = 40) -> str:
+    """The last ``max_lines`` lines of ``data`` as text (undecodable bytes replaced);
+    ``max_lines=None`` keeps every line (meta-data)."""
     text = data.decode("utf-8", errors="replace")
+    if max_lines is None:
+        return text
     lines = text.splitlines()
     cut = truncated or len(lines) > max_lines
     lines = lines[-max_lines:]
