@@ -72,14 +72,15 @@ class Graph:
         optional: bool = True,
         runnable: bool = True,
         reason: str | None = None,
+        interval_ms: int = 0,
     ) -> Act:
-        key = (rsc, task, node)
+        key = (rsc, f"{task}_{interval_ms}" if interval_ms else task, node)
         if key in self.index:
             a = self.acts[self.index[key]]
             if not optional:
                 a.optional = False
             return a
-        a = Act(len(self.acts), rsc, task, node, pseudo, optional, runnable, reason)
+        a = Act(len(self.acts), rsc, task, node, pseudo, optional, runnable, reason, interval_ms)
         self.acts.append(a)
         self.index[key] = a.idx
         if rsc is not None:
@@ -92,12 +93,16 @@ class Graph:
             return self.acts[i] if i is not None else None
         for i in self.by_rsc.get(rsc, []):
             a = self.acts[i]
-            if a.task == task:
+            if a.task == task and a.interval_ms == 0:
                 return a
         return None
 
     def find_all(self, rsc: str, task: str) -> list[Act]:
-        return [self.acts[i] for i in self.by_rsc.get(rsc, []) if self.acts[i].task == task]
+        return [
+            self.acts[i]
+            for i in self.by_rsc.get(rsc, [])
+            if self.acts[i].task == task and self.acts[i].interval_ms == 0
+        ]
 
     def order(self, first: Act | None, then: Act | None, flags: int) -> None:
         if first is None or then is None or first.idx == then.idx:

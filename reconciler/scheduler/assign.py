@@ -149,6 +149,9 @@ class _Assigner:
             if prim.target_role == STOPPED or prim.orphan:
                 for n in self.node_names:
                     self._add(pid, n, MINUS_INFINITY, "target-role Stopped")
+            elif st.on_fail_stop:
+                for n in self.node_names:
+                    self._add(pid, n, MINUS_INFINITY, "on-fail=stop")
         for rid in list(self.u.groups) + list(self.u.clones):
             meta_tr = None
             if rid in self.u.groups:

@@ -353,6 +353,8 @@ def set_roles(a: _Assigner, cid: str, order: list[str]) -> None:
     """Pacemaker's pcmk__set_instance_roles + promotion_order."""
     clone = a.u.clones[cid]
     no_promotion = not a.u.have_quorum and a.nqp == "demote"
+    target = (clone.meta.get("target-role") or "").lower()
+    target_unpromoted = target in ("unpromoted", "slave")
     sort_index: dict[str, int] = {}
     node_of: dict[str, str] = {}
     for inst in order:
@@ -363,6 +365,8 @@ def set_roles(a: _Assigner, cid: str, order: list[str]) -> None:
             continue
         node_of[inst] = node
         prio = promotion_score(a, inst, node, -1)
+        if node in a.u.state[p].demote_nodes or target_unpromoted:
+            prio = MINUS_INFINITY
         for q in a.prims_of(inst):
             for loc in a.promo_locs.get(q, []):
                 if loc.node == node and loc.role == PROMOTED:

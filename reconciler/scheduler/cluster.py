@@ -86,6 +86,7 @@ class PrimState:
     failed_nodes: tuple[str, ...] = ()
     bans: tuple[tuple[str, str], ...] = ()  # (node, reason)
     standby_nodes: tuple[str, ...] = ()
+    demote_nodes: tuple[str, ...] = ()  # failed promoted with on-fail=demote: no promotion
     fence_nodes: tuple[tuple[str, str], ...] = ()
     probed_nodes: tuple[str, ...] = ()
     history_names: tuple[tuple[str, str], ...] = ()  # (node, id used in that node's history)
@@ -135,3 +136,4 @@ class Unpacked:
     recheck_at: int | None = None
     have_stonith_resource: bool = False
     fence_reasons: Mapping[str, str] = field(default_factory=dict)
+    dc: str | None = None

@@ -4,6 +4,7 @@ orderings (internal per resource, groups, clones, configured constraints)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 
 from reconciler.scheduler.actions import (
     ASYMMETRIC,
@@ -19,7 +20,7 @@ from reconciler.scheduler.actions import (
 )
 from reconciler.scheduler.assign import Assignment
 from reconciler.scheduler.constraints import Ord
-from reconciler.scheduler.units import PROMOTED, STOPPED
+from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, parse_role
 from reconciler.scheduler.unpack import Unpacked
 
 
@@ -34,12 +35,14 @@ class Context:
         stonith_enabled: bool,
         no_quorum_policy: str,
         stonith_action: str,
+        concurrent_fencing: bool = False,
     ) -> None:
         self.u = u
         self.asg = asg
         self.stonith = stonith_enabled
         self.nqp = no_quorum_policy
         self.stonith_action = stonith_action
+        self.concurrent_fencing = concurrent_fencing
         self.nodes = {n.name: n for n in u.nodes}
         self.quorate = u.have_quorum
 
@@ -61,6 +64,11 @@ def build(ctx: Context) -> Graph:
             a = g.add(None, f"stonith-{n.name}-{ctx.stonith_action}", n.name, optional=False)
             a.fence_reason = n.fence_reason or "node is unclean"
             fenced[n.name] = a
+    if not ctx.concurrent_fencing:
+        # one fencing at a time; the DC's own fencing last
+        chain = sorted(fenced.values(), key=lambda f: (f.node == ctx.u.dc, f.idx))
+        for before, after in pairwise(chain):
+            g.order(before, after, 0)
     for pid in u.prim_order:
         _primitive_actions(ctx, g, pid, fenced)
     for gid in u.groups:
@@ -159,6 +167,43 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
     for node in running:
         if node in fenced and start is not None:
             g.order(fenced[node], start, 0)
+    _probes(ctx, g, pid, start)
+    _monitors(ctx, g, pid, next_role)
+
+
+def _probes(ctx: Context, g: Graph, pid: str, start: Act | None) -> None:
+    """Probe (monitor, interval 0) on every online node that has no history of it."""
+    st = ctx.u.state[pid]
+    if ctx.u.prims[pid].orphan:
+        return
+    for n in ctx.u.nodes:
+        if not n.online or n.unclean or n.pending or n.name in st.probed_nodes:
+            continue
+        probe = g.add(pid, "monitor", n.name, optional=False)
+        g.order(probe, start, 0)
+
+
+def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:
+    """Recurring monitors for the role the instance will have on its next node."""
+    nxt = ctx.asg.node.get(pid)
+    if nxt is None or next_role == STOPPED:
+        return
+    start = g.find(pid, "start", nxt)
+    promote = g.find(pid, "promote", nxt)
+    for op in ctx.u.prims[pid].operations:
+        if op.name != "monitor" or op.interval_ms <= 0:
+            continue
+        if (op.meta.get("enabled") or "true").lower() in ("false", "no", "0", "off"):
+            continue
+        role = parse_role(op.role)
+        if role not in (None, STARTED) and role != next_role:
+            continue
+        if role is None and next_role == PROMOTED:
+            continue
+        after = promote if (role == PROMOTED and promote is not None) else start
+        required = after is not None and not after.optional
+        mon = g.add(pid, "monitor", nxt, optional=not required, interval_ms=op.interval_ms)
+        g.order(after, mon, IMPLIES_THEN | RUNNABLE_LEFT)
 
 
 def _pseudo(g: Graph, rsc: str, task: str) -> Act:

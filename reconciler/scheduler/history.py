@@ -30,6 +30,7 @@ class _NodeHist:
     fence_reason: str | None = None
     standby: bool = False
     on_fail_stop: bool = False
+    demote_only: bool = False
 
 
 def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
@@ -148,6 +149,10 @@ def replay(
             h.standby = True
         elif on_fail == "stop":
             h.on_fail_stop = True
+        if on_fail == "demote" and h.role == PROMOTED:
+            # on-fail=demote: a failed promoted instance is demoted, not recovered
+            h.demote_only = True
+            continue
         h.failed = on_fail not in ("block",)
     if pend:
         h.pending = True

@@ -152,6 +152,7 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
         stonith_enabled=inp.options.stonith_enabled,
         no_quorum_policy=inp.options.no_quorum_policy.lower(),
         stonith_action=inp.options.stonith_action,
+        concurrent_fencing=inp.options.concurrent_fencing,
     )
     g = build(ctx)
     apply_orders(ctx, g, orders)
@@ -173,7 +174,9 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
             reason=asg.stop_reason.get(pid),
         )
     frozen = tuple(
-        Action(a.idx, a.rsc, a.task, a.node, a.pseudo, a.optional, a.runnable, a.reason)
+        Action(
+            a.idx, a.rsc, a.task, a.node, a.pseudo, a.optional, a.runnable, a.reason, a.interval_ms
+        )
         for a in g.acts
     )
     fencing = tuple(

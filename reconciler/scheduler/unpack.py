@@ -318,6 +318,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         bans: list[tuple[str, str]] = []
         fence_nodes: list[tuple[str, str]] = []
         standby_nodes: list[str] = []
+        demote_nodes: list[str] = []
         probed: list[str] = []
         hist_names: list[tuple[str, str]] = []
         for n in nodes:
@@ -354,6 +355,8 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 pending = True
             if st.on_fail_stop:
                 on_fail_stop = True
+            if st.demote_only:
+                demote_nodes.append(n.name)
             if st.standby:
                 standby_nodes.append(n.name)
                 extra_standby.add(n.name)
@@ -372,6 +375,10 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 recheck = expires if recheck is None else min(recheck, expires)
             if count > 0 and count >= prim.migration_threshold:
                 bans.append((n.name, f"failed {count} times (migration-threshold)"))
+        if len(running) > 1 and prim.multiple_active == "block":
+            blocked = True
+        if len(running) > 1 and prim.multiple_active == "stop_only":
+            on_fail_stop = True
         states[pid] = PrimState(
             running_on=tuple(running),
             role=role,
@@ -382,6 +389,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             failed_nodes=tuple(failed_nodes),
             bans=tuple(bans),
             standby_nodes=tuple(standby_nodes),
+            demote_nodes=tuple(demote_nodes),
             fence_nodes=tuple(fence_nodes),
             probed_nodes=tuple(probed),
             history_names=tuple(hist_names),
@@ -419,4 +427,5 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         recheck_at=recheck,
         have_stonith_resource=any(p.cls == "stonith" for p in prims.values()),
         fence_reasons=MappingProxyType(fence_reasons),
+        dc=inp.observed.dc,
     )

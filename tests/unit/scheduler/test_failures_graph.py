@@ -1,0 +1,106 @@
+"""On-fail policies, multiple-active policies, probes, monitors and fencing order."""
+
+from __future__ import annotations
+
+from build import cluster, op, prim, running
+
+from reconciler.scheduler.input import (
+    ClusterOptions,
+    Clone,
+    Operation,
+    Primitive,
+)
+from reconciler.scheduler.plan import plan
+from reconciler.scheduler.summary import render
+
+
+def lines(inp: object) -> list[str]:
+    return sorted(" ".join(x.split()) for x in render(plan(inp, 0)).splitlines())  # type: ignore[arg-type]
+
+
+def with_ops(rid: str, *ops: Operation, **meta: str) -> Primitive:
+    return Primitive(rid, "ocf", "Dummy", "pacemaker", meta=meta, operations=ops)
+
+
+def failed_monitor(rsc: str, node: str = "node1") -> tuple:  # type: ignore[type-arg]
+    return (running(rsc, node, op("start"), op("monitor", 1, 2, 10_000)),)
+
+
+def test_on_fail_stop_stops_everywhere() -> None:
+    r = with_ops("a", Operation("monitor", 10_000, on_fail="stop"))
+    assert lines(cluster((r,), history=failed_monitor("a"))) == [
+        "* Stop a ( node1 ) due to node availability"
+    ]
+
+
+def test_on_fail_block_leaves_it_alone_and_ignore_keeps_it() -> None:
+    blocked = with_ops("a", Operation("monitor", 10_000, on_fail="block"))
+    assert lines(cluster((blocked,), history=failed_monitor("a"))) == []
+    ignored = with_ops("a", Operation("monitor", 10_000, on_fail="ignore"))
+    assert lines(cluster((ignored,), history=failed_monitor("a"))) == []
+
+
+def test_on_fail_standby_moves_everything_off_the_node() -> None:
+    r = with_ops("a", Operation("monitor", 10_000, on_fail="standby"))
+    hist = (*failed_monitor("a"), running("b", "node1"))
+    assert lines(cluster((r, prim("b")), history=hist)) == [
+        "* Move b ( node1 -> node2 )",
+        "* Recover a ( node1 -> node2 )",
+    ]
+
+
+def test_on_fail_demote_only_demotes() -> None:
+    child = with_ops("s", Operation("monitor", 10_000, role="Promoted", on_fail="demote"))
+    clone = Clone("c", child, promotable=True)
+    hist = (
+        running("s", "node1", op("start"), op("promote", 0, 2), op("monitor", 9, 3, 10_000)),
+        running("s", "node2", op("start")),
+    )
+    got = lines(cluster((clone,), history=hist, node_attrs={"node1": {"master-s": "10"}}))
+    assert "* Demote s:0 ( Promoted -> Unpromoted node1 )" in got
+    assert not any("Recover" in x for x in got)
+
+
+def test_multiple_active_policies() -> None:
+    hist = (running("a", "node1"), running("a", "node2"))
+    assert lines(cluster((prim("a"),), history=hist)) == ["* Restart a ( node1 )"]
+    stop_only = prim("a", multiple_active="stop_only")
+    got = lines(cluster((stop_only,), history=hist))
+    assert got == [
+        "* Stop a ( node1 ) due to node availability",
+        "* Stop a ( node2 ) due to node availability",
+    ]
+    assert lines(cluster((prim("a", multiple_active="block"),), history=hist)) == []
+
+
+def test_probes_and_recurring_monitors_in_the_graph() -> None:
+    r = with_ops("a", Operation("monitor", 10_000))
+    p = plan(cluster((r,)), 0)
+    probes = [a for a in p.actions if a.task == "monitor" and a.interval_ms == 0]
+    assert sorted(a.node for a in probes) == ["node1", "node2"]
+    start = next(a for a in p.actions if a.task == "start")
+    mon = next(a for a in p.actions if a.task == "monitor" and a.interval_ms == 10_000)
+    assert mon.node == start.node and not mon.optional
+    assert all((pr.id, start.id) in p.edges for pr in probes)
+    assert (start.id, mon.id) in p.edges
+
+
+def test_fencing_is_serialised_unless_concurrent() -> None:
+    fence = Primitive("f", "stonith", "fence_dummy")
+    nodes = ("node1", "node2", "node3")
+    opts = ClusterOptions(stonith_enabled=True, no_quorum_policy="ignore")
+    inp = cluster((fence,), nodes=nodes, unclean=("node2", "node3"), options=opts)
+    p = plan(inp, 0)
+    fences = [a for a in p.actions if a.resource is None and a.task.startswith("stonith")]
+    assert len(fences) == 2 and (fences[0].id, fences[1].id) in p.edges
+    opts = ClusterOptions(stonith_enabled=True, no_quorum_policy="ignore", concurrent_fencing=True)
+    p = plan(cluster((fence,), nodes=nodes, unclean=("node2", "node3"), options=opts), 0)
+    fences = [a for a in p.actions if a.resource is None and a.task.startswith("stonith")]
+    assert not any((x.id, y.id) in p.edges for x in fences for y in fences)
+
+
+def test_unmanaged_and_maintenance_produce_no_actions() -> None:
+    hist = (running("a", "node1", op("start"), op("monitor", 1, 2, 10_000)),)
+    assert lines(cluster((prim("a", is_managed="false"),), history=hist)) == []
+    opts = ClusterOptions(stonith_enabled=False, maintenance_mode=True)
+    assert lines(cluster((prim("a"), prim("b")), history=hist, options=opts)) == []
