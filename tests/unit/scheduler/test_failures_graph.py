@@ -5,8 +5,8 @@ from __future__ import annotations
 from build import cluster, op, prim, running
 
 from reconciler.scheduler.input import (
-    ClusterOptions,
     Clone,
+    ClusterOptions,
     Operation,
     Primitive,
 )
