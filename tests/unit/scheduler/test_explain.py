@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from build import cluster, prim, running
+
+from reconciler.base.score import INFINITY
+from reconciler.scheduler.explain import explain, render_table
+from reconciler.scheduler.input import Colocation, FailCount, Location
+from reconciler.scheduler.plan import plan
+
+
+def test_explain_names_the_constraints_and_the_bans() -> None:
+    from dataclasses import replace
+
+    inp = cluster(
+        (prim("web-ip"), prim("web-server", migration_threshold="3")),
+        locations=(Location("ip-prefers-2", rsc="web-ip", node="node2", score=100),),
+        colocations=(
+            Colocation("server-with-ip", score=INFINITY, rsc="web-server", with_rsc="web-ip"),
+        ),
+        history=(running("web-server", "node1"),),
+    )
+    inp = replace(
+        inp, observed=replace(inp.observed, failcounts=(FailCount("web-server", "node1", 3),))
+    )
+    text = explain(plan(inp, 0), "web-server")
+    assert text.splitlines()[0].startswith("web-server runs on node2")
+    assert "failed 3 times (migration-threshold)" in text
+    assert "node1: -INFINITY" in text
+
+
+def test_table_lists_every_instance_with_its_change() -> None:
+    table = render_table(plan(cluster((prim("a"), prim("b")), history=(running("b", "node2"),)), 0))
+    rows = table.splitlines()
+    assert rows[0].split() == ["RESOURCE", "NOW", "NEXT", "CHANGE"]
+    assert rows[1].split() == ["a", "-", "node1", "Start"]
+    assert rows[2].split() == ["b", "node2", "node2", "-"]
