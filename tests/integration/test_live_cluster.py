@@ -35,7 +35,8 @@ def test_apply_runs_then_delete_stops(live: LiveCluster, checker: ActiveChecker)
     out = live.apply(dummy("web-a"), "--wait", "--timeout", "20s")
     assert "resource/web-a created" in out.stdout
     [node] = live.wait_on("web-a")
-    assert live.state_file(node, "web-a").exists()
+    found = [n for n in live.nodes if live.state_file(n, "web-a").exists()]
+    assert found == [node], f"the cluster says {node}, the disk says {found}"
     again = live.apply(dummy("web-a"))
     assert "resource/web-a unchanged" in again.stdout
     got = live.hactl("get", "resources", "web-a").stdout
@@ -215,3 +216,28 @@ def test_whole_cluster_restart_brings_everything_back_once(
     assert len(starts) == 1, f"started more than once: {starts}"
     live.hactl("delete", "resource", "persist")
     live.hactl("delete", "location", "persist-pref")
+
+
+def test_kill_node_running_a_resource_fences_then_recovers(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    import signal
+
+    from reconciler.daemon import localcluster
+
+    assert live.lay is not None
+    live.apply(dummy("victim-rsc", extra="  stickiness: 100\n"), "--wait")
+    [node] = live.wait_on("victim-rsc")
+    localcluster.stop_node(live.lay, node, signal.SIGKILL)  # hacd dies; the resource "runs" on
+    v = live.wait(
+        lambda v: live.where(v, "victim-rsc") not in ([], [node]) and v["coordinator"]["converged"],
+        "recovery elsewhere after fencing",
+        timeout=30,
+    )
+    assert (live.lay.state_dir / node / "off").exists(), "the node was not fenced"
+    assert any(h["node"] == node and h["ok"] for h in v["fencingHistory"])
+    localcluster.start_node(live.lay, node)
+    live.wait(lambda v: all(x["state"] == "online" for x in v["nodes"]), "the node rejoins", 20)
+    live.wait(lambda v: v["coordinator"]["converged"], "converged after the rejoin")
+    assert len(live.where(live.view(), "victim-rsc")) == 1
+    live.hactl("delete", "resource", "victim-rsc")
