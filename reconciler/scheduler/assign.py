@@ -377,11 +377,13 @@ class _Assigner:
             or any(self.available(n) and w >= 0 for n, w in work.items())
         ):
             old = self.allowed[dep]
+            source = f"colocation {c.id} with {c.primary}"
             for n, w in work.items():
                 if w != old[n]:
-                    self.contrib.setdefault(dep, []).append(
-                        (f"colocation {c.id} with {c.primary}", n, w - old[n])
-                    )
+                    self.contrib.setdefault(dep, []).append((source, n, w - old[n]))
+                elif c.score >= INFINITY and pnode is not None and self.attr(n, attr) == value:
+                    # a mandatory colocation that this node satisfies (no score change)
+                    self.contrib.setdefault(dep, []).append((source, n, 0))
             self.allowed[dep] = work
 
     def apply_coloc_clone(self, dep: str, clone: str, c: Coloc) -> None:

@@ -14,9 +14,11 @@ from reconciler.scheduler.summary import summary_items
 
 
 def _terms(contribs: tuple[Contribution, ...], node: str) -> list[str]:
-    on_node = [c for c in contribs if c.node == node and c.score != 0]
+    on_node = [
+        c for c in contribs if c.node == node and (c.score != 0 or c.source.startswith("coloc"))
+    ]
     on_node.sort(key=lambda c: (-abs(c.score), c.source))
-    return [f"{c.source} ({score_text(c.score)})" for c in on_node]
+    return [f"{c.source} ({score_text(c.score) if c.score else 'required'})" for c in on_node]
 
 
 def explain_placement(pl: Placement) -> str:

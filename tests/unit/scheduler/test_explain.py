@@ -26,6 +26,7 @@ def test_explain_names_the_constraints_and_the_bans() -> None:
     assert text.splitlines()[0].startswith("web-server runs on node2")
     assert "failed 3 times (migration-threshold)" in text
     assert "node1: -INFINITY" in text
+    assert "colocation server-with-ip with web-ip (required)" in text
 
 
 def test_table_lists_every_instance_with_its_change() -> None:
