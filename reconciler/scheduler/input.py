@@ -56,6 +56,7 @@ Change log
 ----------
 * v1: initial contract.
 * v1.1: mapping defaults via default_factory (v1 failed at import time).
+* v1.2: ``NodeState.unclean_reason`` (additive; ``#unclean-reason`` still read).
 """
 
 from __future__ import annotations
@@ -403,7 +404,13 @@ class FailCount:
 
 @dataclass(frozen=True, slots=True)
 class NodeState:
-    """Observed state of one node (``node_state`` + ``transient_attributes``)."""
+    """Observed state of one node (``node_state`` + ``transient_attributes``).
+
+    ``unclean_reason`` is the text of the fencing line when ``unclean`` (e.g.
+    "peer is no longer part of the cluster"); the older convention of a
+    ``#unclean-reason`` transient attribute is still read when it is ``None``.
+    ``pending``: member but not yet ready to run resources (join pending/down).
+    """
 
     name: str
     online: bool
@@ -413,6 +420,7 @@ class NodeState:
     maintenance: bool = False
     pending: bool = False
     transient_attributes: Mapping[str, str] = field(default_factory=_empty)
+    unclean_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ def _nodes(inp: SchedulerInput) -> tuple[NodeInfo, ...]:
                 )
             )
             continue
-        reason = st.transient_attributes.get("#unclean-reason")
+        reason = st.unclean_reason or st.transient_attributes.get("#unclean-reason")
         out.append(
             NodeInfo(
                 name=n.name,

@@ -234,8 +234,6 @@ def _node_state(ns: ET.Element, stonith: bool, transient: dict[str, str]) -> Nod
     elif expected == "member":
         unclean, reason = True, "peer is unexpectedly down"
     attrs = dict(transient)
-    if reason:
-        attrs["#unclean-reason"] = reason
     return NodeState(
         name=name,
         online=online and not pending,
@@ -243,6 +241,7 @@ def _node_state(ns: ET.Element, stonith: bool, transient: dict[str, str]) -> Nod
         shutdown=shutdown,
         pending=pending,
         transient_attributes=MappingProxyType(attrs),
+        unclean_reason=reason or None,
     )
 
 
