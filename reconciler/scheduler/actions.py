@@ -60,6 +60,7 @@ class Graph:
         self.index: dict[tuple[str | None, str, str | None], int] = {}
         self.by_rsc: dict[str, list[int]] = {}
         self.edges: set[tuple[int, int]] = set()
+        self.user_edges: set[tuple[int, int]] = set()
         self.active: set[str] = set()
 
     def add(
@@ -104,12 +105,14 @@ class Graph:
             if self.acts[i].task == task and self.acts[i].interval_ms == 0
         ]
 
-    def order(self, first: Act | None, then: Act | None, flags: int) -> None:
+    def order(self, first: Act | None, then: Act | None, flags: int, *, user: bool = False) -> None:
         if first is None or then is None or first.idx == then.idx:
             return
         first.outs.append((then.idx, flags))
         then.ins.append((first.idx, flags))
         self.edges.add((first.idx, then.idx))
+        if user:
+            self.user_edges.add((first.idx, then.idx))
 
 
 def _set_reason(a: Act, text: str | None, overwrite: bool = False) -> None:
@@ -230,3 +233,42 @@ def running_role(role: str) -> bool:
 
 def ordering_targets(u: Unpacked, o: Ord) -> None:  # pragma: no cover - placeholder
     _ = (u, o)
+
+
+def _cyclic_nodes(n: int, edges: set[tuple[int, int]]) -> set[int]:
+    """Nodes left over by Kahn's algorithm: those on or behind a cycle."""
+    succ: dict[int, list[int]] = {}
+    indeg = [0] * n
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+        indeg[b] += 1
+    ready = [i for i in range(n) if indeg[i] == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for j in succ.get(i, []):
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(j)
+    return set() if done == n else {i for i in range(n) if indeg[i] > 0}
+
+
+def acyclic_edges(g: Graph) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """The ordering edges as a DAG, and the edges dropped to break loops.
+
+    Contradictory configured orderings (A before B and B before A) would make a
+    loop; the configured edges inside the loop are dropped first, then (never
+    seen in practice) the remaining edges inside it.
+    """
+    edges = set(g.edges)
+    dropped: list[tuple[int, int]] = []
+    for only_user in (True, False):
+        stuck = _cyclic_nodes(len(g.acts), edges)
+        if not stuck:
+            break
+        for e in sorted(edges):
+            if e[0] in stuck and e[1] in stuck and (e in g.user_edges or not only_user):
+                edges.discard(e)
+                dropped.append(e)
+    return tuple(sorted(edges)), tuple(sorted(dropped))

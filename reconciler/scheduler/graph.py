@@ -363,20 +363,20 @@ def apply_orders(ctx: Context, g: Graph, orders: tuple[Ord, ...]) -> None:
                 pseudo = g.add(None, o.require_any, None, pseudo=True)
                 any_pseudo[o.require_any] = pseudo
             for f in firsts:
-                g.order(f, pseudo, REQUIRES_ANY)
+                g.order(f, pseudo, REQUIRES_ANY, user=True)
             for t in thens:
-                g.order(pseudo, t, flags | RUNNABLE_LEFT)
+                g.order(pseudo, t, flags | RUNNABLE_LEFT, user=True)
             continue
         for f in firsts:
             for t in thens:
-                g.order(f, t, flags)
+                g.order(f, t, flags, user=True)
         if o.symmetrical and o.kind != "Serialize":
             inv_first = _INVERSE.get(o.then_action, o.then_action)
             inv_then = _INVERSE.get(o.first_action, o.first_action)
             ifl = IMPLIES_FIRST if o.kind == "Mandatory" else 0
             for f in _action_for(ctx, g, o.then, inv_first, True):
                 for t in _action_for(ctx, g, o.first, inv_then, False):
-                    g.order(f, t, ifl)
+                    g.order(f, t, ifl, user=True)
     # a one-or-more pseudo action is runnable only if one of its inputs is
     for p in any_pseudo.values():
         if not any(g.acts[i].runnable for i, _ in p.ins):
@@ -412,10 +412,10 @@ def _interleave(ctx: Context, g: Graph, o: Ord, flags: int) -> None:
             continue
         for f in _action_for(ctx, g, partner, o.first_action, True):
             for t in thens:
-                g.order(f, t, flags)
+                g.order(f, t, flags, user=True)
         if o.symmetrical and o.kind == "Mandatory":
             inv_first = _INVERSE.get(o.then_action, o.then_action)
             inv_then = _INVERSE.get(o.first_action, o.first_action)
             for f in _action_for(ctx, g, inst, inv_first, True):
                 for t in _action_for(ctx, g, partner, inv_then, False):
-                    g.order(f, t, IMPLIES_FIRST)
+                    g.order(f, t, IMPLIES_FIRST, user=True)

@@ -81,6 +81,7 @@ class Plan:
     placements: Mapping[str, Placement]
     actions: tuple[Action, ...]
     edges: tuple[tuple[int, int], ...]
+    dropped_edges: tuple[tuple[int, int], ...]
     fencing: tuple[Fencing, ...]
     changes: Mapping[str, act.ResourceChange]
     graph_actions: tuple[act.Act, ...]
@@ -184,10 +185,12 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
         for a in g.acts
         if a.rsc is None and a.fence_reason is not None
     )
+    edges, dropped = act.acyclic_edges(g)
     return Plan(
         placements=MappingProxyType(placements),
         actions=frozen,
-        edges=tuple(sorted(g.edges)),
+        edges=edges,
+        dropped_edges=dropped,
         fencing=fencing,
         changes=MappingProxyType(dict(changes)),
         graph_actions=tuple(g.acts),
