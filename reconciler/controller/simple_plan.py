@@ -117,10 +117,16 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
     placement: dict[str, str | None] = {}
     notes: list[str] = []
 
+    unknown, stopped = RscOnNode("unknown"), RscOnNode("stopped")
+    default = {n: unknown if h is Health.ONLINE else stopped for n, h in healths.items()}
+    observed = inp.observed
+
     def obs(r: str, n: str) -> RscOnNode:
-        return inp.observed.get(
-            (r, n), RscOnNode("unknown" if healths.get(n) is Health.ONLINE else "stopped")
-        )
+        return observed.get((r, n)) or default.get(n, stopped)
+
+    by_target: dict[str, list[tuple[str, int]]] = {}
+    for loc_rsc, loc_node, loc_score in inp.locations:
+        by_target.setdefault(loc_rsc, []).append((loc_node, loc_score))
 
     # fencing of unclean nodes that may hold resources
     fence_ids: dict[str, str] = {}
@@ -195,11 +201,10 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
             if nv.health is not Health.ONLINE or nv.standby or nv.maintenance:
                 continue
             score: int = 0
-            for loc_rsc, loc_node, loc_score in inp.locations:
-                if loc_node == n and (
-                    loc_rsc == unit.name or any(m.name == loc_rsc for m in members)
-                ):
-                    score = add(score, loc_score)
+            for target_name in sorted({unit.name, *(m.name for m in members)}):
+                for loc_node, loc_score in by_target.get(target_name, ()):
+                    if loc_node == n:
+                        score = add(score, loc_score)
             for m in members:
                 o = obs(m.name, n)
                 if banned(o.failcount, m.migration_threshold) or o.state == "stop_failed":
