@@ -9,8 +9,8 @@ Device parameters Pacemaker interprets itself (never passed to the agent):
   is given, else dynamic-list);
 * ``pcmk_delay_base`` (a duration or a per-node map ``n1:5s;n2:0``) and
   ``pcmk_delay_max`` (random extra delay up to this) — applied before off/reboot;
-* ``pcmk_host_argument`` the parameter that carries the port (default: ``plug`` when the
-  agent has it, else ``port``), ``pcmk_off_action``/``pcmk_reboot_action`` renames.
+* ``pcmk_host_argument`` the parameter that carries the port (default: ``port`` when the
+  agent has it, else ``plug``, else none), ``pcmk_off_action``/``pcmk_reboot_action``.
 
 Fence exit codes: 0 success (status: on), 2 status: off, anything else failure.
 """
@@ -96,7 +96,7 @@ def stdin_for(
     params: Mapping[str, str], action: str, port: str | None, target: str | None, host_argument: str
 ) -> bytes:
     lines = [f"action={action}"]
-    if port is not None:
+    if port is not None and host_argument != "none":
         lines.append(f"{host_argument}={port}")
     if target is not None:
         lines.append(f"nodename={target}")
@@ -108,6 +108,15 @@ def stdin_for(
             raise AgentError(f"fence parameter {key!r} contains a newline")
         lines.append(f"{key}={value}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def _host_argument(md: AgentMetadata | None) -> str:
+    """Pacemaker's default: ``port`` if the agent has it, else ``plug``, else none."""
+    if md is None or md.param("port") is not None:
+        return "port"
+    if md.param("plug") is not None:
+        return "plug"
+    return "none"
 
 
 def _verdict(action: str, rc: int) -> Verdict:
@@ -162,9 +171,7 @@ async def run_fence(
         md: AgentMetadata | None = await asyncio.to_thread(catalog.metadata, req.agent)
     except AgentError:
         md = None
-    host_argument = params.get("pcmk_host_argument") or (
-        "plug" if md is None or md.param("plug") is not None or md.param("port") is None else "port"
-    )
+    host_argument = params.get("pcmk_host_argument") or _host_argument(md)
     port: str | None = None
     target = req.target
     try:
