@@ -17,9 +17,13 @@ import random
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+
+import grpc
 
 from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
+from reconciler.kv.errors import KvError
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
@@ -68,6 +72,14 @@ class PeerInfo:
 
 def _target(url: str) -> str:
     return url.split("://", 1)[-1]
+
+
+class _ForwardedError(KvError):
+    """An error with etcd's code and text (from the leader, or etcd's own wording)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class RaftEngine:
@@ -204,8 +216,37 @@ class RaftEngine:
         self._wake.set()
         await asyncio.wait_for(fut, READ_TIMEOUT_S)
 
+    async def _forward_cluster(self, method: str, request: Any) -> Any:
+        """A membership change sent to a follower goes to the leader's client port (etcd too)."""
+        from aetcd.rpc import rpc_pb2_grpc
+
+        lead = self.peers.get(self._lead)
+        if lead is None or not lead.client_urls:
+            raise StoreUnavailable(NO_LEADER)
+        target = _target(lead.client_urls[0])
+        creds = self.credentials
+        async with (
+            grpc.aio.secure_channel(target, creds)  # type: ignore[arg-type]
+            if creds is not None
+            else grpc.aio.insecure_channel(target)
+        ) as ch:
+            stub = rpc_pb2_grpc.ClusterStub(ch)
+            try:
+                return await getattr(stub, method)(request, timeout=READ_TIMEOUT_S)
+            except grpc.aio.AioRpcError as exc:
+                raise _ForwardedError(exc.code().name, exc.details() or "") from None
+
     async def member_add(self, peer_urls: list[str], is_learner: bool) -> MemberInfo:
+        if not self.is_leader():
+            from aetcd.rpc import rpc_pb2
+
+            req = rpc_pb2.MemberAddRequest(peerURLs=peer_urls, isLearner=is_learner)
+            r = await self._forward_cluster("MemberAdd", req)
+            m = r.member
+            return MemberInfo(m.ID, m.name, tuple(m.peerURLs), tuple(m.clientURLs), m.isLearner)
         nid = member_id_of(",".join(sorted(peer_urls)), str(self.member.cluster_id))
+        if nid in self.node.conf_state().members():
+            raise _ForwardedError("FAILED_PRECONDITION", "etcdserver: Peer URLs already exists")
         info = PeerInfo(nid, "", tuple(peer_urls))
         kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_VOTER
         await self._conf_change(ConfChange(kind, nid, info.encode()))
@@ -213,16 +254,33 @@ class RaftEngine:
 
     async def member_remove(self, member_id: int) -> None:
         if member_id not in self.node.conf_state().members():
-            from reconciler.kv.errors import KvError
+            raise _ForwardedError("NOT_FOUND", MEMBER_NOT_FOUND)
+        if not self.is_leader():
+            from aetcd.rpc import rpc_pb2
 
-            class _NotFound(KvError):
-                code = "NOT_FOUND"
-                message = MEMBER_NOT_FOUND
-
-            raise _NotFound()
+            await self._forward_cluster("MemberRemove", rpc_pb2.MemberRemoveRequest(ID=member_id))
+            return
         await self._conf_change(ConfChange(ConfChangeType.REMOVE_NODE, member_id))
 
     async def member_promote(self, member_id: int) -> None:
+        cs = self.node.conf_state()
+        if member_id not in cs.members():
+            raise _ForwardedError("NOT_FOUND", MEMBER_NOT_FOUND)
+        if member_id not in cs.learners:
+            raise _ForwardedError(
+                "FAILED_PRECONDITION", "etcdserver: can only promote a learner member"
+            )
+        if not self.is_leader():
+            from aetcd.rpc import rpc_pb2
+
+            await self._forward_cluster("MemberPromote", rpc_pb2.MemberPromoteRequest(ID=member_id))
+            return
+        match = {p.id: p.match for p in self.node.status().progress}
+        if match.get(member_id, 0) * 10 < self.node.log.committed * 9:
+            raise _ForwardedError(
+                "FAILED_PRECONDITION",
+                "etcdserver: can only promote a learner member which is in sync with leader",
+            )
         info = self.peers.get(member_id) or PeerInfo(member_id, "", ())
         await self._conf_change(ConfChange(ConfChangeType.ADD_VOTER, member_id, info.encode()))
 

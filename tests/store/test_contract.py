@@ -418,3 +418,52 @@ def test_snapshot_stream(store: Store) -> None:
     # etcd's shape: whole 512-byte pages followed by their SHA-256
     assert (len(data) - 32) % 512 == 0
     assert hashlib.sha256(data[:-32]).digest() == data[-32:]
+
+
+def test_member_add_learner_promote_refused_remove(store: Store) -> None:
+    cluster = store.stubs(1).cluster  # any member: a follower forwards to the leader
+    port = 23290 if store.backend == "builtin" else 23190  # nobody listens there
+    req = R.MemberAddRequest(peerURLs=[f"http://127.0.0.1:{port}"], isLearner=True)
+
+    def add() -> R.MemberAddResponse | None:
+        # etcd's --strict-reconfig-check refuses changes until every member has been
+        # connected for 5 s ("etcdserver: unhealthy cluster"); retry through that window
+        try:
+            return cluster.MemberAdd(req, timeout=10)
+        except grpc.RpcError as e:
+            if e.details() != "etcdserver: unhealthy cluster":
+                raise
+            return None
+
+    new = poll(add, what="MemberAdd accepted").member
+    assert new.ID and new.isLearner and list(new.peerURLs) == [f"http://127.0.0.1:{port}"]
+    # MemberList is served from each member's applied state: poll until the change arrived
+    ml = poll(
+        lambda: [
+            m
+            for m in store.stubs(2).cluster.MemberList(R.MemberListRequest(), timeout=10).members
+            if m.ID == new.ID
+        ],
+        what="the learner in every member's list",
+    )
+    assert [(m.isLearner, m.name) for m in ml] == [(True, "")]
+    e = rpc_error(cluster.MemberPromote, R.MemberPromoteRequest(ID=new.ID))
+    assert (e.code(), e.details()) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "etcdserver: can only promote a learner member which is in sync with leader",
+    )
+    cluster.MemberRemove(R.MemberRemoveRequest(ID=new.ID), timeout=10)
+    poll(
+        lambda: (
+            sorted(
+                m.name
+                for m in store.stubs(0)
+                .cluster.MemberList(R.MemberListRequest(), timeout=10)
+                .members
+            )
+            == ["m1", "m2", "m3"]
+        ),
+        what="the learner gone from the list",
+    )
+    e = rpc_error(cluster.MemberRemove, R.MemberRemoveRequest(ID=new.ID))
+    assert (e.code(), e.details()) == (grpc.StatusCode.NOT_FOUND, "etcdserver: member not found")
