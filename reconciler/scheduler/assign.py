@@ -120,9 +120,15 @@ class _Assigner:
         self.contrib.setdefault(rid, []).append((source, node, score))
 
     def _add_recursive(self, rid: str, node: str, score: int, source: str) -> None:
+        """A location on a resource applies to its children; in a (colocated) group
+        only the first member gets the score, the others just the node with 0
+        (Pacemaker's group_rsc_location: the members follow the first anyway)."""
         self._add(rid, node, score, source)
+        first = True
         for c in self.children(rid):
-            self._add_recursive(c, node, score, source)
+            self._add_recursive(c, node, score if first else 0, source)
+            if rid in self.u.groups:
+                first = False
 
     def _build(self, locs: tuple[LocScore, ...], colocs: tuple[Coloc, ...]) -> None:
         for rid in self.entities():
