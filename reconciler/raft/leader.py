@@ -50,8 +50,7 @@ class LeaderCore(RaftCore):
         elif t == T.MsgSnapResp:
             self._heard(pr)
             if pr.state == ProgressState.SNAPSHOT and pr.pending_snapshot == m.index:
-                pr.snap_offset = m.snap_offset
-                self._send_snap_chunk(m.frm, pr)
+                self._snap_resp(m, pr)
         elif t == T.MsgTransferLeader:
             self._leader_transfer(m.frm, pr)
 
@@ -162,7 +161,8 @@ class LeaderCore(RaftCore):
         if pr.state == ProgressState.REPLICATE and pr.inflights.full():
             pr.inflights.free_first_one()
         if pr.state == ProgressState.SNAPSHOT:
-            self._send_snap_chunk(m.frm, pr)  # resend the chunk in flight (it may be lost)
+            pr.snap_sent = pr.snap_acked  # resend what is unconfirmed (it may be lost)
+            self._send_snap_window(m.frm, pr)
         elif pr.match < self.log.last_index():
             self._send_append(m.frm)
         if not m.context:
@@ -241,27 +241,53 @@ class LeaderCore(RaftCore):
             return False
         if snap.is_empty():
             raise AssertionError("need a non-empty snapshot to catch a follower up")
-        pr.become_snapshot(snap.meta.index)
-        self._send_snap_chunk(to, pr)
+        pr.become_snapshot(snap)
+        self._send_snap_window(to, pr)
         return True
 
-    def _send_snap_chunk(self, to: int, pr: Progress) -> None:
-        snap = self.log.snapshot()
-        if snap.meta.index != pr.pending_snapshot:
-            pr.become_probe()  # a newer snapshot replaced it: start over from probing
+    def _snap_resp(self, m: Message, pr: Progress) -> None:
+        """A follower holds ``m.snap_offset`` bytes of the snapshot being sent.
+
+        An acknowledgement that moves forward opens the window; a refusal (an out-of-order
+        or unknown chunk) only moves the pointers: the next heartbeat response resends
+        from there, so duplicated refusals cannot start a storm of chunks.
+        """
+        have = m.snap_offset
+        if not m.reject:
+            if have > pr.snap_acked:
+                pr.snap_acked = have
+                pr.snap_sent = max(pr.snap_sent, have)
+                self._send_snap_window(m.frm, pr)
             return
-        off = min(pr.snap_offset, len(snap.data))
-        chunk = snap.data[off : off + self.config.snapshot_chunk_size]
-        self._send(
-            Message(
-                T.MsgSnap,
-                to=to,
-                snapshot=snap.meta,
-                snap_data=chunk,
-                snap_offset=off,
-                snap_total=len(snap.data),
+        pr.snap_acked = have
+        pr.snap_sent = have
+
+    def _send_snap_window(self, to: int, pr: Progress) -> None:
+        """Send chunks from ``snap_sent`` while at most ``snapshot_window`` are unconfirmed."""
+        snap = pr.snap
+        if snap is None:
+            return
+        total = len(snap.data)
+        size = self.config.snapshot_chunk_size
+        window = size * self.config.snapshot_window
+        first = True
+        while (first and total == 0) or (
+            pr.snap_sent < total and pr.snap_sent - pr.snap_acked < window
+        ):
+            first = False
+            off = pr.snap_sent
+            chunk = snap.data[off : off + size]
+            self._send(
+                Message(
+                    T.MsgSnap,
+                    to=to,
+                    snapshot=snap.meta,
+                    snap_data=chunk,
+                    snap_offset=off,
+                    snap_total=total,
+                )
             )
-        )
+            pr.snap_sent = off + len(chunk)
 
     # ---------------------------------------------------------------- membership
     def _apply_conf_change(self, cc: ConfChange) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 
-from reconciler.raft.types import ConfState
+from reconciler.raft.types import ConfState, Snapshot
 
 
 class ProgressState(enum.IntEnum):
@@ -58,7 +58,9 @@ class Progress:
         "next",
         "pending_snapshot",
         "probe_sent",
-        "snap_offset",
+        "snap",
+        "snap_acked",
+        "snap_sent",
         "state",
     )
 
@@ -67,7 +69,9 @@ class Progress:
         self.next = next_index
         self.state = ProgressState.PROBE
         self.pending_snapshot = 0
-        self.snap_offset = 0  # next chunk to send while in SNAPSHOT
+        self.snap: Snapshot | None = None  # the snapshot being sent (pinned while sending)
+        self.snap_sent = 0  # next byte of it to send
+        self.snap_acked = 0  # bytes the follower confirmed it holds
         self.last_active = 0  # the leader's tick count when this member last answered
         self.probe_sent = False
         self.inflights = Inflights(max_inflight)
@@ -76,7 +80,9 @@ class Progress:
     def _reset_state(self, state: ProgressState) -> None:
         self.probe_sent = False
         self.pending_snapshot = 0
-        self.snap_offset = 0
+        self.snap = None
+        self.snap_sent = 0
+        self.snap_acked = 0
         self.state = state
         self.inflights.reset()
 
@@ -93,9 +99,10 @@ class Progress:
         self._reset_state(ProgressState.REPLICATE)
         self.next = self.match + 1
 
-    def become_snapshot(self, snapshot_index: int) -> None:
+    def become_snapshot(self, snap: Snapshot) -> None:
         self._reset_state(ProgressState.SNAPSHOT)
-        self.pending_snapshot = snapshot_index
+        self.pending_snapshot = snap.meta.index
+        self.snap = snap
 
     def maybe_update(self, n: int) -> bool:
         """A follower acknowledged up to ``n``."""

@@ -217,6 +217,7 @@ class Config:
     max_inflight_msgs: int = 256  # bounded pipeline of unacknowledged MsgApp per follower
     max_committed_per_ready: int = 4096  # entries handed to the application per Ready
     snapshot_chunk_size: int = 1 << 20  # bytes of snapshot data per MsgSnap
+    snapshot_window: int = 4  # unacknowledged MsgSnap chunks in flight per follower
     pre_vote: bool = True
     check_quorum: bool = True
 
@@ -227,5 +228,5 @@ class Config:
             raise ValueError("need 0 < heartbeat_tick < election_tick")
         if self.max_inflight_msgs <= 0 or self.max_entries_per_msg <= 0:
             raise ValueError("max_inflight_msgs and max_entries_per_msg must be positive")
-        if self.snapshot_chunk_size <= 0:
-            raise ValueError("snapshot_chunk_size must be positive")
+        if self.snapshot_chunk_size <= 0 or self.snapshot_window <= 0:
+            raise ValueError("snapshot_chunk_size and snapshot_window must be positive")

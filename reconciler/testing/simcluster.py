@@ -25,6 +25,7 @@ from reconciler.raft.types import (
     Entry,
     EntryType,
     ReadState,
+    Ready,
     StateType,
 )
 from reconciler.testing import linearizability as lin
@@ -57,6 +58,7 @@ class SimConfig:
     p_heal: float = 0.03
     p_conf: float = 0.0  # per step: add a learner / promote it / remove a voter
     guards: bool = True  # pre-vote and check-quorum (off: many more competing elections)
+    max_fsync_steps: int = 0  # a Ready's fsync takes 0..N steps; the node is stepped meanwhile
     net: NetFaults = field(default_factory=NetFaults)
 
 
@@ -71,6 +73,8 @@ class SimMember:
     max_commit: int = 0  # within this life
     lives: int = 0
     retired: bool = False  # removed from the cluster and stopped for good
+    writing: Ready | None = None  # a Ready whose fsync is in progress
+    write_done_at: int = 0
 
     @property
     def alive(self) -> bool:
@@ -143,8 +147,11 @@ class SimCluster:
     def crash(self, i: int, torn_ready: bool = False) -> None:
         m = self.members[i]
         assert m.node is not None
-        if torn_ready and m.node.has_ready():
+        if torn_ready and m.writing is not None:
+            m.disk.persist(m.writing, torn=self.rng)
+        elif torn_ready and m.node.has_ready():
             m.disk.persist(m.node.ready(), torn=self.rng)
+        m.writing = None
         m.node = None
         m.storage = None
         self.note(f"crash {i}" + (" mid-write" if torn_ready else ""))
@@ -232,12 +239,26 @@ class SimCluster:
         self.note(f"leader {leader.id} proposes {cc.type.name} {cc.node_id}")
 
     def _handle_ready(self, i: int) -> None:
+        """Take a Ready and, once its fsync is done (maybe some steps later, while the node
+        keeps being stepped, as the store's asyncio shell does), finish it."""
         m = self.members[i]
         node = m.node
-        if node is None or not node.has_ready():
+        if node is None:
             return
-        assert m.storage is not None
-        rd = node.ready()
+        if m.writing is None:
+            if not node.has_ready():
+                return
+            m.writing = node.ready()
+            m.write_done_at = self.now + self.rng.randint(0, self.cfg.max_fsync_steps)
+        if self.now < m.write_done_at:
+            return
+        rd, m.writing = m.writing, None
+        self._finish_ready(i, rd)
+
+    def _finish_ready(self, i: int, rd: Ready) -> None:
+        m = self.members[i]
+        node = m.node
+        assert node is not None and m.storage is not None
         # 1. persist (fsync), and mirror into the in-memory storage
         m.disk.persist(rd)
         if rd.snapshot is not None:
