@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +286,12 @@ def _done(
     return from_process(req, ctx, out, timeout_s=0, rc=rc, verdict=v, reason=why)
 
 
+def _timed_out(req: OpRequest, ctx: OpContext, timeout_s: float, why: str) -> OpResult:
+    out = ProcessOutcome(None, True, b"", why.encode(), False, False, None)
+    result = from_process(req, ctx, out, timeout_s=timeout_s)
+    return replace(result, reason=f"{result.reason.split(' (')[0]}: {why}")
+
+
 async def run_systemd(
     manager: SystemdManager | None, req: OpRequest, ctx: OpContext, timeout_s: float
 ) -> OpResult:
@@ -311,21 +317,23 @@ async def run_systemd(
     unit = unit_name(req.agent.type)
     deadline = asyncio.get_running_loop().time() + timeout_s
     try:
-        return await asyncio.wait_for(_run(manager, unit, req, ctx, deadline), timeout_s + 1)
-    except TimeoutError:
-        return _done(
-            req,
-            ctx,
-            OcfRc.ERR_GENERIC,
-            f"timed out after {timeout_s:g}s",
-            Verdict(False, Severity.SOFT, Observed.UNKNOWN, "timed out"),
+        return await asyncio.wait_for(
+            _run(manager, unit, req, ctx=ctx, deadline=deadline, timeout_s=timeout_s), timeout_s + 1
         )
+    except TimeoutError:
+        return _timed_out(req, ctx, timeout_s, "systemd did not answer")
     except AgentError as exc:
         return not_run(req, ctx, ExecStatus.ERROR, OcfRc.ERR_GENERIC, str(exc))
 
 
 async def _run(
-    manager: SystemdManager, unit: str, req: OpRequest, ctx: OpContext, deadline: float
+    manager: SystemdManager,
+    unit: str,
+    req: OpRequest,
+    *,
+    ctx: OpContext,
+    deadline: float,
+    timeout_s: float,
 ) -> OpResult:
     st = await manager.state(unit)
     if req.action in ("monitor", "status"):
@@ -355,6 +363,8 @@ async def _run(
     await manager.job(method, unit)
     st = await manager.settle(unit, deadline)
     rc, why = monitor_rc(st)
+    if st.job != 0 or st.active in ("activating", "deactivating"):
+        return _timed_out(req, ctx, timeout_s, f"{unit} still {why}")
     if req.action == "stop":
         ok = rc == OcfRc.NOT_RUNNING
         return _done(req, ctx, OcfRc.OK if ok else OcfRc.ERR_GENERIC, why)
