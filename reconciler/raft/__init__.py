@@ -21,7 +21,8 @@ performs the effects the core returns. Public API (stable; changes are noted bel
                                            # REMOVE_NODE. One at a time; refused (raises
                                            # ProposalDropped) until the leader has committed
                                            # an entry of its own term.
-    node.read_index(ctx)                   # linearizable read point -> Ready.read_states
+    node.read_index(ctx)                   # linearizable read point -> Ready.read_states;
+                                           # ctx must be unique across the cluster
     node.transfer_leader(to)               # leadership transfer (MsgTimeoutNow)
     node.campaign()                        # start an election now
     if node.has_ready():
@@ -36,6 +37,10 @@ performs the effects the core returns. Public API (stable; changes are noted bel
         #    empty NORMAL entries (data == b"") are the leader's no-ops: skip them;
         #    serve rd.read_states once applied >= read_state.index
         # 4. node.advance(rd)
+        # The node may be stepped/ticked/proposed to between ready() and advance() (e.g.
+        # while the fsync runs in a thread): whatever happens meanwhile comes in the next
+        # Ready. If persisting fails (NoSpace), do not send or apply; ready() again offers
+        # the same entries and hard state (messages are handed out once: Raft resends).
     node.status()                          # term, vote, commit, applied, lead, role,
                                            # conf_state, progress (leader), lead_transferee
     node.conf_state(), node.is_witness(id) # membership as of the applied index
@@ -50,7 +55,10 @@ MsgSnap carries one chunk (``snap_offset``/``snap_total``/``snap_data``) plus th
 snapshot's ``SnapshotMeta``; the follower acknowledges each chunk with MsgSnapResp.
 Node ids are positive ints (0 is NONE).
 
-API changes: none yet.
+API changes:
+- Config.snapshot_window (chunks in flight per follower, default 4) added; a snapshot
+  transfer keeps sending the snapshot it started with even if a newer one is made.
+- check-quorum is evaluated every tick (a leader steps down within one election timeout).
 """
 
 from reconciler.raft.errors import (
