@@ -120,6 +120,7 @@ def init(  # noqa: PLR0917 (a click command's options)
                 "endpoints": [f"{h}:2379" for _, h in pairs],
                 "member": {"client": f"{host}:2379", "peer": f"{host}:2380"},
                 "members": {n: f"{h}:2380" for n, h in pairs},
+                "memberClients": {n: f"{h}:2379" for n, h in pairs},
             }
         cfg = NodeConfig.model_validate(
             {

@@ -48,7 +48,8 @@ class StoreConfig(_Cfg):
     cert_file: str | None = Field(None, alias="certFile")
     key_file: str | None = Field(None, alias="keyFile")
     member: MemberConfig | None = None
-    members: dict[str, str] = Field(default_factory=dict)
+    members: dict[str, str] = Field(default_factory=dict)  # name -> peer address
+    member_clients: dict[str, str] = Field(default_factory=dict, alias="memberClients")
 
 
 class FencingConfig(_Cfg):

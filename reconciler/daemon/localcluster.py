@@ -143,6 +143,7 @@ def write_configs(lay: Layout) -> None:
                     "endpoints": lay.endpoints(),
                     "member": {"client": lay.member_client(i), "peer": lay.member_peer(i)},
                     "members": {m: lay.member_peer(j) for j, m in enumerate(lay.nodes)},
+                    "memberClients": {m: lay.member_client(j) for j, m in enumerate(lay.nodes)},
                 }
             )
         cfg = NodeConfig.model_validate(

@@ -38,21 +38,50 @@ class Hacd:
         self.kv: Kv | None = None
         self.stopping = asyncio.Event()
         self.lease_lost = asyncio.Event()
-        self._member: object | None = None
+        self._member: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
     async def _store(self) -> Kv:
         store = self.cfg.store
         if store.backend == "builtin":
-            from reconciler.daemon import store_member  # the builtin store's wiring
-
-            start = getattr(store_member, "start_member", None)
-            if start is None:
-                raise StoreError("this build has no builtin store member; use store: etcd")
-            self._member = await start(self.cfg)
-            endpoints = [store.member.client] if store.member else list(store.endpoints)
+            await self._start_member()
+            endpoints = list(store.endpoints) or ([store.member.client] if store.member else [])
             return EtcdKv(endpoints)
         return EtcdKv(list(store.endpoints))
+
+    async def _start_member(self) -> None:
+        """Run this node's member of the builtin store inside hacd (same event loop)."""
+        from reconciler.daemon import store_main
+
+        store = self.cfg.store
+        assert store.member is not None
+        token = f"hactl-{self.cfg.cluster}"
+        argv = [
+            "--name", self.cfg.node,
+            "--data-dir", str(Path(self.cfg.data_dir) / "store"),
+            "--listen-client-urls", f"http://{store.member.client}",
+            "--advertise-client-urls", f"http://{store.member.client}",
+            "--listen-peer-urls", f"http://{store.member.peer}",
+            "--initial-advertise-peer-urls", f"http://{store.member.peer}",
+            "--initial-cluster",
+            ",".join(f"{n}=http://{p}" for n, p in sorted(store.members.items())),
+            "--initial-cluster-token", token,
+            "--initial-cluster-clients",
+            ",".join(f"{n}=http://{c}" for n, c in sorted(store.member_clients.items())),
+        ]  # fmt: skip
+        args = store_main.parse_args(argv)
+        self._member = asyncio.create_task(store_main.serve(args), name="store member")
+        host, _, port = store.member.client.rpartition(":")
+        for _ in range(200):
+            if self._member.done():
+                self._member.result()  # raises what stopped it
+            try:
+                _, w = await asyncio.open_connection(host, int(port))
+                w.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # the member installs its signal handlers; ours go last
 
     def _attribute(self, update: AttributeUpdate) -> None:
         kv = self.kv
@@ -76,9 +105,9 @@ class Hacd:
         self.node_dir.mkdir(parents=True, exist_ok=True)
         (self.node_dir / "hacd.pid").write_text(f"{os.getpid()}\n")
         loop = asyncio.get_running_loop()
+        self.kv = kv = await self._store()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        self.kv = kv = await self._store()
         runner = ExecutorRunner(cfg.node, self.node_dir, on_attribute=self._attribute)
         await runner.start()
         agent = NodeAgent(
@@ -126,10 +155,10 @@ class Hacd:
             await server.stop(1)
             await runner.close()
             await kv.close()
-            stop_member = getattr(self._member, "stop", None)
-            if stop_member is not None:
-                with contextlib.suppress(Exception):
-                    await stop_member()
+            if self._member is not None:
+                self._member.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._member
             with contextlib.suppress(OSError):
                 (self.node_dir / "hacd.pid").unlink()
 

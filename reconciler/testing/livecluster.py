@@ -22,7 +22,10 @@ HACTL = [sys.executable, "-m", "reconciler.cli.main"]
 
 
 class LiveCluster:
-    def __init__(self, directory: Path, base_port: int, nodes: int = 3) -> None:
+    def __init__(
+        self, directory: Path, base_port: int, nodes: int = 3, backend: str | None = None
+    ) -> None:
+        self.backend = backend or os.environ.get("HACTL_TEST_STORE", "builtin")
         self.directory = directory
         self.base_port = base_port
         self.n = nodes
@@ -31,7 +34,7 @@ class LiveCluster:
 
     # -------------------------------------------------------------- lifecycle
     def up(self) -> None:
-        self.lay = localcluster.up(self.directory, self.n, self.base_port, "etcd")
+        self.lay = localcluster.up(self.directory, self.n, self.base_port, self.backend)
         localcluster.wait_ready(self.lay, 60)
 
     def down(self) -> None:
