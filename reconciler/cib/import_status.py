@@ -8,6 +8,7 @@ unclean is kept, since fencing lines in a Transition Summary quote it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from reconciler.base import score as scores
 from reconciler.cib.common import Report, nvpairs, truthy
@@ -87,36 +88,48 @@ def node_state(
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.lstrip("-").isdigit():
+    if value is None:
         return None
-    return int(value)
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _nonneg(value: str | None, high: int | None = None) -> int | None:
+    number = _int(value)
+    if number is None or number < 0 or (high is not None and number > high):
+        return None
+    return number
 
 
 def operation(op: ET.Element) -> OperationRecord:
-    key = op.get("transition-key") or ""
-    parts = key.split(":")
-    expected = int(parts[2]) if len(parts) >= 3 and parts[2].lstrip("-").isdigit() else None
-    last_change = _int(op.get("last-rc-change"))
-    last_run = _int(op.get("last-run"))
-    exec_time = _int(op.get("exec-time"))
-    return OperationRecord(
-        operation=op.get("operation", ""),
-        interval_ms=max(0, _int(op.get("interval")) or 0),
-        call_id=_int(op.get("call-id")) or 0,
-        rc=_int(op.get("rc-code")) or 0,
-        expected_rc=expected if expected is not None and 0 <= expected <= 255 else None,
-        op_status=_int(op.get("op-status")) or 0,
-        last_rc_change=last_change if last_change is not None and last_change >= 0 else None,
-        last_run=last_run if last_run is not None and last_run >= 0 else None,
-        exec_time_ms=exec_time if exec_time is not None and exec_time >= 0 else None,
-        exit_reason=op.get("exit-reason") or None,
-        digest=op.get("op-digest"),
-        restart_digest=op.get("op-restart-digest"),
-        secure_digest=op.get("op-secure-digest"),
-        migrate_source=op.get("migrate_source"),
-        migrate_target=op.get("migrate_target"),
-        id=op.get("id"),
-    )
+    """One ``lrm_rsc_op``. Values are checked here, so the record is built unvalidated:
+    a converged 64-node cluster has hundreds of thousands of them."""
+    get = op.get
+    parts = (get("transition-key") or "").split(":")
+    status = _int(get("op-status"))
+    fields: dict[str, Any] = {
+        "operation": get("operation") or "",
+        "interval_ms": _nonneg(get("interval")) or 0,
+        "call_id": _int(get("call-id")) or 0,
+        "rc": _nonneg(get("rc-code"), 255) or 0,
+        "expected_rc": _nonneg(parts[2], 255) if len(parts) >= 3 else None,
+        "op_status": status if status is not None and -1 <= status <= 9 else 0,
+        "last_rc_change": _nonneg(get("last-rc-change")),
+        "last_run": _nonneg(get("last-run")),
+        "exec_time_ms": _nonneg(get("exec-time")),
+        "exit_reason": get("exit-reason") or None,
+        "digest": get("op-digest"),
+        "restart_digest": get("op-restart-digest"),
+        "secure_digest": get("op-secure-digest"),
+        "migrate_source": get("migrate_source"),
+        "migrate_target": get("migrate_target"),
+        "id": get("id"),
+    }
+    if not fields["operation"]:
+        return OperationRecord.model_validate(fields)  # the model names what is wrong
+    return OperationRecord.model_construct(**fields)
 
 
 def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Failcount]:
