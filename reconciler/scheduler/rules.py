@@ -2,17 +2,18 @@
 
 Supported: ``expression`` (lt/gt/lte/gte/eq/ne/defined/not_defined with string,
 integer, number and version comparison), nested rules with and/or, rule scores
-and ``score-attribute``. Date expressions are evaluated as not matching (they
-are reported as unsupported by the importer); ``now`` is threaded through so
-they can be added without changing signatures.
+and ``score-attribute``, and ``date_expression`` (``gt``, ``lt``, ``in_range``
+with ``end`` or ``duration``, ``date_spec`` on hours, weekdays, monthdays,
+months, yeardays, years) evaluated at ``now`` in UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from reconciler.base import score as sc
-from reconciler.scheduler.input import DateExpression, Expression, Rule
+from reconciler.scheduler.input import DateExpression, DateSpec, Expression, Rule
 
 
 def _num(text: str) -> float | None:
@@ -102,7 +103,7 @@ def eval_rule(rule: Rule, attrs: Mapping[str, str], now: int) -> bool:
         if isinstance(e, Rule):
             results.append(eval_rule(e, attrs, now))
         elif isinstance(e, DateExpression):
-            results.append(False)
+            results.append(eval_date(e, now))
         else:
             results.append(eval_expression(e, attrs))
     if not results:
@@ -123,3 +124,77 @@ def rule_score(rule: Rule, attrs: Mapping[str, str]) -> int:
         except ValueError:
             return 0
     return rule.score if rule.score is not None else 0
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    t = text.strip().replace(" ", "T", 1)
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _in_spec(field: str | None, value: int) -> bool:
+    """``"1-5"``, ``"3"`` or ``"1,3,5"``; ``None`` matches everything."""
+    if field is None:
+        return True
+    for part in field.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            low = int(lo)
+            high = int(hi) if hi else low
+        except ValueError:
+            return False
+        if low <= value <= high:
+            return True
+    return False
+
+
+def _date_spec(spec: DateSpec, at: datetime) -> bool:
+    return (
+        _in_spec(spec.hours, at.hour)
+        and _in_spec(spec.weekdays, at.isoweekday())
+        and _in_spec(spec.monthdays, at.day)
+        and _in_spec(spec.months, at.month)
+        and _in_spec(spec.yeardays, at.timetuple().tm_yday)
+        and _in_spec(spec.years, at.year)
+        and _in_spec(spec.weeks, at.isocalendar().week)
+        and _in_spec(spec.weekyears, at.isocalendar().year)
+    )
+
+
+def _duration(d: Mapping[str, str]) -> timedelta:
+    def get(k: str) -> int:
+        try:
+            return int(d.get(k, "0"))
+        except ValueError:
+            return 0
+
+    days = get("days") + 7 * get("weeks") + 30 * get("months") + 365 * get("years")
+    return timedelta(days=days, hours=get("hours"), minutes=get("minutes"), seconds=get("seconds"))
+
+
+def eval_date(expr: DateExpression, now: int) -> bool:
+    """A ``date_expression`` at ``now`` (epoch seconds, UTC)."""
+    at = datetime.fromtimestamp(now, tz=UTC)
+    start = _parse_time(expr.start)
+    end = _parse_time(expr.end)
+    op = expr.operation
+    if op == "gt":
+        return start is not None and at > start
+    if op == "lt":
+        return end is not None and at < end
+    if op == "date_spec":
+        return expr.date_spec is not None and _date_spec(expr.date_spec, at)
+    if op == "in_range":
+        if end is None and start is not None and expr.duration is not None:
+            end = start + _duration(expr.duration)
+        if start is None and end is None:
+            return False
+        return (start is None or at >= start) and (end is None or at <= end)
+    return False

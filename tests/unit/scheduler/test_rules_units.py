@@ -51,3 +51,17 @@ def test_durations_and_roles() -> None:
     assert parse_role("Master") == PROMOTED
     assert parse_role("slave") == UNPROMOTED
     assert parse_role("bogus") is None
+
+
+def test_date_expressions() -> None:
+    from reconciler.scheduler.input import DateExpression, DateSpec
+
+    noon = 1_700_000_000 - 1_700_000_000 % 86400 + 12 * 3600  # a day at 12:00 UTC
+    day = Rule("r", (DateExpression("date_spec", date_spec=DateSpec(hours="9-16")),))
+    night = Rule("r", (DateExpression("date_spec", date_spec=DateSpec(hours="0-6")),))
+    assert eval_rule(day, ATTRS, noon) and not eval_rule(night, ATTRS, noon)
+    window = DateExpression("in_range", start="2023-11-14", duration={"days": "1"})
+    assert eval_rule(Rule("r", (window,)), ATTRS, 1_700_000_000)  # 2023-11-14T22:13Z
+    assert not eval_rule(Rule("r", (window,)), ATTRS, 1_700_000_000 + 86400)
+    assert eval_rule(Rule("r", (DateExpression("gt", start="2020-01-01"),)), ATTRS, noon)
+    assert not eval_rule(Rule("r", (DateExpression("lt", end="2020-01-01"),)), ATTRS, noon)
