@@ -31,6 +31,7 @@ class _NodeHist:
     standby: bool = False
     on_fail_stop: bool = False
     demote_only: bool = False
+    expires_at: int | None = None  # when the latest counted failure times out
 
 
 def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
@@ -102,6 +103,14 @@ def replay(
         on_fail = _configured_on_fail(prim, op, stonith)
         if task == "probe":
             on_fail = "restart"
+        if (
+            now is not None
+            and prim.failure_timeout_s > 0
+            and on_fail != "block"
+            and op.last_rc_change is not None
+            and op.last_rc_change + prim.failure_timeout_s > now
+        ):
+            h.expires_at = op.last_rc_change + prim.failure_timeout_s
         if (
             now is not None
             and prim.failure_timeout_s > 0

@@ -357,6 +357,8 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 on_fail_stop = True
             if st.demote_only:
                 demote_nodes.append(n.name)
+            if st.expires_at is not None:
+                recheck = st.expires_at if recheck is None else min(recheck, st.expires_at)
             if st.standby:
                 standby_nodes.append(n.name)
                 extra_standby.add(n.name)

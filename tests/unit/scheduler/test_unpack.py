@@ -78,3 +78,10 @@ def test_unclean_node_and_offline_history_ignored() -> None:
     u = unpack(cluster((prim("a"),), history=hist, unclean=("node2",)), 0)
     assert u.state["a"].running_on == ("node2",)
     assert [n.name for n in u.nodes if n.unclean] == ["node2"]
+
+
+def test_recheck_from_a_failed_operation_without_failcount() -> None:
+    r = prim("a", failure_timeout="120")
+    h = running("a", "node1", op("start"), op("monitor", 1, 2, 10_000, last_rc_change=5000))
+    assert unpack(cluster((r,), history=(h,)), 5010).recheck_at == 5120
+    assert unpack(cluster((r,), history=(h,)), 5200).recheck_at is None
