@@ -106,16 +106,23 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
     if not managed:
         return
     multiply = len(running) > 1
+    unexpected_only = multiply and prim.multiple_active == "stop_unexpected" and nxt in running
+    if unexpected_only:
+        # multiple-active=stop_unexpected: keep the instance on the chosen node
+        current = nxt
     moving = current is not None and nxt is not None and current != nxt
-    need_stop = moving or st.failed or multiply or (running and next_role == STOPPED)
+    restart_all = multiply and not unexpected_only
+    need_stop = moving or st.failed or restart_all or (running and next_role == STOPPED)
     # stops (and demotes) on every node where it runs
     stops: list[Act] = []
     for node in running:
         n = ctx.nodes[node]
         stop_required = bool(need_stop) and (
-            node != nxt or st.failed or multiply or next_role == STOPPED
+            node != nxt or st.failed or restart_all or next_role == STOPPED
         )
-        if multiply or (st.failed and node in st.failed_nodes):
+        if restart_all or (st.failed and node in st.failed_nodes):
+            stop_required = True
+        if unexpected_only and node != nxt:
             stop_required = True
         stop = g.add(pid, "stop", node, optional=not stop_required)
         if not n.online or n.unclean:
@@ -154,7 +161,10 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
             start.runnable = False
             start.reason = why
         for s in stops:
-            g.order(s, start, IMPLIES_THEN | RESTART | SAME_RSC)
+            if unexpected_only and s.node != nxt:
+                g.order(s, start, 0)
+            else:
+                g.order(s, start, IMPLIES_THEN | RESTART | SAME_RSC)
         if next_role == PROMOTED:
             prom_required = role != PROMOTED or start_required
             prom = g.add(pid, "promote", nxt, optional=not prom_required)

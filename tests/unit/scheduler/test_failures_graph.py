@@ -104,3 +104,10 @@ def test_unmanaged_and_maintenance_produce_no_actions() -> None:
     assert lines(cluster((prim("a", is_managed="false"),), history=hist)) == []
     opts = ClusterOptions(stonith_enabled=False, maintenance_mode=True)
     assert lines(cluster((prim("a"), prim("b")), history=hist, options=opts)) == []
+
+
+def test_multiple_active_stop_unexpected_keeps_the_chosen_instance() -> None:
+    hist = (running("a", "node1"), running("a", "node2"))
+    p = plan(cluster((prim("a", multiple_active="stop_unexpected"),), history=hist), 0)
+    todo = sorted((a.task, a.node) for a in p.required_actions() if a.interval_ms == 0)
+    assert todo == [("stop", "node2")]
