@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
@@ -32,6 +33,7 @@ from reconciler.testing import linearizability as lin
 from reconciler.testing.simdisk import SimDisk
 from reconciler.testing.simkv import KVApp, encode_request
 from reconciler.testing.simnet import RELIABLE, NetFaults, SimNetwork
+from reconciler.testing.waldisk import WalDisk
 
 
 class SimFailure(AssertionError):
@@ -59,13 +61,14 @@ class SimConfig:
     p_conf: float = 0.0  # per step: add a learner / promote it / remove a voter
     guards: bool = True  # pre-vote and check-quorum (off: many more competing elections)
     max_fsync_steps: int = 0  # a Ready's fsync takes 0..N steps; the node is stepped meanwhile
+    disk_dir: str | None = None  # members write the real WAL and snapshot files under here
     net: NetFaults = field(default_factory=NetFaults)
 
 
 @dataclass
 class SimMember:
     id: int
-    disk: SimDisk
+    disk: SimDisk | WalDisk
     node: RaftNode | None = None
     storage: MemoryStorage | None = None
     app: KVApp = field(default_factory=KVApp)
@@ -107,7 +110,7 @@ class SimCluster:
             ConfChange(ConfChangeType.ADD_WITNESS if i in wit else ConfChangeType.ADD_VOTER, i)
             for i in self.ids
         ]
-        self.members = {i: SimMember(i, SimDisk()) for i in self.ids}
+        self.members = {i: SimMember(i, self._new_disk(i)) for i in self.ids}
         self.leader_of_term: dict[int, int] = {}
         self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all members
         # index -> lowest current term of a member when it saw the entry committed: every
@@ -123,6 +126,11 @@ class SimCluster:
             self._start(i, bootstrap=True)
 
     # ------------------------------------------------------------------ lifecycle
+    def _new_disk(self, i: int) -> SimDisk | WalDisk:
+        if self.cfg.disk_dir is None:
+            return SimDisk()
+        return WalDisk(Path(self.cfg.disk_dir) / f"member-{i}")
+
     def _start(self, i: int, bootstrap: bool = False) -> None:
         m = self.members[i]
         storage = m.disk.recover()
@@ -152,6 +160,7 @@ class SimCluster:
         elif torn_ready and m.node.has_ready():
             m.disk.persist(m.node.ready(), torn=self.rng)
         m.writing = None
+        m.disk.crash()
         m.node = None
         m.storage = None
         self.note(f"crash {i}" + (" mid-write" if torn_ready else ""))
@@ -226,7 +235,7 @@ class SimCluster:
             lid = self.next_id
             self.next_id += 1
             self.ids.append(lid)
-            self.members[lid] = SimMember(lid, SimDisk())
+            self.members[lid] = SimMember(lid, self._new_disk(lid))
             self._start(lid)  # an empty member: it gets the log from the leader
             cc = ConfChange(ConfChangeType.ADD_LEARNER, lid)
         else:

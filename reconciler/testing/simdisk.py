@@ -64,6 +64,9 @@ class SimDisk:
         self.fsyncs += 1
         return keep == len(records)
 
+    def crash(self) -> None:
+        """Nothing is buffered outside what ``persist`` kept."""
+
     def recover(self) -> MemoryStorage:
         """What a restarted member reads back."""
         st = MemoryStorage()
