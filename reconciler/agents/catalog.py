@@ -37,6 +37,8 @@ FENCE_DIRS = (Path("/usr/sbin"), Path("/sbin"), Path("/usr/local/sbin"))
 LSB_DIR = Path("/etc/init.d")
 METADATA_TIMEOUT_S = 10.0
 _LSB_SKIP = {"README", "skeleton", "rc", "rcS", "functions"}
+# fence-agents ships tools named fence_* that are not agents (no meta-data, interactive)
+_NOT_FENCE_AGENTS = {"fence_ack_manual"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ class AgentCatalog:
             for d in self.fence_dirs:
                 if d.is_dir():
                     for f in d.glob("fence_*"):
-                        if _is_agent_file(f):
+                        if _is_agent_file(f) and f.name not in _NOT_FENCE_AGENTS:
                             found.add(AgentRef("stonith", f.name))
         return sorted(found, key=lambda r: (r.cls, r.provider, r.type))
 
