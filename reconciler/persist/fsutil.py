@@ -17,6 +17,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) durably: each new directory's parent is fsynced."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    path.mkdir(exist_ok=True)
+    fsync_dir(path.parent)
+
+
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.base.errors import StorageCorrupt
 from reconciler.persist.codec import decode_meta, encode_meta
-from reconciler.persist.fsutil import fsync_dir, is_no_space, no_space, write_all
+from reconciler.persist.fsutil import ensure_dir, fsync_dir, is_no_space, no_space, write_all
 from reconciler.raft.types import Snapshot
 
 MAGIC = b"HASNAP01"
@@ -27,7 +27,7 @@ class Snapshotter:
     def __init__(self, directory: Path, keep: int = 2) -> None:
         self.dir = directory
         self.keep = keep
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(directory)
         for p in directory.glob("*.snap.tmp"):
             p.unlink()  # a crash mid-save leaves these; they were never renamed into place
 

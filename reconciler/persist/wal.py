@@ -32,7 +32,7 @@ from reconciler.persist.codec import (
     encode_hard_state,
     encode_snapshot_mark,
 )
-from reconciler.persist.fsutil import fsync_dir, is_no_space, no_space, write_all
+from reconciler.persist.fsutil import ensure_dir, fsync_dir, is_no_space, no_space, write_all
 from reconciler.raft.types import Entry, HardState
 
 _HEAD = struct.Struct(">II")
@@ -131,7 +131,7 @@ class WAL:
         cls, directory: Path, segment_bytes: int = DEFAULT_SEGMENT_BYTES
     ) -> tuple[WAL, WalState]:
         """Open (creating if needed) and replay the log in ``directory``."""
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(directory)
         segs = _segments(directory)
         state = WalState()
         if not segs:
