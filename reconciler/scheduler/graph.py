@@ -20,7 +20,7 @@ from reconciler.scheduler.actions import (
 )
 from reconciler.scheduler.assign import Assignment
 from reconciler.scheduler.constraints import Ord
-from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, parse_role
+from reconciler.scheduler.units import PROMOTED, STARTED, STOPPED, parse_bool, parse_role
 from reconciler.scheduler.unpack import Unpacked
 
 
@@ -165,6 +165,17 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
                 g.order(s, start, 0)
             else:
                 g.order(s, start, IMPLIES_THEN | RESTART | SAME_RSC)
+        if _can_migrate(ctx, pid, moving, next_role) and current is not None and start.runnable:
+            # live migration: migrate_to on the source, migrate_from on the target;
+            # the stop then only cleans up and the start is implied
+            mig_to = g.add(pid, "migrate_to", current, optional=False)
+            mig_from = g.add(pid, "migrate_from", nxt, optional=False)
+            g.order(mig_to, mig_from, IMPLIES_THEN | RUNNABLE_LEFT)
+            for s in stops:
+                if s.node == current:
+                    g.order(mig_from, s, 0)
+            g.order(mig_from, start, 0)
+            start.pseudo = True
         if next_role == PROMOTED:
             prom_required = role != PROMOTED or start_required
             prom = g.add(pid, "promote", nxt, optional=not prom_required)
@@ -179,6 +190,20 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
             g.order(fenced[node], start, 0)
     _probes(ctx, g, pid, start)
     _monitors(ctx, g, pid, next_role)
+
+
+def _can_migrate(ctx: Context, pid: str, moving: bool, next_role: str) -> bool:
+    """Pacemaker's migration conditions (simplified): a healthy, managed, started
+    primitive outside groups and clones with allow-migrate, moving between two
+    online nodes."""
+    prim = ctx.u.prims[pid]
+    st = ctx.u.state[pid]
+    if not moving or next_role != STARTED or prim.group is not None or prim.clone is not None:
+        return False
+    if not parse_bool(prim.meta.get("allow-migrate")) or st.failed or len(st.running_on) != 1:
+        return False
+    src = ctx.nodes[st.running_on[0]]
+    return src.online and not src.unclean
 
 
 def _probes(ctx: Context, g: Graph, pid: str, start: Act | None) -> None:

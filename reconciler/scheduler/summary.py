@@ -90,6 +90,9 @@ def resource_items(ch: ResourceChange, acts: list[Act]) -> list[SummaryItem]:
     if ch.role == ch.next_role:
         if nxt is None:
             return []
+        migrate = _find(acts, "migrate_from", nxt)
+        if migrate is not None and current is not None and migrate.runnable:
+            return [_item("Migrate", ch, (current, nxt), start or migrate, None)]
         if start is not None and not start.runnable:
             src = stop if (stop is not None and stop.reason) else start
             act: Act = stop if stop is not None else start

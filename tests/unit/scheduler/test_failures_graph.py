@@ -111,3 +111,19 @@ def test_multiple_active_stop_unexpected_keeps_the_chosen_instance() -> None:
     p = plan(cluster((prim("a", multiple_active="stop_unexpected"),), history=hist), 0)
     todo = sorted((a.task, a.node) for a in p.required_actions() if a.interval_ms == 0)
     assert todo == [("stop", "node2")]
+
+
+def test_allow_migrate_moves_by_live_migration() -> None:
+    from reconciler.base.score import MINUS_INFINITY
+    from reconciler.scheduler.input import Location
+
+    ban = (Location("away", rsc="vm", node="node1", score=MINUS_INFINITY),)
+    hist = (running("vm", "node1"),)
+    inp = cluster((prim("vm", allow_migrate="true"),), locations=ban, history=hist)
+    assert lines(inp) == ["* Migrate vm ( node1 -> node2 )"]
+    p = plan(inp, 0)
+    tasks = {a.task for a in p.required_actions()}
+    assert {"migrate_to", "migrate_from", "stop"} <= tasks
+    # without allow-migrate it is a plain move
+    inp = cluster((prim("vm"),), locations=ban, history=hist)
+    assert lines(inp) == ["* Move vm ( node1 -> node2 )"]
