@@ -25,7 +25,7 @@ class LiveCluster:
     def __init__(
         self, directory: Path, base_port: int, nodes: int = 3, backend: str | None = None
     ) -> None:
-        self.backend = backend or os.environ.get("HACTL_TEST_STORE", "builtin")
+        self.backend = backend or os.environ.get("HACTL_TEST_STORE", "etcd")
         self.directory = directory
         self.base_port = base_port
         self.n = nodes
