@@ -33,10 +33,10 @@ def cluster() -> None:
 @click.option(
     "--store",
     "backend",
-    type=click.Choice(["etcd", "builtin"]),
-    default="etcd",
+    type=click.Choice(["builtin", "etcd"]),
+    default="builtin",
     show_default=True,
-    help="The store backend.",
+    help="The store: builtin (embedded in hacd) or etcd (Debian's etcd-server, 3 members).",
 )
 @click.option("--timeout", default=60.0, show_default=True)
 def up(nodes: int, directory: Path | None, base_port: int, backend: str, timeout: float) -> None:
