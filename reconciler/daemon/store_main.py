@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     # grpc's poller thread hands every event to the loop: with the default 5 ms switch
     # interval each hand-off can wait that long for the GIL
-    sys.setswitchinterval(0.0002)
+    sys.setswitchinterval(float(os.environ.get("HACTL_SWITCH_INTERVAL", "0.0002")))
     try:
         asyncio.run(serve(args))
     except HactlError as exc:

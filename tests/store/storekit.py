@@ -94,9 +94,9 @@ def start_store(
 class WatchStream:
     """A Watch stream driven synchronously: ``send`` requests, ``recv`` responses."""
 
-    def __init__(self, stub: Any) -> None:
+    def __init__(self, stub: Any, timeout: float = 60) -> None:
         self._q: queue.Queue[Any] = queue.Queue()
-        self._responses = stub.Watch(iter(self._q.get, None), timeout=60)
+        self._responses = stub.Watch(iter(self._q.get, None), timeout=timeout)
 
     def send(self, req: Any) -> None:
         self._q.put(req)

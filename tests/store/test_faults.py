@@ -23,7 +23,7 @@ import grpc
 import pytest
 from aetcd.rpc import rpc_pb2 as R
 from aetcd.rpc import rpc_pb2_grpc as G
-from storekit import hactl, start_store
+from storekit import WatchStream, hactl, start_store
 
 from reconciler.testing.linearizability import Op, check
 
@@ -126,6 +126,42 @@ class Client(threading.Thread):
             ch.close()
 
 
+class _Watcher(threading.Thread):
+    """Watches keys x..z on one member from ``start``; records (revision, key, value)."""
+
+    def __init__(self, endpoint: str, start: int) -> None:
+        super().__init__(daemon=True)
+        self.channel = grpc.insecure_channel(endpoint)
+        self.stream = WatchStream(G.WatchStub(self.channel), timeout=120)
+        self.stream.create(b"x", range_end=b"{", start_revision=start)
+        self.events: list[tuple[int, bytes, bytes]] = []
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                r = self.stream.recv()
+                assert not r.canceled, r
+                self.events.extend((e.kv.mod_revision, e.kv.key, e.kv.value) for e in r.events)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.error = exc
+        except Exception as exc:
+            self.error = exc
+
+    def wait_for(self, revision: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.events and self.events[-1][0] >= revision):
+            assert self.error is None, f"the watch broke: {self.error}"
+            assert time.monotonic() < deadline, f"watch did not reach revision {revision}"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.stream.close()
+        self.join(timeout=5)
+        self.channel.close()
+
+
 def _leader(endpoints: list[str]) -> int | None:
     for i, ep in enumerate(endpoints):
         with grpc.insecure_channel(ep) as ch:
@@ -183,6 +219,15 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     backend, directory, endpoints = cluster
     ops: list[Op] = []
     stop = threading.Event()
+    leader = _leader(endpoints)
+    assert leader is not None
+    # a watch on a member that is never killed must see every event once, in order,
+    # across both faults (compared with a fresh watch from the same revision at the end)
+    watched = next(i for i in range(3) if i != leader)
+    with grpc.insecure_channel(endpoints[watched]) as ch:
+        start = G.KVStub(ch).Range(R.RangeRequest(key=b"x"), timeout=5).header.revision + 1
+    live = _Watcher(endpoints[watched], start)
+    live.start()
     clients = [Client(n, endpoints, stop, ops) for n in range(CLIENTS)]
     for c in clients:
         c.start()
@@ -196,7 +241,7 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     assert out.returncode == 0, out.stderr
     new_leader = _leader(endpoints)
     assert new_leader is not None
-    follower = next(i for i in range(3) if i != new_leader)
+    follower = next(i for i in range(3) if i not in (new_leader, watched))
     _kill(directory, follower)
     time.sleep(1.0)
     out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
@@ -213,6 +258,20 @@ def test_kill9_leader_and_follower_history_is_linearizable(
                 r = G.KVStub(ch).Range(R.RangeRequest(key=key.encode()), timeout=5)
                 out_v = r.kvs[0].value.decode() if r.kvs else None
                 ops.append(Op(f"final{i}", "get", key, call, time.monotonic(), output=out_v))
+    with grpc.insecure_channel(endpoints[watched]) as ch:
+        r = G.KVStub(ch).Range(R.RangeRequest(key=b"x", range_end=b"{"), timeout=5)
+    last = max(kv.mod_revision for kv in r.kvs)
+    live.wait_for(last)
+    replay = _Watcher(endpoints[watched], start)
+    replay.start()
+    replay.wait_for(last)
+    live.stop()
+    replay.stop()
+    seen = [e for e in live.events if e[0] <= last]
+    assert seen == [e for e in replay.events if e[0] <= last], (
+        "the live watch lost or repeated events"
+    )
+    assert len(seen) > 20
     acked = sum(c.acked for c in clients)
     print(f"{backend}: {len(ops)} ops, {acked} acknowledged writes, failover {failover:.2f} s")
     assert acked > 20, "the clients hardly wrote: the test proves nothing"
