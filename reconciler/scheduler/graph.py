@@ -322,6 +322,17 @@ def _clone_actions(ctx: Context, g: Graph, cid: str) -> None:
             g.order(i_stopped, stopped, IMPLIES_THEN)
     if not any_start_runnable:
         running.runnable = False
+    if clone.ordered:
+        # ordered=true: instances start one after another and stop in reverse
+        prev: str | None = None
+        for inst in clone.instances:
+            if prev is not None:
+                finished = "running" if prev in ctx.u.groups else "start"
+                g.order(g.find(prev, finished), g.find(inst, "start"), 0)
+                for s_cur in g.find_all(inst, "stop"):
+                    for s_prev in g.find_all(prev, "stop"):
+                        g.order(s_cur, s_prev, 0)
+            prev = inst
     if clone.promotable:
         for task in ("promote", "demote"):
             p = _pseudo(g, cid, task)

@@ -127,3 +127,11 @@ def test_allow_migrate_moves_by_live_migration() -> None:
     # without allow-migrate it is a plain move
     inp = cluster((prim("vm"),), locations=ban, history=hist)
     assert lines(inp) == ["* Move vm ( node1 -> node2 )"]
+
+
+def test_ordered_clone_starts_instances_in_sequence() -> None:
+    clone = Clone("c", prim("x"), meta={"ordered": "true", "clone-max": "2"})
+    p = plan(cluster((clone,)), 0)
+    s0 = next(a for a in p.actions if a.resource == "x:0" and a.task == "start")
+    s1 = next(a for a in p.actions if a.resource == "x:1" and a.task == "start")
+    assert (s0.id, s1.id) in p.edges
