@@ -207,6 +207,23 @@ async def run_fence(
                         OcfRc.ERR_GENERIC,
                         f"{req.agent} cannot fence {target}: the device's list has no {port}",
                     )
+            elif mode == "status" and action in ("off", "on", "reboot"):
+                probe = await run_process(
+                    node.wrap([str(path)]),
+                    env=node.base_env(),
+                    timeout_s=timeout_s,
+                    grace_s=grace_s,
+                    stdin=stdin_for(params, "status", port, target, host_argument),
+                )
+                if probe.rc not in (0, 2):
+                    return not_run(
+                        req,
+                        ctx,
+                        ExecStatus.DONE,
+                        OcfRc.ERR_GENERIC,
+                        f"{req.agent} cannot fence {target}: status of {port} failed "
+                        f"(rc {probe.rc})",
+                    )
             if action in FENCING_ACTIONS:
                 delay = fence_delay(params, target, rng)
                 if delay > 0:

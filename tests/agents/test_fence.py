@@ -198,5 +198,11 @@ def test_dynamic_list_and_delay_through_the_executor(tmp_path: Path, catalog: Ag
             r = await ex.run(OpRequest("f", ref, "off", params=params, target="node-two"))
             assert r.ok and (state / "n2" / "off").exists()
             assert r.duration_s >= 0.3
+            # pcmk_host_check=status: the device's status of the port decides
+            params = {"state_dir": str(state), "pcmk_host_check": "status"}
+            r = await ex.run(OpRequest("f", ref, "on", params=params, target="n2"))
+            assert r.ok and not (state / "n2" / "off").exists()
+            r = await ex.run(OpRequest("f", ref, "off", params=params, target="n8"))
+            assert not r.ok and "status of n8 failed" in r.reason
 
     asyncio.run(scenario())

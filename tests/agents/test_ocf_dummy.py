@@ -9,7 +9,7 @@ import pytest
 from agents_kit import needs_ocf, running
 
 from reconciler.agents.catalog import AgentCatalog
-from reconciler.agents.request import AgentRef, OpRequest, clone_meta
+from reconciler.agents.request import AgentRef, OpRequest, clone_meta, notify_meta
 from reconciler.agents.results import ExecStatus, Observed, OcfRc, Severity
 
 DUMMIES = [
@@ -59,6 +59,7 @@ def test_every_action(provider: str, tmp_path: Path, catalog: AgentCatalog) -> N
 def test_environment_is_pacemakers(tmp_path: Path, catalog: AgentCatalog) -> None:
     """Dummy's envfile dumps the environment it was given: check Pacemaker's variables."""
     envfile = tmp_path / "env.txt"
+    notify_env = tmp_path / "notify-env.txt"
     ref = AgentRef.parse("ocf:pacemaker:Dummy")
 
     async def scenario() -> None:
@@ -70,6 +71,15 @@ def test_environment_is_pacemakers(tmp_path: Path, catalog: AgentCatalog) -> Non
                 )
             )
             assert r.ok, r.summary()
+            notify = notify_meta(
+                notify_type="pre",
+                operation="start",
+                resources={"start": ["d:2"], "active": ["d:0", "d:1"]},
+                unames={"start": ["n3"], "active": ["n1", "n2"]},
+            )
+            await ex.run(
+                OpRequest("d:1", ref, "notify", params={"envfile": str(notify_env)}, meta=notify)
+            )
             r = await ex.run(
                 OpRequest(
                     "d:1",
@@ -111,6 +121,14 @@ def test_environment_is_pacemakers(tmp_path: Path, catalog: AgentCatalog) -> Non
     assert monitor_env["OCF_RESKEY_CRM_meta_interval"] == "5000"
     assert monitor_env["OCF_RESKEY_CRM_meta_timeout"] == "20000"  # from Dummy's meta-data
     assert monitor_env["OCF_CHECK_LEVEL"] == "0"
+    notified = dict(
+        line.split("=", 1) for line in notify_env.read_text().splitlines() if "=" in line
+    )
+    assert notified["OCF_RESKEY_CRM_meta_notify_type"] == "pre"
+    assert notified["OCF_RESKEY_CRM_meta_notify_operation"] == "start"
+    assert notified["OCF_RESKEY_CRM_meta_notify_start_resource"] == "d:2"
+    assert notified["OCF_RESKEY_CRM_meta_notify_active_uname"] == "n1 n2"
+    assert notified["OCF_RESKEY_CRM_meta_notify_promoted_resource"] == ""
 
 
 @needs_ocf("pacemaker", "Dummy")
