@@ -44,17 +44,27 @@ class ApiServicer(pbg.HactlServicer):
         res, err = await self.h.delete(r.kind, r.name, r.selector)
         return pb.DeleteReply(result_json=res, error=err)
 
-    async def View(self, r: pb.ViewRequest, c: object) -> pb.ViewReply:
-        view, rev = await self.h.view()
+    async def View(
+        self, r: pb.ViewRequest, c: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ViewReply:
+        try:
+            view, rev = await self.h.view()
+        except StoreError as e:
+            await c.abort(grpc.StatusCode.UNAVAILABLE, str(e))
         return pb.ViewReply(view_json=view, revision=rev)
 
     async def Command(self, r: pb.CommandRequest, c: object) -> pb.CommandReply:
         res, err = await self.h.command(r.verb, r.args_json)
         return pb.CommandReply(result_json=res, error=err)
 
-    async def Watch(self, r: pb.WatchRequest, c: object) -> AsyncIterator[pb.WatchEvent]:
-        async for rev in self.h.changes(r.prefix):
-            yield pb.WatchEvent(revision=rev)
+    async def Watch(
+        self, r: pb.WatchRequest, c: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[pb.WatchEvent]:
+        try:
+            async for rev in self.h.changes(r.prefix):
+                yield pb.WatchEvent(revision=rev)
+        except StoreError as e:
+            await c.abort(grpc.StatusCode.UNAVAILABLE, str(e))
 
 
 def add_to_server(servicer: ApiServicer, server: grpc.aio.Server) -> None:
