@@ -71,6 +71,7 @@ class Prim:
     unique: bool
     instance: int | None
     orphan: bool = False
+    params_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class PrimState:
     bans: tuple[tuple[str, str], ...] = ()  # (node, reason)
     standby_nodes: tuple[str, ...] = ()
     demote_nodes: tuple[str, ...] = ()  # failed promoted with on-fail=demote: no promotion
+    changed_nodes: tuple[str, ...] = ()  # started with other parameters than configured now
     fence_nodes: tuple[tuple[str, str], ...] = ()
     probed_nodes: tuple[str, ...] = ()
     history_names: tuple[tuple[str, str], ...] = ()  # (node, id used in that node's history)

@@ -153,8 +153,11 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
     # start (and promote) on the chosen node
     start: Act | None = None
     if nxt is not None and next_role != STOPPED:
-        start_required = need_stop or current is None or nxt not in running
+        changed = nxt in st.changed_nodes and nxt in running
+        start_required = need_stop or current is None or nxt not in running or changed
         start = g.add(pid, "start", nxt, optional=not start_required)
+        if changed and not need_stop:
+            start.reason = "resource definition change"
         elevating = current is None
         why = _quorum_block(ctx, pid, bool(running), elevating)
         if why is not None:

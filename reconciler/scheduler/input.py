@@ -57,6 +57,7 @@ Change log
 * v1: initial contract.
 * v1.1: mapping defaults via default_factory (v1 failed at import time).
 * v1.2: ``NodeState.unclean_reason`` (additive; ``#unclean-reason`` still read).
+* v1.3: ``Primitive.params_digest`` (additive, optional).
 """
 
 from __future__ import annotations
@@ -224,7 +225,14 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Primitive:
-    """``<primitive id= class= provider= type=>``; ``cls`` is ocf/lsb/systemd/stonith/service."""
+    """``<primitive id= class= provider= type=>``; ``cls`` is ocf/lsb/systemd/stonith/service.
+
+    ``params_digest``: digest of ``params`` computed the same way as the
+    ``op_digest`` recorded in the operation history (Pacemaker's op-digest for
+    CIB input). When both are known and the latest start's digest differs,
+    the resource is restarted "due to resource definition change".
+    ``None`` disables the check.
+    """
 
     id: str
     cls: str
@@ -234,6 +242,7 @@ class Primitive:
     meta: Mapping[str, str] = field(default_factory=_empty)
     utilization: Mapping[str, int] = field(default_factory=_empty_int)
     operations: tuple[Operation, ...] = ()
+    params_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

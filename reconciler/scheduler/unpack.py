@@ -162,6 +162,7 @@ def _prim(p: Primitive, inp: SchedulerInput, iid: str, parent: _Parent) -> Prim:
         promotable=promotable,
         unique=unique or (is_stonith and False),
         instance=instance,
+        params_digest=p.params_digest,
     )
 
 
@@ -319,6 +320,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         fence_nodes: list[tuple[str, str]] = []
         standby_nodes: list[str] = []
         demote_nodes: list[str] = []
+        changed_nodes: list[str] = []
         probed: list[str] = []
         hist_names: list[tuple[str, str]] = []
         for n in nodes:
@@ -357,6 +359,14 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 on_fail_stop = True
             if st.demote_only:
                 demote_nodes.append(n.name)
+            if prim.params_digest is not None and st.role != STOPPED:
+                starts = [
+                    o
+                    for o in h.operations
+                    if o.operation in ("start", "migrate_from") and o.rc == 0 and o.op_digest
+                ]
+                if starts and max(starts, key=lambda o: o.call_id).op_digest != prim.params_digest:
+                    changed_nodes.append(n.name)
             if st.expires_at is not None:
                 recheck = st.expires_at if recheck is None else min(recheck, st.expires_at)
             if st.standby:
@@ -392,6 +402,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             bans=tuple(bans),
             standby_nodes=tuple(standby_nodes),
             demote_nodes=tuple(demote_nodes),
+            changed_nodes=tuple(changed_nodes),
             fence_nodes=tuple(fence_nodes),
             probed_nodes=tuple(probed),
             history_names=tuple(hist_names),

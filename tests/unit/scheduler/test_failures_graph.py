@@ -135,3 +135,16 @@ def test_ordered_clone_starts_instances_in_sequence() -> None:
     s0 = next(a for a in p.actions if a.resource == "x:0" and a.task == "start")
     s1 = next(a for a in p.actions if a.resource == "x:1" and a.task == "start")
     assert (s0.id, s1.id) in p.edges
+
+
+def test_changed_parameters_restart_the_resource() -> None:
+    from dataclasses import replace
+
+    r = replace(prim("a"), params_digest="new")
+    hist = (running("a", "node1", op("start", op_digest="old")),)
+    assert lines(cluster((r,), history=hist)) == [
+        "* Restart a ( node1 ) due to resource definition change"
+    ]
+    same = (running("a", "node1", op("start", op_digest="new")),)
+    assert lines(cluster((r,), history=same)) == []
+    assert lines(cluster((prim("a"),), history=hist)) == []  # no digest: no check
