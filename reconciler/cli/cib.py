@@ -19,6 +19,7 @@ import click
 
 from reconciler.base.errors import Problem, ValidationError
 from reconciler.cli.main import EXIT_FAILED
+from reconciler.cli.simulate import no_gc
 
 MAX_CIB_BYTES = 512 * 1024 * 1024
 
@@ -58,33 +59,34 @@ def _write(path: Path, text: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Do not list what was not carried over.")
 def import_cib_command(cib: str, output_dir: Path | None, quiet: bool) -> None:
     """Turn a Pacemaker CIB into manifests plus an observed-status file."""
-    from reconciler.cib.importer import import_cib
-    from reconciler.model import dump_yaml
-    from reconciler.model.status import dump_status_yaml
+    with no_gc():
+        from reconciler.cib.importer import import_cib
+        from reconciler.model import dump_yaml
+        from reconciler.model.status import dump_status_yaml
 
-    try:
-        result = import_cib(_read(cib), cib)
-    except ValidationError as e:
-        _fail(e.problems)
-    if result.problems:
-        _fail(result.problems)
-    manifests = dump_yaml(result.manifests.objects)
-    if not quiet:
-        for w in result.warnings:
-            click.echo(f"warning: {w}", err=True)
-    if output_dir is None:
-        click.echo(manifests, nl=False)
-        return
-    (output_dir / "manifests").mkdir(parents=True, exist_ok=True)
-    _write(output_dir / "manifests" / "cib.yaml", manifests)
-    _write(output_dir / "status.yaml", dump_status_yaml(result.status))
-    click.echo(
-        f"wrote {output_dir / 'manifests' / 'cib.yaml'} "
-        f"({len(result.manifests.objects)} objects) and "
-        f"{output_dir / 'status.yaml'} ({len(result.status.nodes)} nodes); "
-        f"{len(result.warnings)} item(s) not carried over",
-        err=True,
-    )
+        try:
+            result = import_cib(_read(cib), cib)
+        except ValidationError as e:
+            _fail(e.problems)
+        if result.problems:
+            _fail(result.problems)
+        manifests = dump_yaml(result.manifests.objects)
+        if not quiet:
+            for w in result.warnings:
+                click.echo(f"warning: {w}", err=True)
+        if output_dir is None:
+            click.echo(manifests, nl=False)
+            return
+        (output_dir / "manifests").mkdir(parents=True, exist_ok=True)
+        _write(output_dir / "manifests" / "cib.yaml", manifests)
+        _write(output_dir / "status.yaml", dump_status_yaml(result.status))
+        click.echo(
+            f"wrote {output_dir / 'manifests' / 'cib.yaml'} "
+            f"({len(result.manifests.objects)} objects) and "
+            f"{output_dir / 'status.yaml'} ({len(result.status.nodes)} nodes); "
+            f"{len(result.warnings)} item(s) not carried over",
+            err=True,
+        )
 
 
 @click.command("export-cib")
