@@ -8,6 +8,8 @@ rendering of a plan for ``hactl simulate``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reconciler.base.score import render as score_text
 from reconciler.scheduler.plan import Contribution, Placement, Plan
 from reconciler.scheduler.summary import summary_items
@@ -21,8 +23,9 @@ def _terms(contribs: tuple[Contribution, ...], node: str) -> list[str]:
     return [f"{c.source} ({score_text(c.score) if c.score else 'required'})" for c in on_node]
 
 
-def explain_placement(pl: Placement) -> str:
-    """One paragraph for one placement."""
+def explain_placement(pl: Placement, node_status: Mapping[str, str] | None = None) -> str:
+    """One paragraph for one placement (``node_status`` from :attr:`Plan.node_status`)."""
+    node_status = node_status or {}
     others = sorted((n for n in pl.scores if n != pl.node), key=lambda n: (-pl.scores[n], n))
     if pl.node is None:
         head = f"{pl.resource} will be stopped"
@@ -38,6 +41,9 @@ def explain_placement(pl: Placement) -> str:
     lines = [head]
     for n in others:
         why = _terms(pl.contributions, n)
+        status = node_status.get(n, "online")
+        if status != "online":
+            why.insert(0, f"node is {status}")
         detail = f": {', '.join(why)}" if why else ""
         lines.append(f"  {n}: {score_text(pl.scores[n])}{detail}")
     return "\n".join(lines)
@@ -48,7 +54,7 @@ def explain(p: Plan, resource: str) -> str:
     names = [r for r in p.resource_order if r == resource or r.split(":", 1)[0] == resource]
     if not names:
         raise KeyError(resource)
-    return "\n".join(explain_placement(p.placements[n]) for n in names)
+    return "\n".join(explain_placement(p.placements[n], p.node_status) for n in names)
 
 
 def render_table(p: Plan) -> str:

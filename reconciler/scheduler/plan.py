@@ -11,7 +11,7 @@ expires and the cluster must be planned again).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from reconciler.scheduler import actions as act
@@ -19,7 +19,7 @@ from reconciler.scheduler.assign import assign
 from reconciler.scheduler.constraints import colocation_pairs, location_scores, order_pairs
 from reconciler.scheduler.graph import Context, apply_orders, build
 from reconciler.scheduler.input import SchedulerInput
-from reconciler.scheduler.unpack import unpack
+from reconciler.scheduler.unpack import NodeInfo, unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,7 @@ class Plan:
     graph_actions: tuple[act.Act, ...]
     resource_order: tuple[str, ...]
     recheck_at: int | None
+    node_status: Mapping[str, str] = field(default_factory=dict)
 
     def required_actions(self) -> tuple[Action, ...]:
         """The actions that will be executed (required and runnable)."""
@@ -196,4 +197,22 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
         graph_actions=tuple(g.acts),
         resource_order=u.prim_order,
         recheck_at=u.recheck_at,
+        node_status=MappingProxyType({n.name: _status(n) for n in u.nodes}),
     )
+
+
+def _status(n: NodeInfo) -> str:
+    """One word for why a node can or cannot run resources."""
+    if n.unclean:
+        return "unclean"
+    if not n.online:
+        return "offline"
+    for flag, word in (
+        (n.pending, "pending"),
+        (n.shutdown, "shutting down"),
+        (n.maintenance, "maintenance"),
+        (n.standby, "standby"),
+    ):
+        if flag:
+            return word
+    return "online"

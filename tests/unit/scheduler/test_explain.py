@@ -35,3 +35,14 @@ def test_table_lists_every_instance_with_its_change() -> None:
     assert rows[0].split() == ["RESOURCE", "NOW", "NEXT", "CHANGE"]
     assert rows[1].split() == ["a", "-", "node1", "Start"]
     assert rows[2].split() == ["b", "node2", "node2", "-"]
+
+
+def test_explain_says_why_a_node_cannot_be_used() -> None:
+    inp = cluster(
+        (prim("a"),),
+        nodes=("node1", "node2", "node3"),
+        offline=("node3",),
+        node_attrs={"node1": {"standby": "on"}},
+    )
+    text = explain(plan(inp, 0), "a")
+    assert "node1: 0: node is standby" in text and "node3: 0: node is offline" in text
