@@ -210,8 +210,9 @@ class Executor:
         pidfile = self.env.pids_dir / f"op-{call_id}"
 
         def record(pid: int) -> None:
+            # "PID STARTTIME": what fence_hactl_local kills when it powers this node off
             with contextlib.suppress(OSError):
-                pidfile.write_text(f"{pid}\n")
+                pidfile.write_text(f"{pid} {_starttime(pid)}\n".replace(" None", ""))
 
         def ctx() -> OpContext:
             return OpContext(self.node, call_id, started_at, self.clock.monotonic() - t0)
@@ -348,6 +349,15 @@ class Executor:
             return await asyncio.wait_for(self._events.get(), timeout_s)
         except TimeoutError:
             return None
+
+
+def _starttime(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), to tell a recycled pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
 
 
 def _outcome(r: OpResult) -> tuple[object, ...]:

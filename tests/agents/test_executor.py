@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agents_kit import needs_ocf, running
+from agents_kit import needs_ocf, running, wait_for
 
 from reconciler.agents.catalog import AgentCatalog
 from reconciler.agents.executor import MonitorEvent
@@ -198,5 +198,28 @@ def test_stateful_promotion_score_through_crm_attribute(
             assert await score() is None  # deleted
             assert ex.monitors() == []
             assert ex.attributes.known() == {}
+
+    asyncio.run(scenario())
+
+
+def test_running_operations_are_recorded_for_fencing(
+    tmp_path: Path, catalog: AgentCatalog, write_agent: Callable[..., Path]
+) -> None:
+    """While an op runs, <state_dir>/pids/op-N holds "PID STARTTIME"; it is gone after."""
+    write_agent("tracer", TRACER)
+    ref = AgentRef("ocf", "tracer", "test")
+    pids = tmp_path / "n1" / "pids"
+
+    async def scenario() -> None:
+        async with running(tmp_path / "n1", catalog) as ex:
+            params = {"log": str(tmp_path / "ops.log"), "sleep": "1"}
+            task = asyncio.ensure_future(ex.run(OpRequest("r", ref, "start", params=params)))
+            await wait_for(lambda: any(pids.iterdir()), 5)
+            (record,) = list(pids.iterdir())
+            pid, start = record.read_text().split()
+            with open(f"/proc/{pid}/stat") as f:
+                assert f.read().rsplit(")", 1)[1].split()[19] == start
+            assert (await task).ok
+            assert list(pids.iterdir()) == []
 
     asyncio.run(scenario())
