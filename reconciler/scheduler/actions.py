@@ -108,8 +108,10 @@ class Graph:
     def order(self, first: Act | None, then: Act | None, flags: int, *, user: bool = False) -> None:
         if first is None or then is None or first.idx == then.idx:
             return
-        first.outs.append((then.idx, flags))
-        then.ins.append((first.idx, flags))
+        if flags:
+            # pure orderings (flags 0) never change flags: keep them out of propagation
+            first.outs.append((then.idx, flags))
+            then.ins.append((first.idx, flags))
         self.edges.add((first.idx, then.idx))
         if user:
             self.user_edges.add((first.idx, then.idx))
