@@ -58,6 +58,17 @@ def user_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     log = (base / "systemd.log").open("wb")
+    # a user bus first, so the manager is also reachable through a message bus
+    bus: subprocess.Popen[bytes] | None = None
+    if shutil.which("dbus-daemon"):
+        bus = subprocess.Popen(
+            ["dbus-daemon", "--session", f"--address=unix:path={runtime / 'bus'}", "--nofork",
+             "--nopidfile"],
+            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        bus_deadline = time.monotonic() + 10
+        while not (runtime / "bus").exists() and time.monotonic() < bus_deadline:
+            time.sleep(0.02)
     proc = subprocess.Popen(
         [
             "unshare", "-m", "--propagation", "private", "sh", "-c",
@@ -84,6 +95,9 @@ def user_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if bus is not None:
+            bus.terminate()
+            bus.wait(10)
         log.close()
 
 
@@ -165,6 +179,41 @@ def test_units_start_stop_fail_crash(
             r = await op("haslow", "meta-data")
             assert r.ok
             assert r.status is ExecStatus.DONE
+
+    async def main() -> None:
+        try:
+            await scenario()
+        finally:
+            await manager.close()
+
+    asyncio.run(main())
+
+
+def test_through_the_user_message_bus(
+    user_manager: Path, tmp_path: Path, catalog: AgentCatalog
+) -> None:
+    """The same runner through a D-Bus message bus (Hello, destination names), as it
+    would talk to the system bus."""
+    if not (user_manager / "bus").exists():
+        pytest.skip("dbus-daemon is not installed")
+    manager = SystemdManager(user_manager / "bus", message_bus=True)
+
+    async def scenario() -> None:
+        async with running(tmp_path / "n1", catalog, systemd=manager) as ex:
+            ref = _ref("hasleep.service")
+            deadline = time.monotonic() + 10
+            while (r := await ex.run(OpRequest("s", ref, "start"))).reason.startswith(
+                "lost systemd"
+            ) or "org.freedesktop.DBus.Error.ServiceUnknown" in r.reason:
+                assert time.monotonic() < deadline, r.reason  # the manager joins the bus
+                await asyncio.sleep(0.1)
+            assert r.ok, r.summary()
+            r = await ex.run(OpRequest("s", ref, "monitor"))
+            assert r.ok and r.rc == 0
+            r = await ex.run(OpRequest("s", ref, "stop"))
+            assert r.ok
+            r = await ex.run(OpRequest("s", ref, "monitor"))
+            assert r.rc == OcfRc.NOT_RUNNING
 
     async def main() -> None:
         try:
