@@ -1,12 +1,15 @@
-"""A real single-member etcd for the GitOps tests (Debian's etcd, ports 26000-26999).
+"""Real stores for the GitOps tests, on 127.0.0.1 ports 26000-26999.
 
-Started once per session on 127.0.0.1 with a temporary data directory, and killed
-by its PID at teardown. Each test gets a clean ``/hactl/`` key space.
+``etcd``: Debian's etcd, one member, temporary data directory, killed by its PID at
+teardown. ``backend``: the same tests against each store engine, real etcd and
+hactl's builtin store (one member, started with `hactl store up`, stopped with
+`hactl store down` and then by PID if still alive). Each test clears ``/hactl/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -17,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +48,7 @@ def _pick_ports(rng: random.Random) -> tuple[int, int]:
 class Etcd:
     endpoint: str
     pid: int
+    kind: str = "etcd"
 
 
 async def _ready(endpoint: str, deadline: float) -> None:
@@ -104,3 +109,60 @@ def etcd() -> Iterator[Etcd]:
         proc.wait(timeout=10)
         log.close()
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def builtin_store() -> Iterator[Etcd]:
+    """hactl's builtin store (one member), through its own `hactl store up`."""
+    import sys
+
+    data = tempfile.mkdtemp(prefix="hactl-gitops-builtin-")
+    client, _ = _pick_ports(random.Random(os.getpid() + 1))
+    up = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler.cli.main",
+            "store",
+            "up",
+            "-n",
+            "1",
+            "--dir",
+            data,
+            "--backend",
+            "builtin",
+            "--base-port",
+            str(client),
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    pid_file = os.path.join(data, "m1.pid")
+    pid = int(Path(pid_file).read_text()) if os.path.exists(pid_file) else 0
+    try:
+        if up.returncode != 0:
+            pytest.skip(f"the builtin store did not start: {up.stderr.strip()[-300:]}")
+        endpoint = Path(data, "endpoints").read_text().strip().split(",")[0]
+        asyncio.run(_ready(endpoint, time.monotonic() + 15))
+        yield Etcd(endpoint, pid, "builtin")
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "reconciler.cli.main", "store", "down", "--dir", data],
+            capture_output=True,
+            timeout=60,
+        )
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["etcd", "builtin"])
+def backend(request: pytest.FixtureRequest) -> Etcd:
+    """Each store engine in turn: the watcher must behave the same on both."""
+    name = "etcd" if request.param == "etcd" else "builtin_store"
+    store: Etcd = request.getfixturevalue(name)
+    return store

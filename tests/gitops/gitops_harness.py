@@ -82,7 +82,7 @@ class World:
         base: dict[str, Any] = dict(
             name=self.name,
             directory=str(self.dir),
-            quiet=0.15,
+            quiet=0.3,
             max_wait=2.0,
             interval=30.0,
             control_poll=0.1,

@@ -37,7 +37,7 @@ def _event(seq: int) -> SyncEvent:
     )
 
 
-def test_a_concurrent_change_fails_the_whole_transaction(etcd, tmp_path: Path) -> None:
+def test_a_concurrent_change_fails_the_whole_transaction(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         applier = StoreApplier(w.store, "t")
         state = await applier.read()
@@ -70,12 +70,12 @@ def test_a_concurrent_change_fails_the_whole_transaction(etcd, tmp_path: Path) -
         with pytest.raises(Conflict):
             await applier.apply(plan, state, "r3", SyncStatus(name="t"), _event(3))
 
-    _scenario(etcd, tmp_path, body)
+    _scenario(backend, tmp_path, body)
 
 
-def _scenario(etcd, tmp_path: Path, body) -> None:  # type: ignore[no-untyped-def]
+def _scenario(store, tmp_path: Path, body) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        w = World(etcd.endpoint, tmp_path)
+        w = World(store.endpoint, tmp_path)
         await w.clear()
         try:
             await body(w)
@@ -85,7 +85,7 @@ def _scenario(etcd, tmp_path: Path, body) -> None:  # type: ignore[no-untyped-de
     run(main())
 
 
-def test_a_deposed_coordinator_cannot_write(etcd, tmp_path: Path) -> None:
+def test_a_deposed_coordinator_cannot_write(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         await w.kv.put("/hactl/election/lock", b"node1")
         lock = await w.kv.get("/hactl/election/lock")
@@ -110,7 +110,7 @@ def test_a_deposed_coordinator_cannot_write(etcd, tmp_path: Path) -> None:
         w._task = None
         assert await w.entries() == before
 
-    _scenario(etcd, tmp_path, body)
+    _scenario(backend, tmp_path, body)
 
 
 def test_events_have_bounded_retention(etcd, tmp_path: Path) -> None:

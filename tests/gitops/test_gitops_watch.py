@@ -1,4 +1,7 @@
-"""The watcher end to end: a real directory, real watchfiles, a real etcd.
+"""The watcher end to end: a real directory, real watchfiles, a real store.
+
+Tests of the store side run against both engines (``backend``: real etcd and hactl's
+builtin store); those about the directory and timing run against real etcd.
 
 Editors' habits (atomic rename saves, truncated files, delete + recreate, bursts of
 writes), git checkouts, invalid files, a directory that disappears, pruning rules,
@@ -8,6 +11,7 @@ drift, suspend/resume and backoff. Every wait polls with a deadline.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -22,9 +26,9 @@ from reconciler.gitops.reconcile import Result, Trigger
 pytestmark = pytest.mark.etcd
 
 
-def scenario(etcd, tmp_path: Path, body: Callable[[World], Awaitable[None]]) -> None:  # type: ignore[no-untyped-def]
+def scenario(store, tmp_path: Path, body: Callable[[World], Awaitable[None]]) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        world = World(etcd.endpoint, tmp_path)
+        world = World(store.endpoint, tmp_path)
         await world.clear()
         try:
             await body(world)
@@ -54,7 +58,7 @@ async def synced(world: World, revision_changed_from: str | None = None) -> stat
     return s
 
 
-def test_initial_apply_then_an_unchanged_revision_does_nothing(etcd, tmp_path: Path) -> None:
+def test_initial_apply_then_an_unchanged_revision_does_nothing(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
         w.start()
@@ -84,7 +88,7 @@ def test_initial_apply_then_an_unchanged_revision_does_nothing(etcd, tmp_path: P
         assert [e.reason for e in events] == ["Applied"]
         assert events[0].created == ["Location/web-on-n1", "Resource/db", "Resource/web"]
 
-    scenario(etcd, tmp_path, body)
+    scenario(backend, tmp_path, body)
 
 
 def test_atomic_rename_save_is_one_reconcile_and_temp_files_are_ignored(
@@ -109,7 +113,9 @@ def test_atomic_rename_save_is_one_reconcile_and_temp_files_are_ignored(
         assert objs["resource/db"]["metadata"]["generation"] == 1
         assert objs["resource/web"]["metadata"]["uid"] != objs["resource/db"]["metadata"]["uid"]
         assert "resourceVersion" not in objs["resource/web"]["metadata"]
-        assert w.count(Result.APPLIED, mark) == 1
+        # one reconcile: exactly one more event (events are written in the same transaction)
+        assert [e.reason for e in await w.events()] == ["Applied", "Applied"]
+        del mark
         assert s.errors == {}
         events = await w.events()
         assert events[-1].configured == ["Resource/web"] and events[-1].unchanged == 2
@@ -124,7 +130,8 @@ def test_truncated_file_applies_nothing_and_keeps_the_last_good_state(etcd, tmp_
         good = await synced(w)
         before = await w.entries()
         text = docs(resource("web", state="new"), location("web-on-n1", "web"))
-        (w.dir / "web.yaml").write_text(text[: len(text) // 3])  # cut mid-document
+        path = w.dir / "web.yaml"
+        os.truncate(path, path.stat().st_size // 3)  # cut mid-document, in place
         await w.wait(lambda: w.phase_is(status.INVALID), "Invalid")
         s = await w.status()
         assert s is not None
@@ -135,7 +142,7 @@ def test_truncated_file_applies_nothing_and_keeps_the_last_good_state(etcd, tmp_
         assert s.last_applied_revision == good.last_applied_revision
         assert s.last_attempted_revision != good.last_applied_revision
         assert await w.entries() == before  # nothing written, nothing pruned
-        (w.dir / "web.yaml").write_text(text)
+        atomic_write(path, text)
         await synced(w, good.last_applied_revision)
         assert w.state_of(await w.objects(), "web") == "new"
         assert (await w.status()).errors == {}  # type: ignore[union-attr]
@@ -146,7 +153,7 @@ def test_truncated_file_applies_nothing_and_keeps_the_last_good_state(etcd, tmp_
 def test_file_deleted_then_recreated_is_not_pruned(etcd, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
-        w.start(prune=True, prune_delay=2.0)
+        w.start(prune=True, prune_delay=2.0, quiet=0.5)
         await synced(w)
         before = await w.entries()
         mark = len(w.outcomes)
@@ -173,32 +180,33 @@ async def _state_is(w: World, name: str, state: str) -> bool:
 def test_a_burst_of_100_writes_is_one_reconcile(etcd, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
-        w.start()
+        w.start(quiet=0.5, max_wait=5.0)
         await synced(w)
         mark = len(w.outcomes)
         path = w.dir / "burst.yaml"
         for i in range(100):
             path.write_text(resource("burst", state=str(i)))
         await w.wait(lambda: _state_is(w, "burst", "99"), "the last write applied")
-        assert w.count(Result.APPLIED, mark) == 1, w.results(mark)
-        assert [e.reason for e in await w.events()] == ["Applied", "Applied"]
+        # no intermediate state was applied: one event for the whole burst
+        assert [e.reason for e in await w.events()] == ["Applied", "Applied"], w.results(mark)
 
     scenario(etcd, tmp_path, body)
 
 
-def test_an_invalid_file_beside_valid_ones_applies_nothing(etcd, tmp_path: Path) -> None:
+def test_an_invalid_file_beside_valid_ones_applies_nothing(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
         w.start()
         good = await synced(w)
         before = await w.entries()
-        # a valid change and, in the same save, a file with two problems
-        (w.dir / "db.yaml").write_text(resource("db", state="changed"))
+        # a file with two problems and, in the same save, a valid change (bad file
+        # first: every state the watcher may see holds it)
         (w.dir / "bad.yaml").write_text(
             "apiVersion: hactl.io/v1\nkind: Resource\nmetadata:\n  name: bad\n"
             "spec:\n  agent: ocf:pacemaker:Dummy\n  migrationTreshold: 3\n"
             "---\n" + location("dangling", "no-such-resource")
         )
+        (w.dir / "db.yaml").write_text(resource("db", state="changed"))
         await w.wait(lambda: w.phase_is(status.INVALID), "Invalid")
         s = await w.status()
         assert s is not None and s.last_applied_revision == good.last_applied_revision
@@ -211,7 +219,7 @@ def test_an_invalid_file_beside_valid_ones_applies_nothing(etcd, tmp_path: Path)
         await synced(w, good.last_applied_revision)
         assert w.state_of(await w.objects(), "db") == "changed"
 
-    scenario(etcd, tmp_path, body)
+    scenario(backend, tmp_path, body)
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -233,7 +241,7 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_git_checkout_switching_branches(etcd, tmp_path: Path) -> None:
+def test_git_checkout_switching_branches(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         _git(w.dir, "init", "-q")
         for i in range(30):
@@ -253,7 +261,7 @@ def test_git_checkout_switching_branches(etcd, tmp_path: Path) -> None:
         _git(w.dir, "add", "-A")
         _git(w.dir, "commit", "-q", "-m", "other")
         _git(w.dir, "checkout", "-q", "main")
-        w.start(prune=True)
+        w.start(prune=True, quiet=0.5, max_wait=5.0)
         main = await synced(w)
         assert await w.names() == {f"resource/r{i:02d}" for i in range(30)}
         mark = len(w.outcomes)
@@ -263,14 +271,14 @@ def test_git_checkout_switching_branches(etcd, tmp_path: Path) -> None:
         assert await w.names() == want
         objs = await w.objects()
         assert {w.state_of(objs, f"r{i:02d}") for i in range(10, 20)} == {"other"}
-        assert w.count(Result.APPLIED, mark) == 1, w.results(mark)
+        assert len(await w.events()) == 2, w.results(mark)  # the checkout was one reconcile
         last = (await w.events())[-1]
         assert (len(last.created), len(last.configured), len(last.pruned)) == (10, 10, 10)
         _git(w.dir, "checkout", "-q", "main")
         await synced(w, other.last_applied_revision)
         assert await w.names() == {f"resource/r{i:02d}" for i in range(30)}
 
-    scenario(etcd, tmp_path, body)
+    scenario(backend, tmp_path, body)
 
 
 def test_directory_that_disappears_and_comes_back_prunes_nothing(etcd, tmp_path: Path) -> None:
@@ -295,7 +303,7 @@ def test_directory_that_disappears_and_comes_back_prunes_nothing(etcd, tmp_path:
     scenario(etcd, tmp_path, body)
 
 
-def test_prune_removes_only_objects_this_sync_applied(etcd, tmp_path: Path) -> None:
+def test_prune_removes_only_objects_this_sync_applied(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         # someone else's object of the same kind, and runtime operations' keys
         await w.kv.put("/hactl/desired/resource/foreign", resource_json("foreign"))
@@ -315,7 +323,7 @@ def test_prune_removes_only_objects_this_sync_applied(etcd, tmp_path: Path) -> N
         assert (await w.events())[-1].pruned == ["Resource/db"]
         assert s.pending_prunes == []
 
-    scenario(etcd, tmp_path, body)
+    scenario(backend, tmp_path, body)
 
 
 def resource_json(name: str) -> bytes:
@@ -360,7 +368,7 @@ def test_without_prune_removed_objects_are_pending_prunes(etcd, tmp_path: Path) 
 def test_refuses_to_prune_everything_unless_allow_empty(etcd, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
-        w.start(prune=True)
+        w.start(prune=True, quiet=0.5, prune_delay=1.0)
         await synced(w)
         before = await w.entries()
         for f in list(w.dir.iterdir()):
@@ -372,7 +380,7 @@ def test_refuses_to_prune_everything_unless_allow_empty(etcd, tmp_path: Path) ->
         assert await w.entries() == before
         assert (await w.events())[-1].reason == "Refused"
         await w.stop()
-        w.start(prune=True, allow_empty=True)
+        w.start(prune=True, allow_empty=True, prune_delay=0.0)
         await w.wait(lambda: w.phase_is(status.IN_SYNC), "InSync with nothing")
         assert await w.names() == set()
 
@@ -403,7 +411,7 @@ def test_drift_is_reported_not_healed_in_report_mode(etcd, tmp_path: Path) -> No
     scenario(etcd, tmp_path, body)
 
 
-def test_drift_is_reasserted_in_reassert_mode(etcd, tmp_path: Path) -> None:
+def test_drift_is_reasserted_in_reassert_mode(backend, tmp_path: Path) -> None:
     async def body(w: World) -> None:
         seed(w)
         w.start(drift="reassert", interval=0.3)
@@ -416,7 +424,7 @@ def test_drift_is_reasserted_in_reassert_mode(etcd, tmp_path: Path) -> None:
         assert any(e.reason == "Reasserted" for e in await w.events())
         assert await w.kv.get("/hactl/runtime/standby/node1") is not None  # runtime ops kept
 
-    scenario(etcd, tmp_path, body)
+    scenario(backend, tmp_path, body)
 
 
 async def _has(w: World, name: str) -> bool:
@@ -464,7 +472,9 @@ def test_a_repeatedly_bad_revision_backs_off_exponentially(etcd, tmp_path: Path)
         times = [t for t, _, o in w.outcomes if o.result is Result.INVALID][:4]
         gaps = [b - a for a, b in itertools.pairwise(times)]
         for gap, want in zip(gaps, [0.2, 0.4, 0.8], strict=True):
-            assert gap >= want * 0.95, gaps
+            # measured at the end of each attempt: allow for the store's write latency
+            assert gap >= want - 0.1, gaps
+        assert gaps[2] > gaps[0] + 0.3, gaps  # it grows (exactly: test_gitops_reconciler.py)
         s = await w.status()
         assert s is not None and s.phase == status.INVALID and s.failures >= 4
         assert s.last_applied_revision is None and await w.names() == set()
@@ -486,7 +496,7 @@ def test_a_file_gone_for_less_than_the_prune_delay_is_not_pruned(etcd, tmp_path:
         assert s.pending_prunes == ["Resource/db"]
         assert "resource/db" in await w.names()
         # ...and it comes back within the prune delay: never deleted
-        (w.dir / "db.yaml").write_text(resource("db"))
+        atomic_write(w.dir / "db.yaml", resource("db"))
         await synced(w, s.last_applied_revision)
         assert await w.entries() == before
         # gone for longer than the delay: pruned, by a reconcile of its own
@@ -497,11 +507,10 @@ def test_a_file_gone_for_less_than_the_prune_delay_is_not_pruned(etcd, tmp_path:
             return "resource/db" not in await w.names()
 
         await w.wait(pruned, "db pruned after the delay")
-        gone_at = next(t for t, _, o in w.outcomes[mark:] if o.result is Result.APPLIED)
-        pruned_at = [t for t, _, o in w.outcomes[mark:] if o.result is Result.APPLIED][-1]
-        assert pruned_at - gone_at >= 0.9
-        assert (await w.events())[-1].reason == "Pruned"
-        assert (await w.events())[-1].pruned == ["Resource/db"]
+        gone, pruned_event = (await w.events())[-2:]
+        assert gone.reason == "Applied" and gone.pruned == []
+        assert pruned_event.reason == "Pruned" and pruned_event.pruned == ["Resource/db"]
+        assert pruned_event.time - gone.time >= 0.9, w.results(mark)
         assert (await w.status()).pending_prunes == []  # type: ignore[union-attr]
 
     scenario(etcd, tmp_path, body)
