@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.base.limits import MAX_AGENT_OUTPUT_BYTES
@@ -109,6 +109,14 @@ async def _poll_exit(pid: int) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _feed(writer: asyncio.StreamWriter, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        writer.write(data)
+        await writer.drain()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        writer.close()
+
+
 def _killpg(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -125,7 +133,7 @@ async def run_process(
     keep_head: bool = False,
     eof_wait_s: float = 0.5,
     cwd: str | None = None,
-    on_spawn: object = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` with ``env`` in a new session/process group and wait at most ``timeout_s``.
 
@@ -155,7 +163,7 @@ async def run_process(
             spawn_errno=exc.errno or errno.EIO,
             spawn_error=f"{argv[0]}: {exc.strerror or exc}",
         )
-    if callable(on_spawn):
+    if on_spawn is not None:
         on_spawn(proc.pid)
     out = _Sink(max_output, keep_head)
     err = _Sink(max_output, keep_head)
@@ -164,11 +172,8 @@ async def run_process(
         asyncio.create_task(_pump(proc.stderr, err)),
     ]
     if stdin is not None and proc.stdin is not None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(stdin)
-            await proc.stdin.drain()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.close()
+        # fed by a task: an agent that never reads its stdin must not block us
+        pumps.append(asyncio.create_task(_feed(proc.stdin, stdin)))
     timed_out = False
     killed_with: int | None = None
     exited = _exit_future(proc.pid)

@@ -166,3 +166,20 @@ def test_no_shebang(
             assert not r.ok and r.status is ExecStatus.ERROR and "binary" in r.reason
 
     asyncio.run(scenario())
+
+
+def test_a_program_that_never_reads_its_stdin() -> None:
+    from reconciler.agents.process import run_process
+
+    async def scenario() -> None:
+        out = await run_process(
+            ["/bin/sh", "-c", "sleep 0.2; echo done"],
+            env={"PATH": "/usr/bin:/bin"},
+            timeout_s=10,
+            stdin=b"x" * 4_000_000,
+        )
+        assert out.rc == 0 and out.stdout == b"done\n" and not out.timed_out
+
+    t0 = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - t0 < 5
