@@ -21,6 +21,7 @@ ERROR = "Error"  # the store failed (retrying with backoff)
 PENDING = "Pending"  # started, nothing reconciled yet
 
 MAX_ERRORS_PER_FILE = 50
+MAX_ERRORS_TOTAL = 300
 MAX_LISTED = 200
 
 
@@ -92,8 +93,18 @@ class SyncEvent:
 
 
 def errors_by_file(rendered: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    """Bound the per-file error lists (sorted by file) so a status record stays small."""
-    return {f: list(rendered[f][:MAX_ERRORS_PER_FILE]) for f in sorted(rendered)}
+    """Bound the error lists (per file and in all, files sorted) so a status record stays
+    small (a store value has a size limit); what is cut is counted in a last line."""
+    out: dict[str, list[str]] = {}
+    left = MAX_ERRORS_TOTAL
+    for f in sorted(rendered):
+        lines = rendered[f]
+        keep = lines[: max(0, min(MAX_ERRORS_PER_FILE, left))]
+        if len(keep) < len(lines):
+            keep = [*keep, f"{f}: {len(lines) - len(keep)} more problems not shown"]
+        out[f] = keep
+        left -= len(keep)
+    return out
 
 
 def short_revision(revision: str | None) -> str:

@@ -260,3 +260,15 @@ def test_the_watch_filter_wakes_for_manifests_and_directories_only(tmp_path: Pat
     }
     for rel, want in wakes.items():
         assert accept(Change.modified, f"{root}/{rel}") is want, rel
+
+
+def test_error_lists_in_the_status_are_bounded() -> None:
+    from reconciler.gitops.status import MAX_ERRORS_PER_FILE, MAX_ERRORS_TOTAL, errors_by_file
+
+    many = {f"f{i:03d}.yaml": [f"f{i:03d}.yaml:{n}: bad" for n in range(80)] for i in range(20)}
+    bounded = errors_by_file(many)
+    assert list(bounded) == sorted(many)
+    assert len(bounded["f000.yaml"]) == MAX_ERRORS_PER_FILE + 1
+    assert bounded["f000.yaml"][-1] == "f000.yaml: 30 more problems not shown"
+    assert sum(len(v) for v in bounded.values()) <= MAX_ERRORS_TOTAL + len(many)
+    assert bounded["f019.yaml"] == ["f019.yaml: 80 more problems not shown"]

@@ -176,3 +176,25 @@ def test_hacd_runs_several_watchers_and_stops_them_together(etcd, tmp_path: Path
         await asyncio.wait_for(task, 10)
 
     _scenario(etcd, tmp_path, body)
+
+
+def test_list_managed_and_delete_touch_only_inventory_objects(backend, tmp_path: Path) -> None:
+    async def body(w: World) -> None:
+        applier = StoreApplier(w.store, "t")
+        state = await applier.read()
+        plan = make_plan(
+            [_obj("a", "1"), _obj("b", "1")], state.objects, [], prune=False, allow_empty=False
+        )
+        await applier.apply(plan, state, "r1", SyncStatus(name="t", event_seq=1), _event(1))
+        await w.kv.put(
+            "/hactl/desired/resource/foreign", json.dumps(_obj("foreign", "x").body).encode()
+        )
+        managed = await applier.list_managed()
+        assert [o.key.name for o in managed] == ["a", "b"]
+        foreign = (await applier.read()).objects[ObjectKey("Resource", "foreign")]
+        deleted = await applier.delete([managed[0], foreign])
+        assert deleted == (ObjectKey("Resource", "a"),)
+        assert await w.names() == {"resource/b", "resource/foreign"}
+        assert (await applier.read()).inventory.objects == (ObjectKey("Resource", "b"),)
+
+    _scenario(backend, tmp_path, body)
