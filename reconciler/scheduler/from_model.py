@@ -13,6 +13,7 @@ of its documents (member Resource, Group or Clone) in the set.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -432,6 +433,7 @@ def fencing_levels(mset: ManifestSet) -> tuple[si.FencingLevel, ...]:
 _AGENT = re.compile(r"^(?P<cls>[^:]+)(?::(?P<provider>[^:]+))?:(?P<type>.+)$")
 
 
+@functools.lru_cache(maxsize=1024)
 def _agent(text: str | None) -> tuple[str, str | None, str]:
     if not text:
         return "", None, ""
