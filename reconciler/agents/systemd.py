@@ -213,6 +213,12 @@ class SystemdManager:
         (job,) = await self.call(MANAGER_PATH, MANAGER_IFACE, method, "ss", (unit, "replace"))
         return str(job)
 
+    async def list_units(self) -> list[str]:
+        """Service unit files the manager knows (``ListUnitFiles``), sorted by name."""
+        (files,) = await self.call(MANAGER_PATH, MANAGER_IFACE, "ListUnitFiles")
+        names = {Path(str(path)).name for path, _state in files}
+        return sorted(n for n in names if n.endswith(".service") and "@." not in n)
+
     async def daemon_reload(self) -> None:
         await self.call(MANAGER_PATH, MANAGER_IFACE, "Reload")
 

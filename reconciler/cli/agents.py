@@ -38,20 +38,47 @@ def agents() -> None:
 @click.option(
     "--class",
     "cls",
-    type=click.Choice(["ocf", "lsb", "stonith"]),
-    help="Only agents of this class.",
+    type=click.Choice(["ocf", "lsb", "stonith", "systemd"]),
+    help="Only agents of this class (systemd: asks the manager over D-Bus).",
+)
+@click.option(
+    "--systemd-user",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="RUNTIME_DIR",
+    help="List a user manager's units ($XDG_RUNTIME_DIR) instead of the system's.",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def list_agents(cls: str | None, output: str) -> None:
-    """List installed agents (OCF providers, LSB scripts, fence agents)."""
+def list_agents(cls: str | None, systemd_user: Path | None, output: str) -> None:
+    """List installed agents (OCF providers, LSB scripts, fence agents, systemd units)."""
     from reconciler.agents.catalog import default_catalog
 
-    refs = default_catalog().list(cls)
+    names = [str(r) for r in default_catalog().list(cls)] if cls != "systemd" else []
+    if cls == "systemd" or (cls is None and (systemd_user or _systemd_is_pid1())):
+        try:
+            names += [f"systemd:{u}" for u in asyncio.run(_systemd_units(systemd_user))]
+        except AgentError as exc:
+            if cls == "systemd":
+                _fail(str(exc), EXIT_FAILED)
     if output == "json":
-        click.echo(json.dumps([str(r) for r in refs], indent=1))
+        click.echo(json.dumps(names, indent=1))
         return
-    for r in refs:
-        click.echo(str(r))
+    for name in names:
+        click.echo(name)
+
+
+def _systemd_is_pid1() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+async def _systemd_units(runtime_dir: Path | None) -> list[str]:
+    from reconciler.agents.systemd import SystemdManager
+
+    manager = SystemdManager.user(runtime_dir) if runtime_dir else SystemdManager.system()
+    try:
+        return await manager.list_units()
+    finally:
+        await manager.close()
 
 
 @agents.command("describe")

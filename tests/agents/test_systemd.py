@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,6 +223,19 @@ def test_through_the_user_message_bus(
             await manager.close()
 
     asyncio.run(main())
+
+
+def test_hactl_agents_list_systemd(user_manager: Path) -> None:
+    argv = [sys.executable, "-m", "reconciler.cli.main", "agents", "list", "--class", "systemd"]
+    out = subprocess.run(
+        [*argv, "--systemd-user", str(user_manager)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert {"systemd:hasleep.service", "systemd:hafail.service"} <= set(out.stdout.split())
+    out = subprocess.run(
+        [*argv, "--systemd-user", "/nonexistent"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 1 and "cannot reach systemd" in out.stderr
 
 
 def test_unreachable_manager_is_a_clear_result(tmp_path: Path, catalog: AgentCatalog) -> None:
