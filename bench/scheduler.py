@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     shadow = Path(tempfile.mkdtemp(prefix="cib-shadow-"))
     env = {**os.environ, "CIB_shadow_dir": str(shadow), "LC_ALL": "C"}
     rows: list[str] = []
+    results: dict[tuple[int, int, str], tuple[Run, Run]] = {}
     for n_nodes, n_res in sizes:
         lay = layout(n_nodes, n_res)
         size_dir = args.keep or work
@@ -327,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{fmt_mb(ours)} | {same} |"
             )
             rows.append(row)
+            results[(n_nodes, n_res, scenario)] = (theirs, ours)
             print(row, flush=True)
-    table = render(rows, args)
+    table = render(rows, args, goal_lines(results))
     if not args.no_write:
         write(table)
     print(table)
@@ -345,7 +347,40 @@ def crm_version() -> str:
     return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
-def render(rows: list[str], args: argparse.Namespace) -> str:
+def goal_lines(results: dict[tuple[int, int, str], tuple[Run, Run]]) -> list[str]:
+    """Each goal against each scenario measured at its size: met, missed or not measured."""
+    out = []
+    for (n, r), goal in GOALS.items():
+        verdicts = []
+        for scenario in SCENARIOS:
+            if (n, r, scenario) not in results:
+                continue
+            theirs, ours = results[(n, r, scenario)]
+            if ours.seconds is None or ours.note:
+                verdicts.append(f"{scenario}: not measured ({ours.note or 'not run'})")
+                continue
+            if goal.startswith("<="):
+                limit = float(goal.split()[1].rstrip("x"))
+                if theirs.seconds is not None and not theirs.note:
+                    ratio = ours.seconds / theirs.seconds
+                    ok = ratio <= limit
+                    verdicts.append(f"{scenario} {ratio:.3f}x {'met' if ok else 'MISSED'}")
+                elif theirs.note.startswith(">"):
+                    bound = ours.seconds / float(theirs.note.split()[1])
+                    ok = bound <= limit
+                    verdicts.append(f"{scenario} < {bound:.3f}x {'met' if ok else 'unknown'}")
+                else:
+                    verdicts.append(f"{scenario}: crm_simulate not run")
+            else:
+                limit = float(goal.split()[1])
+                ok = ours.seconds < limit
+                verdicts.append(f"{scenario} {ours.seconds:.1f} s {'met' if ok else 'MISSED'}")
+        if verdicts:
+            out.append(f"- ({n}, {r}) goal {goal}: " + "; ".join(verdicts) + ".")
+    return out
+
+
+def render(rows: list[str], args: argparse.Namespace, goals: list[str] | None = None) -> str:
     head = [
         "## Scheduler: `hactl simulate --cib` vs `crm_simulate -R`",
         "",
@@ -361,8 +396,8 @@ def render(rows: list[str], args: argparse.Namespace) -> str:
         "crm_simulate RSS | hactl RSS | same |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    goals = ["", "Goals: " + "; ".join(f"({n}, {r}): {g}" for (n, r), g in GOALS.items()) + "."]
-    return "\n".join(head + rows + goals)
+    tail = ["", "Goals, whole process against whole process:", "", *(goals or [])]
+    return "\n".join(head + rows + tail)
 
 
 def write(table: str) -> None:
