@@ -59,6 +59,8 @@ API changes:
 - Config.snapshot_window (chunks in flight per follower, default 4) added; a snapshot
   transfer keeps sending the snapshot it started with even if a newer one is made.
 - check-quorum is evaluated every tick (a leader steps down within one election timeout).
+- Config.max_uncommitted_bytes (default 64 MiB): a leader whose proposals are not being
+  applied refuses more with ProposalDropped("too many uncommitted entries ...").
 """
 
 from reconciler.raft.errors import (

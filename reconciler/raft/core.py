@@ -64,6 +64,7 @@ class RaftCore:
         self.role = StateType.FOLLOWER
         self.lead_transferee = NONE
         self.pending_conf_index = 0
+        self.uncommitted_bytes = 0
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
         self.ticks = 0  # ticks seen; the leader's clock for check-quorum
@@ -98,6 +99,7 @@ class RaftCore:
         if self.term != term:
             self.term = term
             self.vote = NONE
+        self.uncommitted_bytes = 0  # proposal bytes appended by us as leader, not yet applied
         self.lead = NONE
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0

@@ -67,6 +67,13 @@ class LeaderCore(RaftCore):
             raise ProposalDropped("leader was removed from the configuration")
         if self.lead_transferee != NONE:
             raise ProposalDropped("leadership transfer in progress")
+        size = sum(len(e.data) for e in m.entries)
+        if (
+            self.uncommitted_bytes
+            and self.uncommitted_bytes + size > self.config.max_uncommitted_bytes
+        ):
+            raise ProposalDropped("too many uncommitted entries (the cluster cannot keep up)")
+        self.uncommitted_bytes += size
         ents = list(m.entries)
         for i, e in enumerate(ents):
             if e.type != EntryType.CONF_CHANGE:

@@ -163,6 +163,8 @@ class RaftNode(LeaderCore):
             for e in rd.committed_entries:
                 if e.index <= self.log.applied:
                     continue
+                if self.role == StateType.LEADER:
+                    self.uncommitted_bytes = max(0, self.uncommitted_bytes - len(e.data))
                 if e.type == EntryType.CONF_CHANGE:
                     self._apply_conf_change(ConfChange.decode(e.data))
                 self.log.applied_to(e.index)

@@ -218,6 +218,7 @@ class Config:
     max_committed_per_ready: int = 4096  # entries handed to the application per Ready
     snapshot_chunk_size: int = 1 << 20  # bytes of snapshot data per MsgSnap
     snapshot_window: int = 4  # unacknowledged MsgSnap chunks in flight per follower
+    max_uncommitted_bytes: int = 64 << 20  # a leader refuses proposals beyond this backlog
     pre_vote: bool = True
     check_quorum: bool = True
 

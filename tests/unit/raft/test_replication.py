@@ -110,3 +110,21 @@ def test_duplicated_and_reordered_appends_do_not_corrupt_the_log() -> None:
     net.process()
     assert terms(net.node(2)) == terms(net.node(1))
     assert net.applied_data(2) == net.applied_data(1)
+
+
+def test_a_leader_that_cannot_commit_refuses_proposals_beyond_a_bounded_backlog() -> None:
+    import pytest
+
+    from reconciler.raft.errors import ProposalDropped
+
+    net = RaftNet([1, 2, 3], configure=lambda i: Config(id=i, max_uncommitted_bytes=1000))
+    net.campaign(1)
+    net.isolate(1)
+    for _ in range(10):
+        net.node(1).propose(b"x" * 100)
+    with pytest.raises(ProposalDropped, match="uncommitted"):
+        net.node(1).propose(b"x" * 100)
+    net.heal()
+    net.tick(2)
+    net.propose(1, b"accepted again")
+    assert net.applied_data(2)[-1] == b"accepted again"
