@@ -54,8 +54,13 @@ def _send(request: dict[str, Any]) -> dict[str, Any] | None:
     sock.settimeout(10)
     try:
         sock.connect(path)
-    except OSError:
+    except OSError as exc:
         sock.close()
+        print(
+            f"warning: the node agent does not answer on {path} ({exc.strerror}); "
+            "keeping the attribute in the local file",
+            file=sys.stderr,
+        )
         return None
     with sock:
         sock.sendall(json.dumps(request).encode() + b"\n")
