@@ -54,7 +54,9 @@ class Coordinator:
         fence_agent: str,
         fence_params: dict[str, str],
         events: EventLog,
+        planner: str = "simple",
     ) -> None:
+        self.planner = planner
         self.kv = kv
         self.node = node
         self.token = token
@@ -117,7 +119,28 @@ class Coordinator:
             self.deposed = True
             return 0
         now = time.time()
-        planned = planning.plan(
+        planned = self._plan(state, now)
+        by_id = {a.step.id: a for a in planned.plan.actions}
+        return await self._act(state, planned, by_id, now)
+
+    def _plan(self, state: ClusterState, now: float) -> planning.Planned:
+        if self.planner == "scheduler":
+            from reconciler.daemon.scheduling import plan_full
+
+            try:
+                return plan_full(
+                    state,
+                    self.configured,
+                    now,
+                    coordinator_node=self.node,
+                    fence_agent=self.fence_agent,
+                    fence_params=self.fence_params,
+                )
+            except Exception:
+                log.exception(
+                    "the scheduler failed on this state; planning with the simple planner"
+                )
+        return planning.plan(
             state,
             self.configured,
             now,
@@ -125,7 +148,14 @@ class Coordinator:
             fence_agent=self.fence_agent,
             fence_params=self.fence_params,
         )
-        by_id = {a.step.id: a for a in planned.plan.actions}
+
+    async def _act(
+        self,
+        state: ClusterState,
+        planned: planning.Planned,
+        by_id: dict[str, PlannedAction],
+        now: float,
+    ) -> float:
         d = decide(planned.plan.steps(), self.progress.in_flight, now, self.progress.retries)
         addresses = live_addresses(state)
         for sid in d.dispatch:

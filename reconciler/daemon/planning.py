@@ -180,6 +180,24 @@ def observe(h: ResourceHistory | None) -> tuple[str, frozenset[int], str | None]
     return state, running, (starts[-1].digest if starts else None)
 
 
+def fence_devices(
+    state: ClusterState, nodes: Iterable[str]
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """Per node, the (agent, params) of the first FencingDevice (by name) that lists it."""
+    devices: dict[str, tuple[str, dict[str, str]]] = {}
+    for dev in state.objects("fencingdevice"):
+        dspec = dev.get("spec") or {}
+        agent = str(dspec.get("agent") or "")
+        if not agent:
+            continue
+        if not agent.startswith("stonith:"):
+            agent = "stonith:" + agent
+        dparams = {str(k): str(v) for k, v in sorted((dspec.get("params") or {}).items())}
+        for h in dspec.get("hostList") or sorted(nodes):
+            devices.setdefault(str(h), (agent, dparams))
+    return devices
+
+
 def plan(
     state: ClusterState,
     configured: Iterable[str],
@@ -242,18 +260,7 @@ def plan(
     locs, ends = locations(state, hs, now)
     deadlines.extend(ends)
     fencing_enabled = cspec.get("fencingEnabled", True) is not False
-    devices: dict[str, tuple[str, dict[str, str]]] = {}
-    for dev in state.objects("fencingdevice"):
-        dspec = dev.get("spec") or {}
-        agent = str(dspec.get("agent") or "")
-        if not agent:
-            continue
-        if not agent.startswith("stonith:"):
-            agent = "stonith:" + agent
-        dparams = {str(k): str(v) for k, v in sorted((dspec.get("params") or {}).items())}
-        hosts = dspec.get("hostList") or list(hs)
-        for h in hosts:
-            devices.setdefault(str(h), (agent, dparams))
+    devices = fence_devices(state, hs)
     inp = SimpleInput(
         units=group_units(rscs, groups(state)),
         nodes=tuple(nodes),

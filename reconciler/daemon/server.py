@@ -186,6 +186,7 @@ class Hacd:
                     fence_agent=fence_agent,
                     fence_params=fence_params,
                     events=EventLog(kv, self.cfg.node),
+                    planner=self.cfg.planner,
                 )
                 await coord.run()
                 log.warning("no longer the coordinator")

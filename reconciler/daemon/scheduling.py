@@ -1,0 +1,197 @@
+"""The coordinator's planner with the full scheduler (``reconciler.scheduler``).
+
+Builds the scheduler's input from the store's snapshot (desired objects as
+models + the observed status), plans, and translates the transition graph into
+the controller's steps and dispatchable actions: the same shape
+:mod:`reconciler.daemon.planning` produces with the stand-in planner, so the
+coordinator does not care which one runs (``planner:`` in hacd's config).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from reconciler.controller.fencing import choose_fencer
+from reconciler.controller.simple_plan import PlannedAction, SimplePlan, params_digest
+from reconciler.controller.steps import Step
+from reconciler.daemon.planning import Planned, fence_devices, observe
+from reconciler.daemon.state import ClusterState, healths, observed_status
+from reconciler.model import KINDS, ManifestSet
+from reconciler.scheduler import input as si
+from reconciler.scheduler.from_model import from_model
+from reconciler.scheduler.plan import plan as schedule
+
+log = logging.getLogger("hacd.scheduling")
+
+DISPATCHED = ("start", "stop", "monitor", "promote", "demote")
+_INSTANCE = re.compile(r":\d+$")
+
+
+def _manifests(state: ClusterState) -> ManifestSet:
+    objs = []
+    for kind, cls in KINDS.items():
+        for doc in state.objects(kind):
+            try:
+                objs.append((cls.model_validate(doc), None))
+            except Exception as e:  # stored objects were validated at apply time
+                log.warning("skipping %s/%s: %s", kind, doc["metadata"].get("name"), e)
+    return ManifestSet(objs)
+
+
+def _with_digests(res: Iterable[si.Resource]) -> tuple[si.Resource, ...]:
+    out: list[si.Resource] = []
+    for r in res:
+        if isinstance(r, si.Primitive):
+            out.append(replace(r, params_digest=params_digest(r.params)))
+        elif isinstance(r, si.Group):
+            out.append(replace(r, members=tuple(_with_digests(r.members))))  # type: ignore[arg-type]
+        else:
+            child = _with_digests([r.child])[0]
+            out.append(replace(r, child=child))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _primitives(res: Iterable[si.Resource]) -> dict[str, si.Primitive]:
+    out: dict[str, si.Primitive] = {}
+    for r in res:
+        if isinstance(r, si.Primitive):
+            out[r.id] = r
+        elif isinstance(r, si.Group):
+            out.update(_primitives(r.members))
+        else:
+            out.update(_primitives([r.child]))
+    return out
+
+
+def _agent(p: si.Primitive) -> str:
+    return f"{p.cls}:{p.provider}:{p.type}" if p.provider else f"{p.cls}:{p.type}"
+
+
+def _timeout(p: si.Primitive, task: str, interval_ms: int) -> int:
+    for o in p.operations:
+        if o.name == task and o.interval_ms == interval_ms and o.timeout_ms:
+            return o.timeout_ms
+    return 20000
+
+
+def _expected(p: si.Primitive, task: str, interval_ms: int) -> int:
+    if task != "monitor":
+        return 0
+    if interval_ms == 0:
+        return 7
+    for o in p.operations:
+        if (
+            o.name == "monitor"
+            and o.interval_ms == interval_ms
+            and (o.role or "")
+            in (
+                "Promoted",
+                "Master",
+            )
+        ):
+            return 8
+    return 0
+
+
+def plan_full(
+    state: ClusterState,
+    configured: Iterable[str],
+    now: float,
+    *,
+    coordinator_node: str | None,
+    fence_agent: str,
+    fence_params: dict[str, str],
+) -> Planned:
+    hs = healths(state, configured)
+    status = observed_status(state, configured, now, dc=coordinator_node)
+    inp = from_model(_manifests(state), status)
+    inp = replace(inp, resources=_with_digests(inp.resources))
+    p = schedule(inp, int(now))
+    prims = _primitives(inp.resources)
+    devices: Mapping[str, tuple[str, Mapping[str, str]]] = fence_devices(state, hs)
+    by_idx = {a.id: a for a in p.actions}
+    required = {a.id for a in p.required_actions()}
+    # Level-triggered execution: a recurring monitor the plan marks optional (its start
+    # is done) but that the node's history does not show running must still be started.
+    for a in p.actions:
+        if (
+            a.task == "monitor"
+            and a.interval_ms > 0
+            and a.optional
+            and a.runnable
+            and a.node is not None
+            and a.resource is not None
+        ):
+            st, running, _ = observe(state.histories.get(a.node, {}).get(a.resource))
+            if st == "active" and a.interval_ms not in running:
+                required.add(a.id)
+    keys: dict[int, str] = {}
+    seen: set[str] = set()
+    for idx in sorted(required):
+        k = by_idx[idx].key
+        if k in seen:
+            k = f"{k}#{idx}"
+        seen.add(k)
+        keys[idx] = k
+    inputs: dict[int, list[str]] = {i: [] for i in required}
+    for first, then in p.edges:
+        if first in required and then in required:
+            inputs[then].append(keys[first])
+    actions: list[PlannedAction] = []
+    notes: list[str] = []
+    for idx in sorted(required):
+        a = by_idx[idx]
+        ins = tuple(sorted(set(inputs[idx])))
+        if a.resource is None and a.task.startswith("stonith-") and a.node:
+            fencer = choose_fencer(a.node, hs, coordinator_node)
+            if fencer is None:
+                notes.append(f"node {a.node} must be fenced but no node can run the fence action")
+                continue
+            agent, params = devices.get(a.node, (fence_agent, fence_params))
+            actions.append(
+                PlannedAction(
+                    Step(keys[idx], None, fencer, "off", inputs=ins),
+                    agent=agent,
+                    params=dict(params),
+                    timeout_ms=60000,
+                    target=a.node,
+                )
+            )
+            continue
+        prim = prims.get(_INSTANCE.sub("", a.resource or ""))
+        orphan = state.histories.get(a.node or "", {}).get(a.resource or "")
+        if prim is None and a.task == "stop" and orphan is not None and orphan.agent:
+            # no longer desired: stopped with the agent its history names (the node
+            # agent supplies the parameters it was started with)
+            actions.append(
+                PlannedAction(
+                    Step(keys[idx], a.resource, a.node, "stop", inputs=ins), agent=orphan.agent
+                )
+            )
+            continue
+        if a.pseudo or prim is None or a.task not in DISPATCHED or a.node is None:
+            actions.append(PlannedAction(Step(keys[idx], a.resource, a.node, a.task, True, ins)))
+            continue
+        actions.append(
+            PlannedAction(
+                Step(keys[idx], a.resource, a.node, a.task, inputs=ins),
+                agent=_agent(prim),
+                params=dict(prim.params),
+                interval_ms=a.interval_ms,
+                timeout_ms=_timeout(prim, a.task, a.interval_ms),
+                expected_rc=_expected(prim, a.task, a.interval_ms),
+            )
+        )
+    placement: dict[str, str | None] = {k: v.node for k, v in sorted(p.placements.items())}
+    for f in p.fencing:
+        notes.append(f"fencing {f.node}: {f.reason}")
+    recheck = float(p.recheck_at) if p.recheck_at is not None else None
+    return Planned(SimplePlan(tuple(actions), placement, tuple(notes)), hs, recheck, {})
+
+
+def describe(plan: Any) -> str:  # pragma: no cover - debugging aid
+    return "\n".join(a.step.id for a in plan.actions)
