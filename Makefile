@@ -67,7 +67,7 @@ sim: install
 demo: install
 	$(VENV)/bin/hactl demo
 
-bench: bench-scheduler bench-store bench-failover
+bench: bench-scheduler bench-store bench-failover bench-cluster
 
 bench-scheduler: install
 	$(PY) -m bench.scheduler
@@ -77,6 +77,9 @@ bench-store: install
 
 bench-failover: install
 	$(PY) -m bench.failover
+
+bench-cluster: install
+	$(PY) -m bench.cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
