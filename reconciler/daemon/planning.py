@@ -8,9 +8,11 @@ to a kind later does not break planning of the fields used here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.base import score as scores
@@ -132,7 +134,15 @@ def locations(
     for doc in state.objects("location"):
         spec = doc.get("spec") or {}
         life = seconds(spec.get("lifetime"))
-        created = (doc.get("metadata") or {}).get("annotations", {}).get("hactl.io/created-at")
+        meta = doc.get("metadata") or {}
+        created = (meta.get("annotations") or {}).get("hactl.io/created-at")
+        if created is None and meta.get("creationTimestamp"):
+            with contextlib.suppress(ValueError):
+                created = (
+                    datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=UTC)
+                    .timestamp()
+                )
         if life is not None and created is not None:
             end = float(created) + life
             if now >= end:
