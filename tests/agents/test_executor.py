@@ -223,3 +223,24 @@ def test_running_operations_are_recorded_for_fencing(
             assert list(pids.iterdir()) == []
 
     asyncio.run(scenario())
+
+
+@needs_ocf("pacemaker", "Dummy")
+def test_probes_after_a_restart_find_what_runs(tmp_path: Path, catalog: AgentCatalog) -> None:
+    """A new executor on the same node directory (a restarted daemon) probes and finds the
+    resource the old one started, so it is not started twice."""
+    ref = AgentRef.parse("ocf:pacemaker:Dummy")
+    configured = [OpRequest(name, ref, "start") for name in ("b", "a")]
+
+    async def scenario() -> None:
+        async with running(tmp_path / "n1", catalog) as first:
+            assert (await first.run(configured[1])).ok
+        async with running(tmp_path / "n1", catalog) as second:
+            results = await second.probe_all(configured)
+            assert [(r.resource, r.observed) for r in results] == [
+                ("a", Observed.RUNNING),
+                ("b", Observed.STOPPED),
+            ]
+            assert all(r.ok and r.is_probe for r in results)
+
+    asyncio.run(scenario())
