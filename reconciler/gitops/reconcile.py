@@ -28,7 +28,7 @@ from reconciler.gitops.applier import Applier, LiveState
 from reconciler.gitops.backoff import Backoff
 from reconciler.gitops.config import WatcherConfig
 from reconciler.gitops.keys import ObjectKey
-from reconciler.gitops.objects import DesiredObject
+from reconciler.gitops.objects import DesiredObject, LiveObject
 from reconciler.gitops.plan import SyncPlan, make_plan
 from reconciler.gitops.snapshot import Snapshot, take_snapshot
 from reconciler.gitops.status import SyncEvent, SyncStatus
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 MAX_CONFLICT_RETRIES = 3
 
 Loader = Callable[[Snapshot], Sequence[DesiredObject]]  # raises ValidationError
+# (revision, the cluster's objects outside the set) -> problems the set adds to them
+ClusterCheck = Callable[[str, Sequence[LiveObject]], list[Problem]]
 
 
 class Trigger(StrEnum):
@@ -94,11 +96,17 @@ def _names(keys: Sequence[object]) -> list[str]:
 
 class Reconciler:
     def __init__(
-        self, config: WatcherConfig, applier: Applier, loader: Loader, clock: Clock
+        self,
+        config: WatcherConfig,
+        applier: Applier,
+        loader: Loader,
+        clock: Clock,
+        cluster_check: ClusterCheck | None = None,
     ) -> None:
         self.config = config
         self._applier = applier
         self._load = loader
+        self._cluster_check = cluster_check
         self._clock = clock
         self.backoff = Backoff(config.backoff_initial, config.backoff_cap)
         self.last_attempted: str | None = None
@@ -197,6 +205,13 @@ class Reconciler:
         self.last_attempted = rev
         if plan.refused is not None:
             return await self._refused(status, plan, rev)
+        if self._cluster_check is not None:
+            wanted = {d.key for d in desired}
+            pruned = {o.key for o in plan.prune}
+            others = [o for k, o in state.objects.items() if k not in wanted | pruned]
+            problems = self._cluster_check(rev, others)
+            if problems:
+                return await self._invalid(status, snap, ValidationError(problems))
         same_revision = status.last_applied_revision == rev and state.inventory.revision == rev
         report_only = cfg.drift == "report" and same_revision and trigger is not Trigger.REQUEST
         pending = _names(plan.pending_prune)

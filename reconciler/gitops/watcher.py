@@ -23,7 +23,14 @@ from reconciler.gitops.config import WatcherConfig
 from reconciler.gitops.debounce import Debounce
 from reconciler.gitops.fswatch import watch_directory
 from reconciler.gitops.port import GitopsStore
-from reconciler.gitops.reconcile import Loader, Outcome, Reconciler, Result, Trigger
+from reconciler.gitops.reconcile import (
+    ClusterCheck,
+    Loader,
+    Outcome,
+    Reconciler,
+    Result,
+    Trigger,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +66,11 @@ async def read_control(store: GitopsStore, watcher: str) -> Control:
     return Control(suspend is not None, request.mod_revision if request else 0)
 
 
-def default_loader() -> Loader:
-    from reconciler.gitops.loader import load_snapshot
+def default_loader() -> tuple[Loader, ClusterCheck]:
+    from reconciler.gitops.loader import SnapshotLoader
 
-    return load_snapshot
+    loader = SnapshotLoader()
+    return loader, loader.cluster_problems
 
 
 async def run_watcher(
@@ -85,7 +93,12 @@ async def run_watcher(
     if config.fence_key is not None and config.fence_revision is not None:
         guard = FenceGuard(config.fence_key, config.fence_revision)
     applier = StoreApplier(store, config.name, event_retention=config.event_retention, guard=guard)
-    rec = Reconciler(config, applier, loader or default_loader(), clock)
+    check: ClusterCheck | None
+    if loader is None:
+        loader, check = default_loader()
+    else:
+        check = getattr(loader, "cluster_problems", None)
+    rec = Reconciler(config, applier, loader, clock, check)
     if config.once:
         outcome = await rec.reconcile(Trigger.REQUEST)
         if on_outcome is not None:

@@ -11,6 +11,7 @@ drift, suspend/resume and backoff. Every wait polls with a deadline.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -514,3 +515,32 @@ def test_a_file_gone_for_less_than_the_prune_delay_is_not_pruned(etcd, tmp_path:
         assert (await w.status()).pending_prunes == []  # type: ignore[union-attr]
 
     scenario(etcd, tmp_path, body)
+
+
+def test_the_set_is_also_checked_with_the_clusters_other_objects(backend, tmp_path: Path) -> None:
+    """As `hactl apply` checks on the server: the directory's Resource `web` cannot join a
+    Group `web` someone applied by hand (one namespace), and nothing is applied."""
+
+    async def body(w: World) -> None:
+        group = {
+            "apiVersion": "hactl.io/v1",
+            "kind": "Group",
+            "metadata": {"name": "web", "generation": 1},
+            "spec": {"resources": ["x"]},
+        }
+        await w.kv.put("/hactl/desired/group/web", json.dumps(group).encode())
+        await w.kv.put("/hactl/desired/resource/x", resource_json("x"))
+        (w.dir / "db.yaml").write_text(resource("db"))
+        (w.dir / "web.yaml").write_text(resource("web"))
+        w.start()
+        await w.wait(lambda: w.phase_is(status.INVALID), "Invalid")
+        s = await w.status()
+        assert s is not None
+        lines = [e for errs in s.errors.values() for e in errs]
+        assert any("duplicate name" in e and "web.yaml:1" in e for e in lines), s.errors
+        assert await w.names() == {"group/web", "resource/x"}  # db was not applied either
+        (w.dir / "web.yaml").unlink()
+        await w.wait(lambda: w.phase_is(status.IN_SYNC), "InSync without the clash")
+        assert await w.names() == {"group/web", "resource/x", "resource/db"}
+
+    scenario(backend, tmp_path, body)
