@@ -152,9 +152,24 @@ def _seconds(text: str, what: str) -> float:
         raise click.BadParameter(str(exc), param_hint=what) from None
 
 
+def _local_cluster_endpoints() -> str | None:
+    """The store endpoints of the local cluster (`hactl cluster up`), if there is one."""
+    from reconciler.cli.common import default_cluster_dir
+
+    directory = default_cluster_dir()
+    if not (directory / "cluster.yaml").exists():
+        return None
+    try:
+        from reconciler.daemon.localcluster import load_layout
+
+        return ",".join(load_layout(directory).endpoints())
+    except (HactlError, OSError, KeyError, TypeError, ValueError):
+        return None
+
+
 def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
-    """--endpoints/--server, --store-dir, $HACTL_ENDPOINTS, the local cluster's
-    ``endpoints`` file, then etcd's default address."""
+    """--endpoints/--server, --store-dir, $HACTL_ENDPOINTS, the local cluster
+    (`hactl cluster up`), then etcd's default address."""
     if not value and store_dir:
         path = Path(store_dir) / "endpoints"
         try:
@@ -164,11 +179,7 @@ def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
     if not value:
         value = os.environ.get(ENDPOINTS_ENV)
     if not value:
-        from reconciler.cli.common import default_cluster_dir
-
-        local = default_cluster_dir() / "endpoints"
-        with contextlib.suppress(OSError):
-            value = local.read_text().strip()
+        value = _local_cluster_endpoints()
     text = value or DEFAULT_ENDPOINTS
     return [e.strip() for e in text.split(",") if e.strip()]
 

@@ -272,3 +272,24 @@ def test_error_lists_in_the_status_are_bounded() -> None:
     assert bounded["f000.yaml"][-1] == "f000.yaml: 30 more problems not shown"
     assert sum(len(v) for v in bounded.values()) <= MAX_ERRORS_TOTAL + len(many)
     assert bounded["f019.yaml"] == ["f019.yaml: 80 more problems not shown"]
+
+
+def test_sync_finds_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.cli.sync import DEFAULT_ENDPOINTS, _endpoints
+
+    monkeypatch.delenv("HACTL_ENDPOINTS", raising=False)
+    monkeypatch.setenv("HACTL_CLUSTER_DIR", str(tmp_path / "none"))
+    assert _endpoints(None, None) == [DEFAULT_ENDPOINTS]
+    assert _endpoints("a:1, b:2", None) == ["a:1", "b:2"]
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "endpoints").write_text("c:3,d:4\n")
+    assert _endpoints(None, str(tmp_path / "store")) == ["c:3", "d:4"]
+    monkeypatch.setenv("HACTL_ENDPOINTS", "e:5")
+    assert _endpoints(None, None) == ["e:5"]
+    monkeypatch.delenv("HACTL_ENDPOINTS")
+    local = tmp_path / "cluster"
+    local.mkdir()
+    (local / "cluster.yaml").write_text("nodes: [n1, n2]\nbasePort: 24000\nbackend: etcd\n")
+    monkeypatch.setenv("HACTL_CLUSTER_DIR", str(local))
+    found = _endpoints(None, None)
+    assert len(found) == 2 and all(e.startswith("127.0.0.1:") for e in found)
