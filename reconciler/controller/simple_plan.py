@@ -51,6 +51,7 @@ class NodeView:
     health: Health
     standby: bool = False
     maintenance: bool = False
+    fence_requested: bool = False  # `hactl fence NODE`
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +131,14 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
 
     # fencing of unclean nodes that may hold resources
     fence_ids: dict[str, str] = {}
+    stop_failed = {n for (_, n), o in inp.observed.items() if o.state == "stop_failed"}
     for n in order:
-        if healths[n] is Health.UNCLEAN and inp.stonith_enabled:
+        escalate = n in stop_failed and inp.stonith_enabled  # a failed stop: fence the node
+        if (
+            (healths[n] is Health.UNCLEAN and inp.stonith_enabled)
+            or escalate
+            or (nodes[n].fence_requested)
+        ):
             fencer = choose_fencer(n, healths, inp.fencer_preference)
             if fencer is None:
                 notes.append(
@@ -244,8 +251,11 @@ def plan_simple(inp: SimpleInput) -> SimplePlan:
                 o = obs(m.name, n)
                 h = healths[n]
                 if o.state == "stop_failed":
-                    blocked = True
-                    notes.append(f"{m.name}: stop failed on {n}; fencing required")
+                    if n in fence_ids:  # recovered elsewhere once the node is fenced
+                        stop_ids[m.name].append(fence_ids[n])
+                    else:
+                        blocked = True
+                        notes.append(f"{m.name}: stop failed on {n}; fencing required")
                     continue
                 if h is Health.UNCLEAN:
                     if o.state in ("active", "failed"):

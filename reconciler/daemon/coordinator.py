@@ -237,6 +237,8 @@ class Coordinator:
             ops += [
                 Put(keys.fencing(pa.target), json.dumps(record).encode()),
                 Delete(keys.observed_node(pa.target), prefix=True),
+                Delete(keys.live(pa.target)),
+                Delete(keys.node_attribute(pa.target, "fence-requested")),
             ]
         done, _ = await self.kv.txn([Cmp(keys.ELECTION, "create", "==", self.token)], ops)
         if not done:

@@ -265,6 +265,7 @@ def plan(
                 maintenance=bool(spec.get("maintenance"))
                 or attrs.get("maintenance", "") in TRUE
                 or cspec.get("maintenanceMode") is True,
+                fence_requested="fence-requested" in attrs,
             )
         )
     locs, ends = locations(state, hs, now)

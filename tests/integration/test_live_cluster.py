@@ -241,3 +241,28 @@ def test_kill_node_running_a_resource_fences_then_recovers(
     live.wait(lambda v: v["coordinator"]["converged"], "converged after the rejoin")
     assert len(live.where(live.view(), "victim-rsc")) == 1
     live.hactl("delete", "resource", "victim-rsc")
+
+
+def test_fence_verb_powers_a_node_off_and_history_shows_it(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    from reconciler.daemon import localcluster
+
+    assert live.lay is not None
+    victim = "node3"
+    live.hactl("fence", victim)
+    v = live.wait(
+        lambda v: (
+            any(h["node"] == victim and h["ok"] for h in v["fencingHistory"])
+            and next(n for n in v["nodes"] if n["name"] == victim)["state"] != "online"
+        ),
+        "node3 fenced",
+        timeout=30,
+    )
+    assert (live.lay.state_dir / victim / "off").exists()
+    assert victim in live.hactl("fence", "history").stdout
+    out = live.hactl("fence", "confirm", "node1", check=False)
+    assert out.returncode == 1 and "online" in out.stderr  # an online node cannot be confirmed off
+    localcluster.start_node(live.lay, victim)
+    live.wait(lambda v: all(x["state"] == "online" for x in v["nodes"]), "node3 back", 20)
+    del v

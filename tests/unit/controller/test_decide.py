@@ -87,3 +87,29 @@ def test_repeated_dispatch_backs_off() -> None:
     book = book.record("a", 2.0)
     assert book.not_before("a") == 4.0
     assert book.record("a", 100.0).not_before("a") is None  # outside the window: fresh
+
+
+def test_failed_stop_escalates_to_fencing_before_recovery() -> None:
+    from reconciler.controller.fencing import Health
+    from reconciler.controller.simple_plan import (
+        NodeView,
+        Rsc,
+        RscOnNode,
+        SimpleInput,
+        Unit,
+        plan_simple,
+    )
+
+    r = Rsc("web", "ocf:heartbeat:Dummy")
+    inp = SimpleInput(
+        units=(Unit("web", (r,)),),
+        nodes=(NodeView("n1", Health.ONLINE), NodeView("n2", Health.ONLINE)),
+        observed={("web", "n1"): RscOnNode("stop_failed"), ("web", "n2"): RscOnNode("stopped")},
+        fence_agent="stonith:fence_x",
+    )
+    p = plan_simple(inp)
+    ids = {a.step.id: a for a in p.actions}
+    assert "fence_n1@n2" in ids and ids["fence_n1@n2"].target == "n1"
+    assert ids["web_start_0@n2"].step.inputs == ("fence_n1@n2",)
+    d = decide(p.steps(), {}, now=0.0)
+    assert d.dispatch == ("fence_n1@n2",)
