@@ -55,7 +55,7 @@ spec:
 """
 
 
-def hactl(servers: str, *args: str, timeout: float = 60) -> str:
+def hactl(servers: str, *args: str, timeout: float = 60, check: bool = True) -> str | None:
     out = subprocess.run(
         [sys.executable, "-m", "reconciler.cli.main", *args],
         env=dict(os.environ, HACTL_SERVER=servers),
@@ -65,6 +65,8 @@ def hactl(servers: str, *args: str, timeout: float = 60) -> str:
         cwd=REPO,
     )
     if out.returncode != 0:
+        if not check:
+            return None
         raise SystemExit(f"hactl {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
     return out.stdout
 
@@ -86,8 +88,9 @@ def wait_where(checker: ActiveChecker, pred: object, what: str, timeout: float) 
 def wait_rejoined(lay: localcluster.Layout, servers: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        v = json.loads(hactl(servers, "status", "-o", "json"))
-        if all(n["state"] == "online" for n in v["nodes"]) and v["coordinator"].get("converged"):
+        out = hactl(servers, "status", "-o", "json", check=False)  # the store may be electing
+        v = json.loads(out) if out else None
+        if v and all(n["state"] == "online" for n in v["nodes"]) and v["coordinator"]["converged"]:
             return
         time.sleep(0.2)
     raise SystemExit(f"the cluster in {lay.directory} did not converge within {timeout} s")
