@@ -297,8 +297,18 @@ def check_params(
             )
             continue
         problems += _check_value(md.agent, spec, params[name], where)
+    # A parameter and the older name it obsoletes (fence agents' ip/ipaddr) satisfy each other.
+    spellings = {p.name: {p.name} for p in md.parameters}
+    for p in md.parameters:
+        if p.obsoletes:
+            spellings[p.name].add(p.obsoletes)
+            spellings.setdefault(p.obsoletes, {p.obsoletes}).add(p.name)
     for spec in md.parameters:
-        if spec.required and spec.name not in params and spec.default in (None, ""):
+        if (
+            spec.required
+            and not spellings[spec.name] & params.keys()
+            and spec.default in (None, "")
+        ):
             if fence and spec.name in ("action", "port", "plug", "nodename"):
                 continue  # supplied per fencing request
             problems.append(

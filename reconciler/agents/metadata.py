@@ -33,6 +33,7 @@ class ParamSpec:
     longdesc: str = ""
     options: tuple[str, ...] = ()  # allowed values of a "select"
     getopt: str = ""  # fence agents: the command-line spelling
+    obsoletes: str | None = None  # the older name this parameter replaces (e.g. ip -> ipaddr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ def _param(el: ET.Element) -> ParamSpec | None:
         longdesc=_desc(el, "longdesc"),
         options=options,
         getopt=getopt_el.get("mixed", "") if getopt_el is not None else "",
+        obsoletes=el.get("obsoletes") or None,
     )
 
 

@@ -23,6 +23,7 @@ from reconciler.model import Checker, ManifestSet, parse_paths, validate_set
 
 EXTRA_CHECKERS: list[str] = [
     # "module:attribute" of Callable[[ManifestSet], list[Problem]]
+    "reconciler.agents.manifest_check:check_installed_agents",
 ]
 
 
@@ -76,14 +77,20 @@ def problem_json(p: Problem) -> dict[str, object]:
     show_default=True,
     help="Output format.",
 )
-def validate(paths: tuple[str, ...], output: str) -> None:
+@click.option(
+    "--agent-check/--no-agent-check",
+    default=True,
+    show_default=True,
+    help="Check params against the agents installed on this machine (their meta-data).",
+)
+def validate(paths: tuple[str, ...], output: str, agent_check: bool) -> None:
     """Check manifests and report every problem at once (nothing is applied)."""
     for path in paths:
         if path != "-" and not Path(path).exists():
             raise click.UsageError(f"{path}: no such file or directory")
     if paths.count("-") > 1:
         raise click.UsageError("stdin (-) can be read only once")
-    mset, problems = check_paths(list(paths))
+    mset, problems = check_paths(list(paths), None if agent_check else [])
     if output == "json":
         click.echo(
             json.dumps(
