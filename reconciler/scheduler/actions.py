@@ -42,6 +42,7 @@ class Act:
     reason: str | None = None
     interval_ms: int = 0
     fence_reason: str | None = None
+    meta: dict[str, str] | None = None  # notification variables (clone notify=true)
     ins: list[tuple[int, int]] = field(default_factory=list)  # (first idx, flags)
     outs: list[tuple[int, int]] = field(default_factory=list)  # (then idx, flags)
 
@@ -74,8 +75,11 @@ class Graph:
         runnable: bool = True,
         reason: str | None = None,
         interval_ms: int = 0,
+        key_task: str | None = None,
     ) -> Act:
-        key = (rsc, f"{task}_{interval_ms}" if interval_ms else task, node)
+        """Add (or find) an action; ``key_task`` tells apart actions of one task on
+        one node (notifications: ``pre_notify_start``, ``post_notify_start``)."""
+        key = (rsc, key_task or (f"{task}_{interval_ms}" if interval_ms else task), node)
         if key in self.index:
             a = self.acts[self.index[key]]
             if not optional:

@@ -240,6 +240,10 @@ def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:
             continue
         after = promote if (role == PROMOTED and promote is not None) else start
         required = after is not None and not after.optional
+        demote = g.find(pid, "demote", nxt)
+        if role != PROMOTED and demote is not None and not demote.optional:
+            # demoted in place: the unpromoted role's monitor starts after the demote
+            after, required = demote, True
         mon = g.add(pid, "monitor", nxt, optional=not required, interval_ms=op.interval_ms)
         g.order(after, mon, IMPLIES_THEN | RUNNABLE_LEFT)
 
@@ -309,7 +313,12 @@ def _clone_actions(ctx: Context, g: Graph, cid: str) -> None:
             i_stopped = None
         if i_start is not None:
             g.order(start, i_start, RUNNABLE_LEFT)
-            if i_start.node is not None and i_start.runnable:
+            placed = (
+                [a for m in ctx.u.groups[rid].members for a in g.find_all(m, "start")]
+                if rid in ctx.u.groups
+                else [i_start]
+            )
+            if any(a.node is not None and a.runnable for a in placed):
                 any_start_runnable = True
             if i_running is not None and not i_running.optional:
                 start.optional = False
@@ -343,6 +352,7 @@ def _clone_actions(ctx: Context, g: Graph, cid: str) -> None:
             g.order(p, done, IMPLIES_THEN)
             for inst in clone.instances:
                 for a in g.find_all(inst, task):
+                    g.order(p, a, 0)
                     g.order(a, done, IMPLIES_THEN)
                     if not a.optional:
                         p.optional = False

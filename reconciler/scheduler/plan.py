@@ -19,7 +19,10 @@ from reconciler.scheduler.assign import assign
 from reconciler.scheduler.constraints import colocation_pairs, location_scores, order_pairs
 from reconciler.scheduler.graph import Context, apply_orders, build
 from reconciler.scheduler.input import SchedulerInput
+from reconciler.scheduler.notify import add_notifications
 from reconciler.scheduler.unpack import NodeInfo, unpack
+
+_NO_META: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +61,26 @@ class Action:
     runnable: bool
     reason: str | None
     interval_ms: int = 0
+    notify: Mapping[str, str] = field(default_factory=lambda: _NO_META)
+    """Clone notifications (``notify=true``): the variables the agent receives as
+    ``OCF_RESKEY_CRM_meta_<name>`` (``notify_type``, ``notify_operation``, the
+    ``notify_*_resource`` / ``notify_*_uname`` lists); set on ``notify`` actions, on
+    the clone's ``notify``/``notified`` pseudo actions (type and operation only) and
+    on the instances' required start/stop/promote/demote actions (lists only)."""
 
     @property
     def key(self) -> str:
         base = self.resource if self.resource is not None else "cluster"
-        return f"{base}_{self.task}_{self.interval_ms}" + (f"@{self.node}" if self.node else "")
+        task = self.task
+        if task in ("notify", "notified") and "notify_type" in self.notify:
+            # Pacemaker's keys: rsc_pre_notify_start_0, clone_confirmed-post_notify_running_0
+            if self.pseudo:
+                kind = self.notify.get("notify_key_type", self.notify["notify_type"])
+                operation = self.notify.get("notify_key_operation", "")
+            else:
+                kind, operation = self.notify["notify_type"], self.notify["notify_operation"]
+            task = f"{kind}_notify_{operation}"
+        return f"{base}_{task}_{self.interval_ms}" + (f"@{self.node}" if self.node else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +177,7 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
     g = build(ctx)
     apply_orders(ctx, g, orders)
     act.propagate(g)
+    add_notifications(ctx, g)
     changes = act.resource_changes(u, asg)
     placements: dict[str, Placement] = {}
     for pid in u.prim_order:
@@ -177,7 +196,16 @@ def plan(inp: SchedulerInput, now: int) -> Plan:
         )
     frozen = tuple(
         Action(
-            a.idx, a.rsc, a.task, a.node, a.pseudo, a.optional, a.runnable, a.reason, a.interval_ms
+            a.idx,
+            a.rsc,
+            a.task,
+            a.node,
+            a.pseudo,
+            a.optional,
+            a.runnable,
+            a.reason,
+            a.interval_ms,
+            _NO_META if a.meta is None else MappingProxyType(a.meta),
         )
         for a in g.acts
     )
