@@ -154,7 +154,8 @@ def render(live: dict[str, float] | None, sim: dict[str, float]) -> str:
     lines = [START, "", "### Live cluster (`make bench-cluster`, `bench/cluster.py`)", ""]
     lines.append(
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
-        f"({os.cpu_count()} cores, shared)."
+        f"({os.cpu_count()} cores shared with other jobs; "
+        f"load average {os.getloadavg()[0]:.1f} at the end)."
     )
     lines.append("")
     if live:
@@ -170,9 +171,9 @@ def render(live: dict[str, float] | None, sim: dict[str, float]) -> str:
             f"{live['max_ms']:.0f} ms | p50 ≤ 100 ms |",
             "",
             "Where the time goes (one apply, read from hacd's log): the apply transaction "
-            "10–30 ms; the coordinator is woken by the store's watch and dispatches the probes "
+            "10-30 ms; the coordinator is woken by the store's watch and dispatches the probes "
             "within a few ms; the probes (`Dummy` is a shell script sourcing ocf-shellfuncs) "
-            "and then the start are 20–40 ms each on an idle core and 70–100 ms each under "
+            "and then the start are 20-40 ms each on an idle core and 70-100 ms each under "
             "this load — agent execution dominates. The goal is not met on this shared machine; "
             "the planning and dispatch overhead is a small part of it.",
             "",
