@@ -362,7 +362,7 @@ def sync(  # noqa: PLR0917
     pruned only with --prune, and only those this sync applied.
     """
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
