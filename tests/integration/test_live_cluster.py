@@ -49,6 +49,45 @@ def test_apply_runs_then_delete_stops(live: LiveCluster, checker: ActiveChecker)
     assert not live.state_file(node, "web-a").exists(), "the resource was not stopped"
 
 
+def test_outputs_diff_describe_events_restart(live: LiveCluster, checker: ActiveChecker) -> None:
+    import json
+
+    live.apply(dummy("out", params="fake: a"), "--wait")
+    [node] = live.wait_on("out")
+    data = json.loads(live.hactl("get", "rsc", "out", "-o", "json").stdout)
+    assert data["metadata"]["name"] == "out" and data["status"]["nodes"] == [node]
+    assert data["metadata"]["generation"] == 1 and data["metadata"]["resourceVersion"]
+    assert live.hactl("get", "resources", "-o", "name").stdout.split() == ["resource/out"]
+    assert "kind: Resource" in live.hactl("get", "rsc", "out", "-o", "yaml").stdout
+    labelled = live.hactl("get", "rsc", "-l", "test=live", "-o", "name").stdout.split()
+    assert labelled == ["resource/out"]
+    assert live.hactl("get", "rsc", "-l", "test=other", "-o", "name").stdout.strip() == ""
+    wide = live.hactl("get", "resources", "-o", "wide").stdout
+    assert "PLACEMENT" in wide and node in wide
+    same = live.directory / "same.yaml"
+    same.write_text(dummy("out", params="fake: a"))
+    assert live.hactl("diff", "-f", str(same), check=False).returncode == 0
+    same.write_text(dummy("out", params="fake: b"))
+    d = live.hactl("diff", "-f", str(same), check=False)
+    assert d.returncode == 1 and "+    fake: b" in d.stdout and "-    fake: a" in d.stdout
+    desc = live.hactl("describe", "rsc/out").stdout
+    assert "Active on:  " + node in desc and "start" in desc and "Events:" in desc
+    status = json.loads(live.hactl("status", "-o", "json").stdout)
+    assert {"nodes", "resources", "warnings", "coordinator", "events"} <= set(status)
+    first = live.start_op("out", node)
+    assert "out restarted" in live.hactl("restart", "out").stdout
+    live.wait(
+        lambda v: (
+            (live.start_op("out", live.where(v, "out")[0] if live.where(v, "out") else node) or 0)
+            > (first or 0)
+        ),
+        "restart",
+    )
+    assert "start out" in live.hactl("events").stdout
+    live.hactl("delete", "-f", str(same))
+    live.wait(lambda v: live.resource("out") is None, "deleted by file")
+
+
 def test_update_params_restarts_in_place(live: LiveCluster, checker: ActiveChecker) -> None:
     live.apply(dummy("upd", params="fake: one"), "--wait")
     [node] = live.wait_on("upd")
