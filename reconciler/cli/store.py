@@ -26,14 +26,30 @@ def store() -> None:
               help="member i listens for clients on P+2i and for peers on P+2i+1")  # fmt: skip
 @click.option("--tls", is_flag=True, help="make a CA and certificates; require client certs")
 @click.option("--timeout", type=float, default=30.0, show_default=True)
+@click.option("--snapshot-count", type=int, default=0,
+              help="entries between snapshots (0: the backend's default)")  # fmt: skip
 def up_cmd(  # noqa: PLR0917
-    members: int, directory: Path, backend: str, base_port: int, tls: bool, timeout: float
+    members: int,
+    directory: Path,
+    backend: str,
+    base_port: int,
+    tls: bool,
+    timeout: float,
+    snapshot_count: int,
 ) -> None:
     """Start (or restart, with their data) the members; return once a leader is elected."""
     from reconciler.daemon import store_cluster
 
     try:
-        layout = store_cluster.up(directory, members, backend, base_port, tls=tls, timeout=timeout)
+        layout = store_cluster.up(
+            directory,
+            members,
+            backend,
+            base_port,
+            tls=tls,
+            timeout=timeout,
+            snapshot_count=snapshot_count,
+        )
     except ConfigError as exc:
         click.echo(f"hactl store up: {exc}", err=True)
         sys.exit(EXIT_USAGE)

@@ -38,6 +38,7 @@ class Layout:
     base_port: int
     token: str
     tls: bool = False
+    snapshot_count: int = 0  # 0: the backend's default
 
     def names(self) -> list[str]:
         return [f"m{i + 1}" for i in range(self.members)]
@@ -111,6 +112,8 @@ def member_command(layout: Layout, directory: Path, i: int) -> list[str]:
         "--initial-cluster-state",
         "new",
     ]
+    if layout.snapshot_count:
+        common += ["--snapshot-count", str(layout.snapshot_count)]
     if layout.tls:
         tls = directory / "tls"
         common += [
@@ -217,6 +220,7 @@ def up(
     *,
     tls: bool = False,
     timeout: float = 30.0,
+    snapshot_count: int = 0,
 ) -> Layout:
     directory.mkdir(parents=True, exist_ok=True)
     old = load_layout(directory)
@@ -233,7 +237,7 @@ def up(
         if members < 1:
             raise ConfigError("--members: at least 1")
         token = f"hactl-{os.getpid()}-{int(time.time())}"
-        layout = Layout(backend, members, base_port, token, tls)
+        layout = Layout(backend, members, base_port, token, tls, snapshot_count)
         if tls:
             from reconciler.transport.certs import make_ca, make_cert
 

@@ -50,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--heartbeat-interval", type=int, default=100, help="ms per Raft tick")
     p.add_argument("--election-timeout", type=int, default=700, help="ms (etcd: 1000)")
     p.add_argument("--quota-backend-bytes", type=int, default=2 * 1024**3)
+    p.add_argument("--snapshot-count", type=int, default=20_000, help="entries between snapshots")
     p.add_argument("--progress-notify-interval", type=float, default=600.0, help="seconds")
     p.add_argument("--cert-file")
     p.add_argument("--key-file")
@@ -120,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
         rng,
         tick_s=args.heartbeat_interval / 1000.0,
         election_tick=max(2, args.election_timeout // args.heartbeat_interval),
+        snapshot_count=max(1, args.snapshot_count),
         disk=disk,
         credentials=peer_tls.channel_credentials() if peer_tls else None,
     )

@@ -42,8 +42,7 @@ from reconciler.transport.peer import PeerSender
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY = 20_000  # applied entries between snapshots (then the log is compacted)
-KEEP_AFTER_SNAPSHOT = 5_000  # entries kept for slow followers
+SNAPSHOT_COUNT = 20_000  # applied entries between snapshots (then the log is compacted)
 READ_TIMEOUT_S = 5.0
 TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 
@@ -91,6 +90,7 @@ class RaftEngine:
         *,
         tick_s: float = 0.1,
         election_tick: int = 10,
+        snapshot_count: int = SNAPSHOT_COUNT,
         disk: RaftDisk | None = None,
         credentials: object | None = None,
     ) -> None:
@@ -98,6 +98,8 @@ class RaftEngine:
         self.storage = storage
         self.tick_s = tick_s
         self.disk = disk
+        self.snapshot_count = snapshot_count
+        self.keep_after_snapshot = max(1, snapshot_count // 4)  # for slow followers
         self.credentials = credentials
         # few appends in flight per follower: proposals that arrive meanwhile wait in the
         # leader's log and leave in one larger append (fewer messages and fsyncs per write)
@@ -366,7 +368,7 @@ class RaftEngine:
                 self.node.advance(rd)
                 self._after_advance(rd)
             self._answer_reads()
-            self._maybe_snapshot()
+            await self._maybe_snapshot()
 
     def _must_sync(self, rd: Ready) -> bool:
         """etcd's rule: sync for new entries, a snapshot, or a changed term or vote.
@@ -438,6 +440,11 @@ class RaftEngine:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
             self._lead, self._role = ss.lead, ss.role
         if rd.snapshot is not None and not rd.snapshot.is_empty():
+            log.info(
+                "restored from a snapshot at index %d (term %d) sent by the leader",
+                rd.snapshot.meta.index,
+                rd.snapshot.meta.term,
+            )
             self.restore_state(rd.snapshot.data)
             self._applied = rd.snapshot.meta.index
         for e in rd.committed_entries:
@@ -496,18 +503,31 @@ class RaftEngine:
                 still.append((index, futs))
         self._read_ready = still
 
-    def _maybe_snapshot(self) -> None:
-        if self._since_snapshot < SNAPSHOT_EVERY:
+    async def _maybe_snapshot(self) -> None:
+        """Every ``snapshot_count`` entries: snapshot the state, then release the log before it.
+
+        The image is taken on the loop (a consistent state); the snapshot file, the WAL
+        mark and the release of old segments are written in a worker thread.
+        """
+        if self._since_snapshot < self.snapshot_count:
             return
         self._since_snapshot = 0
-        data = self.state_bytes()
-        if self.disk is not None:
-            self.disk.compact(
-                self.storage, self._applied, self.node.conf_state(), data, KEEP_AFTER_SNAPSHOT
-            )
-            return
-        self.storage.create_snapshot(self._applied, self.node.conf_state(), data)
-        compact_to = self._applied - KEEP_AFTER_SNAPSHOT
+        index = self._applied
+        snap = self.storage.create_snapshot(index, self.node.conf_state(), self.state_bytes())
+        disk = self.disk
+        log.info("snapshot at index %d; log compacted", index)
+        if disk is not None and disk.wal is not None:
+            from reconciler.persist.codec import SnapshotMark
+
+            wal = disk.wal
+
+            def write() -> None:
+                disk.snapshotter.save(snap)
+                wal.save(None, (), SnapshotMark(snap.meta.index, snap.meta.term))
+                wal.release_to(index)
+
+            await asyncio.get_running_loop().run_in_executor(None, write)
+        compact_to = index - self.keep_after_snapshot
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
 

@@ -467,3 +467,20 @@ def test_member_add_learner_promote_refused_remove(store: Store) -> None:
     )
     e = rpc_error(cluster.MemberRemove, R.MemberRemoveRequest(ID=new.ID))
     assert (e.code(), e.details()) == (grpc.StatusCode.NOT_FOUND, "etcdserver: member not found")
+
+
+def test_move_leader(store: Store) -> None:
+    def leader() -> tuple[int, int] | None:
+        for i in range(len(store.endpoints)):
+            st = store.stubs(i).maintenance.Status(R.StatusRequest(), timeout=10)
+            if st.leader == st.header.member_id:
+                return i, st.leader
+        return None
+
+    i, lead = poll(leader, what="a leader")
+    members = store.stubs(0).cluster.MemberList(R.MemberListRequest(), timeout=10).members
+    target = next(m.ID for m in sorted(members, key=lambda m: m.ID) if lead != m.ID)
+    store.stubs(i).maintenance.MoveLeader(R.MoveLeaderRequest(targetID=target), timeout=15)
+    poll(lambda: (r := leader()) is not None and r[1] == target, what="the new leader")
+    # writes go on through any member
+    store.put(b"/after-move", b"ok")
