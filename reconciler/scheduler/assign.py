@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cmp_to_key
 from types import MappingProxyType
 
 from reconciler.base import score as sc
@@ -319,7 +320,12 @@ class _Assigner:
                     if not c.influence:
                         continue
                     other = c.dependent
-                f = factor * c.score / INFINITY
+                # Pacemaker 2.1.5 passes only the sign of the factor down the chain
+                # (pcmk__native_merge_weights' "multiplier"), not the product: a
+                # negative colocation with a group merges the group's internal
+                # INFINITY colocations at full strength (-INFINITY), which is what
+                # moves a sticky group away in colocation-vs-stickiness
+                f = (-1 if factor < 0 else 1) * c.score / INFINITY
                 res = self.merge(other, work, c.node_attribute, f, mode)
                 if res is not None:
                     work = res
@@ -560,12 +566,34 @@ class _Assigner:
 _HACK = INFINITY - 1
 
 
-def _sort_key_score(a: _Assigner, rid: str) -> tuple[int, int, list[int]]:
-    table = a.merge(rid, None, "#uname", 1.0, FORWARD) or {}
-    cur = a.current_node(rid)
-    cur_score = table.get(cur, MINUS_INFINITY) if cur is not None else MINUS_INFINITY
-    order = sorted(a.node_names, key=lambda n: (-a.allowed.get(rid, {}).get(n, 0), n))
-    return (a.priority(rid), cur_score, [table.get(n, MINUS_INFINITY) for n in order])
+def capacity_cmp(left: Mapping[str, Mapping[str, int]], n1: str, n2: str) -> int:
+    """Pacemaker's pcmk__compare_node_capacities: negative when ``n1`` has more
+    remaining capacity (one vote per utilization attribute, either node's)."""
+    result = 0
+    for names in (left[n1], left[n2]):
+        for k in sorted(names):
+            c1, c2 = left[n1].get(k, 0), left[n2].get(k, 0)
+            result += -1 if c1 > c2 else (1 if c1 < c2 else 0)
+    return result
+
+
+def _nodes_for_resource_order(a: _Assigner) -> list[str]:
+    """The node order Pacemaker compares resources' scores in (pcmk__sort_resources
+    sorts the nodes with compare_nodes first): available nodes by weight, then
+    (balanced) remaining capacity, then name."""
+
+    def cmp(n1: str, n2: str) -> int:
+        w1 = a.nodes[n1].base_score if a.available(n1) else MINUS_INFINITY
+        w2 = a.nodes[n2].base_score if a.available(n2) else MINUS_INFINITY
+        if w1 != w2:
+            return -1 if w1 > w2 else 1
+        if a.strategy == "balanced":
+            c = capacity_cmp(a.util_left, n1, n2)
+            if c:
+                return -1 if c < 0 else 1
+        return -1 if n1 < n2 else (1 if n1 > n2 else 0)
+
+    return sorted(a.node_names, key=cmp_to_key(cmp))
 
 
 def assign(
@@ -586,7 +614,7 @@ def assign(
         AssignOptions(symmetric, strategy, no_quorum_policy, stop_all),
     )
     tops = list(u.tops)
-    nodes_sorted = sorted(a.node_names)
+    nodes_sorted = _nodes_for_resource_order(a)
     if strategy == "default":
         # Pacemaker assigns in configuration order, sorted by priority only
         ordered = sorted(tops, key=lambda r: -a.priority(r))
