@@ -123,6 +123,11 @@ class Reconciler:
             return await self._store_failed(exc)
 
     async def _reconcile(self, trigger: Trigger) -> Outcome:
+        snap = take_snapshot(self.config.directory)
+        if trigger is Trigger.CHANGE and snap.exists and snap.revision == self.last_attempted:
+            # an unchanged revision does nothing, not even a read of the store (a failed
+            # attempt is retried by the backoff timer, not by file events)
+            return Outcome(Result.NOTHING, snap.revision)
         state = await self._applier.read()
         status = self._base_status(state)
         if state.suspended:
@@ -139,13 +144,9 @@ class Reconciler:
         if status.suspended:
             status = status.with_(suspended=False)
             trigger = Trigger.REQUEST
-        snap = take_snapshot(self.config.directory)
         if not snap.exists:
             return await self._missing(status)
         now = self._clock.monotonic()
-        retrying = self.backoff.revision == snap.revision and status.phase == st.ERROR
-        if trigger is Trigger.CHANGE and snap.revision == self.last_attempted and not retrying:
-            return Outcome(Result.NOTHING, snap.revision)
         if not self.backoff.allows(snap.revision, now) and trigger is not Trigger.REQUEST:
             return Outcome(Result.BACKOFF, snap.revision, self.backoff.wait_for(snap.revision, now))
         try:
