@@ -152,6 +152,7 @@ def test_more_objects_than_etcd_allows_in_one_transaction_is_a_clear_error(
 
 def test_hacd_runs_several_watchers_and_stops_them_together(etcd, tmp_path: Path) -> None:
     import asyncio
+    import dataclasses
 
     from reconciler.gitops.config import from_mapping
     from reconciler.gitops.watcher import run_watchers
@@ -162,8 +163,17 @@ def test_hacd_runs_several_watchers_and_stops_them_together(etcd, tmp_path: Path
         (tmp_path / "two").mkdir()
         (tmp_path / "one" / "a.yaml").write_text(resource("a"))
         (tmp_path / "two" / "b.yaml").write_text(resource("b"))
+        # what hacd's coordinator does: the node config's entries, guarded by its token
+        await w.kv.put("/hactl/election/lock", b"node1")
+        lock = await w.kv.get("/hactl/election/lock")
+        assert lock is not None
         configs = [
-            from_mapping({"directory": str(tmp_path / n), "quiet": "100ms"}) for n in ("one", "two")
+            dataclasses.replace(
+                from_mapping({"directory": str(tmp_path / n), "quiet": "100ms"}, node="node1"),
+                fence_key="/hactl/election/lock",
+                fence_revision=lock.create_revision,
+            )
+            for n in ("one", "two")
         ]
         stop = asyncio.Event()
         task = asyncio.create_task(run_watchers(configs, w.store, SystemClock(), stop))
