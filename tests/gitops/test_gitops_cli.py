@@ -102,6 +102,16 @@ def test_once_applies_and_reports_invalid_files_with_exit_codes(etcd, tmp_path: 
             await kv.close()
 
     syncs = asyncio.run(view())
+
+    # what the API server's `view` can carry: plain dicts, read with no write access
+    async def api_view() -> list[dict[str, object]]:
+        kv = EtcdKv([etcd.endpoint])
+        try:
+            return await records.syncs_view(kv)
+        finally:
+            await kv.close()
+
+    assert [SyncStatus.from_dict(d) for d in asyncio.run(api_view())] == syncs
     table = render_syncs(syncs)
     assert table.splitlines()[0].split()[:3] == ["NAME", "PHASE", "SUSPENDED"]
     assert table.splitlines()[1].split()[:2] == ["site", "Invalid"]
