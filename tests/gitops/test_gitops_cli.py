@@ -16,7 +16,7 @@ from gitops_harness import docs, location, resource
 
 from reconciler.cli.sync import fetch_syncs, render_syncs, status_lines, syncs_json
 from reconciler.daemon.kvport import EtcdKv
-from reconciler.gitops import keys
+from reconciler.gitops import keys, records
 from reconciler.gitops.status import SyncStatus
 
 pytestmark = pytest.mark.etcd
