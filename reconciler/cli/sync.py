@@ -382,7 +382,7 @@ def sync(  # noqa: PLR0917
             return
         if not directory:
             raise click.UsageError("missing DIRECTORY (or --suspend/--resume/--reconcile-now)")
-        root = str(Path(directory).resolve())
+        root = str(Path(directory).absolute())  # a symlink is followed anew each time
         config = WatcherConfig(
             name=check_watcher_name(name) if name else watcher_name_from_directory(Path(root).name),
             directory=root,

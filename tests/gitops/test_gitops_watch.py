@@ -544,3 +544,25 @@ def test_the_set_is_also_checked_with_the_clusters_other_objects(backend, tmp_pa
         assert await w.names() == {"group/web", "resource/x", "resource/db"}
 
     scenario(backend, tmp_path, body)
+
+
+def test_a_symlink_swap_deploy_is_followed(etcd, tmp_path: Path) -> None:
+    """git-sync's habit: the watched path is a symlink, swapped atomically to a new tree."""
+
+    async def body(w: World) -> None:
+        releases = tmp_path / "releases"
+        (releases / "r1").mkdir(parents=True)
+        (releases / "r1" / "web.yaml").write_text(resource("web", state="r1"))
+        (releases / "r2").mkdir()
+        (releases / "r2" / "web.yaml").write_text(resource("web", state="r2"))
+        link = tmp_path / "current"
+        link.symlink_to(releases / "r1")
+        w.dir = link
+        w.start()
+        await w.wait(lambda: _state_is(w, "web", "r1"), "r1 applied")
+        tmp_link = tmp_path / ".current.new"
+        tmp_link.symlink_to(releases / "r2")
+        os.replace(tmp_link, link)
+        await w.wait(lambda: _state_is(w, "web", "r2"), "r2 applied after the swap")
+
+    scenario(etcd, tmp_path, body)
