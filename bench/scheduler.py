@@ -385,7 +385,8 @@ def render(rows: list[str], args: argparse.Namespace, goals: list[str] | None = 
         "## Scheduler: `hactl simulate --cib` vs `crm_simulate -R`",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, {crm_version()}. "
+        f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: other "
+        f"work shares the machine), Python {platform.python_version()}, {crm_version()}. "
         "Whole process against whole process on the same generated CIB "
         "(`python -m bench.scheduler`); peak RSS from `wait4`. "
         f"crm_simulate is capped at {args.cap:.0f} s and skipped above "
