@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.base import score as scores
 from reconciler.cib.common import Report, nvpairs, role, ruled_blocks, truthy
-from reconciler.cib.import_resources import PRIMITIVE_META, ResourceReader
+from reconciler.cib.import_resources import PRIMITIVE_META, ResourceReader, extra_attributes
 from reconciler.cib.import_resources import convert as resource_convert
 from reconciler.cib.import_rules import location_rule
 from reconciler.model.base import API_VERSION
@@ -178,6 +178,7 @@ class ConfigReader:
                 continue
             if el.get("score"):
                 self.report.unsupported(f"node {name}", f"score={el.get('score')}")
+            extra_attributes(self.report, f"node {name}", el, {"uname", "type", "score"})
             attrs = nvpairs(el, "instance_attributes")
             for ruled in ruled_blocks(el, "instance_attributes"):
                 self.report.unsupported(f"node {name}", f"instance_attributes {ruled} with a rule")

@@ -114,6 +114,12 @@ def apply_meta(
             report.unsupported(where, f"meta attribute {key}={value}", str(e))
 
 
+def extra_attributes(report: Report, where: str, el: ET.Element, known: set[str]) -> None:
+    """Report every XML attribute of ``el`` that is not carried over."""
+    for key in sorted(set(el.attrib) - known - {"id", "description"}):
+        report.unsupported(where, f"attribute {key}={el.get(key)}")
+
+
 def _split(
     meta: dict[str, str], table: dict[str, tuple[str, str]]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -162,6 +168,7 @@ class ResourceReader:
         for tag in ("instance_attributes", "meta_attributes", "utilization"):
             for ruled in ruled_blocks(el, tag):
                 self.report.unsupported(where, f"{tag} {ruled} with a rule or reference")
+        extra_attributes(self.report, where, el, {"class", "provider", "type", "template"})
         params = nvpairs(el, "instance_attributes")
         meta = {**self.defaults, **down, **nvpairs(el, "meta_attributes")}
         ops = self.operations(where, el)
@@ -309,6 +316,7 @@ class ResourceReader:
     def group(self, el: ET.Element, down: dict[str, str]) -> str | None:
         gid = el.get("id", "?")
         where = f"group {gid}"
+        extra_attributes(self.report, where, el, set())
         own, more = _split(nvpairs(el, "meta_attributes"), GROUP_META)
         members = []
         for child in el:
@@ -334,6 +342,7 @@ class ResourceReader:
     def clone(self, el: ET.Element) -> None:
         cid = el.get("id", "?")
         where = f"clone {cid}"
+        extra_attributes(self.report, where, el, set())
         own, down = _split(nvpairs(el, "meta_attributes"), CLONE_META)
         child_name = None
         for child in el:

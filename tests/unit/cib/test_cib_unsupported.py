@@ -23,7 +23,7 @@ CIB = """<cib validate-with="pacemaker-3.7" have-quorum="1" epoch="1" admin_epoc
     <resources>
       <template id="tmpl" class="ocf" provider="heartbeat" type="Dummy"/>
       <primitive id="from-template" template="tmpl"/>
-      <primitive id="web" class="ocf" provider="heartbeat" type="apache">
+      <primitive id="web" class="ocf" provider="heartbeat" type="apache" xyz="1">
         <meta_attributes id="web-meta">
           <nvpair id="m1" name="restart-type" value="restart"/>
           <nvpair id="m2" name="migration-threshold" value="3"/>
@@ -65,6 +65,7 @@ def test_each_unsupported_feature_is_named() -> None:
         "<rsc_ticket>",
         "rsc_location loc-set: resource_set",
         "configuration: <tags>",
+        "primitive web: attribute xyz=1",
     ):
         assert expected in text, f"{expected!r} not reported in:\n{text}"
     assert "dc-version" not in text  # informational only
