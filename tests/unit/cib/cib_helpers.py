@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,16 @@ CORPUS = REPO.parent / "shared" / "pacemaker-scheduler"
 CASES = sorted(p.stem for p in CORPUS.glob("*.xml")) if CORPUS.is_dir() else []
 
 needs_corpus = pytest.mark.skipif(not CASES, reason=f"corpus not found at {CORPUS}")
-needs_crm_simulate = pytest.mark.skipif(
+_skip_without_crm_simulate = pytest.mark.skipif(
     shutil.which("crm_simulate") is None,
     reason="crm_simulate missing (Debian package pacemaker-cli-utils)",
 )
+
+
+def needs_crm_simulate(test: Callable[..., None]) -> Callable[..., None]:
+    """Marks a test `crm_simulate` and skips it when the binary is missing."""
+    marked: Callable[..., None] = pytest.mark.crm_simulate(_skip_without_crm_simulate(test))
+    return marked
 
 
 def summary_lines(text: str) -> list[str]:
