@@ -63,3 +63,15 @@ def test_mypy_strict() -> None:
         [str(BIN / "mypy"), "reconciler"], cwd=REPO, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_test_module_basenames_are_unique() -> None:
+    # pytest's default import mode imports test modules by basename: two test_x.py in
+    # different folders collide ("import file mismatch"). Name them after their layer.
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(REPO)} ~ {path.relative_to(REPO)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, clashes
