@@ -20,8 +20,9 @@ same time as another op's return is treated as overlapping it (the lenient readi
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 
 
 class _Unknown:
@@ -225,11 +226,116 @@ def check(
     return CheckResult(ok=True, explored=explored)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Call:
+    """An operation invoked but not yet finished (see ``HistoryRecorder``)."""
+
+    seq: int
+    client: Hashable
+    kind: str
+    key: str
+    call: float
+    value: Hashable = None
+    expected: Hashable = None
+
+
 class HistoryRecorder:
-    """Collects ops as clients call and return; times come from the caller's clock."""
+    """Records what real clients did, for ``check``.
 
-    ops: list[Op] = field(default_factory=list)
+    ::
 
-    def add(self, op: Op) -> None:
-        self.ops.append(op)
+        rec = HistoryRecorder()
+        c = rec.invoke("client-3", "cas", "k", value="v2", expected="v1")
+        try:
+            ok = await store.cas(...)
+        except TimeoutError:
+            rec.unknown(c)        # a write that may or may not have happened
+        else:
+            rec.ok(c, ok)
+        assert rec.check().ok
+
+    ``now`` defaults to ``time.monotonic_ns`` (one clock for all clients of a process).
+    """
+
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        self._now: Callable[[], float] = now or time.monotonic_ns
+        self._seq = 0
+        self._open: dict[int, Call] = {}
+        self.ops: list[Op] = []
+
+    def invoke(
+        self,
+        client: Hashable,
+        kind: str,
+        key: str,
+        value: Hashable = None,
+        expected: Hashable = None,
+    ) -> Call:
+        if kind not in KINDS:
+            raise ValueError(f"unknown op kind {kind!r} (expected one of {KINDS})")
+        self._seq += 1
+        c = Call(self._seq, client, kind, key, self._now(), value, expected)
+        self._open[c.seq] = c
+        return c
+
+    def _close(self, c: Call) -> Call:
+        if self._open.pop(c.seq, None) is None:
+            raise ValueError(f"operation {c} was already finished")
+        return c
+
+    def ok(self, c: Call, output: object = None) -> None:
+        """The client got an answer: ``output`` as ``Op`` documents it per kind."""
+        self._close(c)
+        self.ops.append(
+            Op(
+                client=c.client,
+                kind=c.kind,
+                key=c.key,
+                call=c.call,
+                ret=self._now(),
+                value=c.value,
+                expected=c.expected,
+                output=output,
+            )
+        )
+
+    def unknown(self, c: Call) -> None:
+        """No answer (timeout, lost connection): a write may have happened; a read is dropped."""
+        self._close(c)
+        if c.kind == "get":
+            return
+        self.ops.append(
+            Op(
+                client=c.client,
+                kind=c.kind,
+                key=c.key,
+                call=c.call,
+                ret=None,
+                value=c.value,
+                expected=c.expected,
+            )
+        )
+
+    def failed(self, c: Call) -> None:
+        """The operation certainly did not happen (refused before it reached the log)."""
+        self._close(c)
+
+    def history(self) -> list[Op]:
+        """Finished ops, plus still-open writes as "may have happened"."""
+        pending = [
+            Op(
+                client=c.client,
+                kind=c.kind,
+                key=c.key,
+                call=c.call,
+                ret=None,
+                value=c.value,
+                expected=c.expected,
+            )
+            for c in self._open.values()
+            if c.kind != "get"
+        ]
+        return self.ops + pending
+
+    def check(self, initial: Mapping[str, Hashable] | None = None) -> CheckResult:
+        return check(self.history(), initial)

@@ -165,3 +165,30 @@ def test_a_corrupted_read_is_caught(seed: int) -> None:
     o = ops[i]
     ops[i] = get(o.client, o.key, "never-written", o.call, o.ret or 0)
     assert not check_key(ops).ok
+
+
+def test_the_recorder_builds_histories_from_real_client_calls() -> None:
+    from reconciler.testing.linearizability import HistoryRecorder
+
+    t = iter(range(100))
+    rec = HistoryRecorder(now=lambda: next(t))
+    a = rec.invoke(1, "put", "x", value="a")
+    rec.ok(a)
+    b = rec.invoke(2, "cas", "x", value="b", expected="a")
+    lost = rec.invoke(3, "put", "x", value="z")
+    rec.unknown(lost)  # timed out: may have happened
+    rec.ok(b, True)
+    g = rec.invoke(1, "get", "x")
+    rec.ok(g, "b")
+    still_open = rec.invoke(4, "delete", "x")
+    del still_open  # never finished: counted as "may have happened"
+    refused = rec.invoke(5, "put", "x", value="never")
+    rec.failed(refused)
+    h = rec.history()
+    assert [o.kind for o in h] == ["put", "put", "cas", "get", "delete"]
+    assert rec.check().ok
+    with pytest.raises(ValueError, match="already finished"):
+        rec.ok(a)
+    bad = rec.invoke(1, "get", "x")
+    rec.ok(bad, "never")
+    assert not rec.check().ok
