@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -50,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--heartbeat-interval", type=int, default=100, help="ms per Raft tick")
     p.add_argument("--election-timeout", type=int, default=700, help="ms (etcd: 1000)")
     p.add_argument("--quota-backend-bytes", type=int, default=2 * 1024**3)
-    p.add_argument("--snapshot-count", type=int, default=20_000, help="entries between snapshots")
+    p.add_argument("--snapshot-count", type=int, default=100_000, help="entries between snapshots")
     p.add_argument("--progress-notify-interval", type=float, default=600.0, help="seconds")
     p.add_argument("--cert-file")
     p.add_argument("--key-file")
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     # grpc's poller thread hands every event to the loop: with the default 5 ms switch
     # interval each hand-off can wait that long for the GIL
     sys.setswitchinterval(float(os.environ.get("HACTL_SWITCH_INTERVAL", "0.0002")))
+    # the store holds many small long-lived objects (every revision of every key): full
+    # collections walking all of them stall the loop; collect young objects less often
+    gc.set_threshold(50_000, 50, 1000)
     try:
         asyncio.run(serve(args))
     except HactlError as exc:

@@ -23,6 +23,7 @@ import grpc
 
 from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
+from reconciler.kv import snapshot as kv_snapshot
 from reconciler.kv.errors import KvError
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
@@ -35,6 +36,8 @@ from reconciler.raft.types import (
     EntryType,
     Message,
     Ready,
+    Snapshot,
+    SnapshotMeta,
     StateType,
 )
 from reconciler.transport.etcd_backend import MEMBER_NOT_FOUND, NO_LEADER, MemberInfo
@@ -42,7 +45,9 @@ from reconciler.transport.peer import PeerSender
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_COUNT = 20_000  # applied entries between snapshots (then the log is compacted)
+SNAPSHOT_COUNT = (
+    100_000  # applied entries between snapshots (etcd's default) (then the log is compacted)
+)
 READ_TIMEOUT_S = 5.0
 TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 
@@ -122,6 +127,9 @@ class RaftEngine:
         self._read_ready: list[tuple[int, list[asyncio.Future[None]]]] = []
         self._conf_waiters: dict[int, asyncio.Future[None]] = {}
         self._since_snapshot = 0
+        self._snapshotting = False
+        self._snapshot_ready: Snapshot | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
         hs0 = storage.initial_state()[0]
         self._synced_term_vote = (hs0.term, hs0.vote)
         self._tasks: list[asyncio.Task[None]] = []
@@ -350,6 +358,8 @@ class RaftEngine:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._snapshot_ready is not None:
+                await self._record_snapshot()
             self._issue_reads()
             while self.node.has_ready():
                 rd = self.node.ready()
@@ -368,7 +378,7 @@ class RaftEngine:
                 self.node.advance(rd)
                 self._after_advance(rd)
             self._answer_reads()
-            await self._maybe_snapshot()
+            self._maybe_snapshot()
 
     def _must_sync(self, rd: Ready) -> bool:
         """etcd's rule: sync for new entries, a snapshot, or a changed term or vote.
@@ -503,42 +513,73 @@ class RaftEngine:
                 still.append((index, futs))
         self._read_ready = still
 
-    async def _maybe_snapshot(self) -> None:
-        """Every ``snapshot_count`` entries: snapshot the state, then release the log before it.
+    def _maybe_snapshot(self) -> None:
+        """Every ``snapshot_count`` applied entries, start a snapshot in the background.
 
-        The image is taken on the loop (a consistent state); the snapshot file, the WAL
-        mark and the release of old segments are written in a worker thread.
+        The state is copied here (cheap, consistent); a worker thread encodes it and writes
+        the snapshot file while the loop keeps serving and heartbeats keep flowing; the
+        ready loop then records it (WAL mark, old segments released, log compacted).
         """
-        if self._since_snapshot < self.snapshot_count:
+        if self._since_snapshot < self.snapshot_count or self._snapshotting:
             return
         self._since_snapshot = 0
+        self._snapshotting = True
         index = self._applied
-        snap = self.storage.create_snapshot(index, self.node.conf_state(), self.state_bytes())
+        meta = SnapshotMeta(index, self.storage.term(index), self.node.conf_state())
+        table, img = self.state_table(), kv_snapshot.image(self.member.kv)
         disk = self.disk
-        log.info("snapshot at index %d; log compacted", index)
+
+        def build() -> Snapshot:
+            snap = Snapshot(meta, table + kv_snapshot.encode(img))
+            if disk is not None:
+                disk.snapshotter.save(snap)
+            return snap
+
+        async def run() -> None:
+            try:
+                snap = await asyncio.get_running_loop().run_in_executor(None, build)
+                self._snapshot_ready = snap
+                self._wake.set()
+            except Exception:
+                log.exception("snapshot at index %d failed; will try again later", index)
+                self._snapshotting = False
+
+        self._snapshot_task = asyncio.get_running_loop().create_task(run())
+
+    async def _record_snapshot(self) -> None:
+        snap, self._snapshot_ready = self._snapshot_ready, None
+        self._snapshotting = False
+        if snap is None or snap.meta.index <= self.storage.snapshot().meta.index:
+            return  # none, or a snapshot from the leader overtook this one
+        index = snap.meta.index
+        self.storage.create_snapshot(index, snap.meta.conf_state, snap.data)
+        disk = self.disk
         if disk is not None and disk.wal is not None:
             from reconciler.persist.codec import SnapshotMark
 
             wal = disk.wal
 
             def write() -> None:
-                disk.snapshotter.save(snap)
-                wal.save(None, (), SnapshotMark(snap.meta.index, snap.meta.term))
+                wal.save(None, (), SnapshotMark(index, snap.meta.term))
                 wal.release_to(index)
 
             await asyncio.get_running_loop().run_in_executor(None, write)
         compact_to = index - self.keep_after_snapshot
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
+        log.info("snapshot at index %d; log compacted", index)
 
     # --- snapshot data: the member table, then the key/value image ----------------------
 
-    def state_bytes(self) -> bytes:
+    def state_table(self) -> bytes:
         table = json.dumps(
             {str(i): json.loads(p.encode()) for i, p in sorted(self.peers.items())},
             sort_keys=True,
         ).encode()
-        return struct.pack(">I", len(table)) + table + self.member.snapshot_bytes()
+        return struct.pack(">I", len(table)) + table
+
+    def state_bytes(self) -> bytes:
+        return self.state_table() + self.member.snapshot_bytes()
 
     def restore_state(self, data: bytes) -> None:
         if len(data) < 4:

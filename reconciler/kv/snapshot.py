@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.kv.store import KVStore, LeaseRecord
@@ -24,12 +25,30 @@ def _blob(b: bytes) -> bytes:
     return struct.pack(">I", len(b)) + b
 
 
-def encode(store: KVStore) -> bytes:
-    items = store.history_items()
-    leases = sorted(store.leases.values(), key=lambda r: r.id)
-    parts = [
-        _HDR.pack(MAGIC, VERSION, store.revision, store.compact_revision, len(items), len(leases))
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A consistent copy of a store's state, cheap to take, to encode elsewhere later."""
+
+    revision: int
+    compact_revision: int
+    items: list[tuple[bytes, list[tuple[int, int, KeyValue | None]]]]
+    leases: list[LeaseRecord]
+
+
+def image(store: KVStore) -> Image:
+    """Copy what ``encode`` needs (lists of immutable values: no encoding work here)."""
+    leases = [
+        LeaseRecord(r.id, r.ttl, set(r.keys))
+        for r in sorted(store.leases.values(), key=lambda r: r.id)
     ]
+    return Image(store.revision, store.compact_revision, store.history_items(), leases)
+
+
+def encode(store: KVStore | Image) -> bytes:
+    img = store if isinstance(store, Image) else image(store)
+    items = img.items
+    leases = img.leases
+    parts = [_HDR.pack(MAGIC, VERSION, img.revision, img.compact_revision, len(items), len(leases))]
     for key, hist in items:
         parts.append(_blob(key))
         parts.append(struct.pack(">I", len(hist)))
