@@ -70,8 +70,8 @@ class NodeConfig(_Cfg):
     nodes: dict[str, str] = Field(default_factory=dict)
     fencing: FencingConfig | None = None
     log_level: str = Field("INFO", alias="logLevel")
-    # simple: the coordinator's own planner (primitives, groups); scheduler: the full one
-    planner: Literal["simple", "scheduler"] = "simple"
+    # scheduler: the full scheduler; simple: the coordinator's stand-in (primitives, groups)
+    planner: Literal["simple", "scheduler"] = "scheduler"
 
     def node_state_dir(self) -> Path:
         return Path(self.state_dir) / self.node

@@ -1,8 +1,9 @@
 """Recording operation results in a resource's history, as Pacemaker's lrm_rsc_op entries.
 
 Per resource per node we keep: ``last`` (the last non-recurring operation,
-probes included), ``last_failure`` (the last failed one) and one
-``monitor_<ms>`` per recurring monitor. Pure functions over the status model.
+probes included), ``last_failure`` (the last failed one), ``last_stop`` (the
+last successful stop, which clears earlier failures when the history is
+replayed) and one ``monitor_<ms>`` per recurring monitor. Pure functions over the status model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def record(
         if op.operation == "stop" and not failed:
             for k in [k for k in keep if k.startswith("monitor_")]:
                 del keep[k]
+            # kept after the next start overwrites "last": replaying the history, the
+            # scheduler sees that this stop cleared the failures recorded before it
+            keep["last_stop"] = op.model_copy(update={"id": "last_stop"})
     if failed:
         keep["last_failure"] = op.model_copy(update={"id": "last_failure"})
     ops = tuple(sorted(keep.values(), key=lambda o: (o.call_id, o.id or "")))

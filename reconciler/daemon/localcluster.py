@@ -155,7 +155,7 @@ def write_configs(lay: Layout) -> None:
                 "stateDir": str(lay.state_dir),
                 "store": store.model_dump(by_alias=True, exclude_none=True),
                 "nodes": {m: lay.api(j) for j, m in enumerate(lay.nodes)},
-                "planner": os.environ.get("HACTL_PLANNER", "simple"),
+                "planner": os.environ.get("HACTL_PLANNER", "scheduler"),
                 "fencing": FencingConfig(
                     agent="fence_hactl_local", params={"state_dir": str(lay.state_dir)}
                 ).model_dump(),

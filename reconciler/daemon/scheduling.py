@@ -110,6 +110,17 @@ def plan_full(
     status = observed_status(state, configured, now, dc=coordinator_node)
     inp = from_model(_manifests(state), status)
     inp = replace(inp, resources=_with_digests(inp.resources))
+    if fence_agent and not any(
+        isinstance(r, si.Primitive) and r.cls == "stonith" for r in inp.resources
+    ):
+        # the node's configured fence agent stands in for a FencingDevice manifest
+        default = si.Primitive(
+            id="hactl-config-fencing",
+            cls="stonith",
+            type=fence_agent.removeprefix("stonith:"),
+            params=dict(sorted(fence_params.items())),
+        )
+        inp = replace(inp, resources=(*inp.resources, default))
     p = schedule(inp, int(now))
     prims = _primitives(inp.resources)
     devices: Mapping[str, tuple[str, Mapping[str, str]]] = fence_devices(state, hs)
@@ -173,7 +184,13 @@ def plan_full(
                 )
             )
             continue
-        if a.pseudo or prim is None or a.task not in DISPATCHED or a.node is None:
+        if (
+            a.pseudo
+            or prim is None
+            or prim.cls == "stonith"  # devices are not run as resources; fencing uses them
+            or a.task not in DISPATCHED
+            or a.node is None
+        ):
             actions.append(PlannedAction(Step(keys[idx], a.resource, a.node, a.task, True, ins)))
             continue
         actions.append(
@@ -186,6 +203,22 @@ def plan_full(
                 expected_rc=_expected(prim, a.task, a.interval_ms),
             )
         )
+    fencing_targets = {a.target for a in actions if a.target}
+    for n in sorted(state.node_attributes):
+        if "fence-requested" not in state.node_attributes[n] or n in fencing_targets:
+            continue
+        fencer = choose_fencer(n, hs, coordinator_node)  # `hactl fence NODE`
+        if fencer is not None:
+            agent, params = devices.get(n, (fence_agent, fence_params))
+            actions.append(
+                PlannedAction(
+                    Step(f"fence_{n}@{fencer}", None, fencer, "off"),
+                    agent=agent,
+                    params=dict(params),
+                    timeout_ms=60000,
+                    target=n,
+                )
+            )
     placement: dict[str, str | None] = {k: v.node for k, v in sorted(p.placements.items())}
     for f in p.fencing:
         notes.append(f"fencing {f.node}: {f.reason}")

@@ -42,7 +42,7 @@ def test_history_keeps_last_last_failure_and_monitors() -> None:
     )
     assert {o.id for o in h.operations} == {"last", "monitor_1000", "last_failure"}
     h = history.record(h, "web", "ocf:heartbeat:Dummy", op("stop", 0, 5), failed=False)
-    assert {o.id for o in h.operations} == {"last", "last_failure"}  # stop drops the monitors
+    assert {o.id for o in h.operations} == {"last", "last_failure", "last_stop"}  # no monitors
 
 
 def test_observe_reads_state_monitors_and_digest() -> None:
