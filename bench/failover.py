@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -85,53 +86,66 @@ def wait_where(checker: ActiveChecker, pred: object, what: str, timeout: float) 
     raise SystemExit(f"timed out after {timeout} s waiting for {what}; on {where(checker)}")
 
 
-def wait_rejoined(lay: localcluster.Layout, servers: str, timeout: float = 60) -> None:
+def wait_rejoined(servers: str, timeout: float = 60) -> str | None:
+    """None once every node is online and the coordinator converged, else the last status."""
     deadline = time.monotonic() + timeout
+    out = None
     while time.monotonic() < deadline:
         out = hactl(servers, "status", "-o", "json", check=False)  # the store may be electing
         v = json.loads(out) if out else None
         if v and all(n["state"] == "online" for n in v["nodes"]) and v["coordinator"]["converged"]:
-            return
+            return None
         time.sleep(0.2)
-    raise SystemExit(f"the cluster in {lay.directory} did not converge within {timeout} s")
+    return out or "(no hacd answered)"
 
 
 def run(trials: int, store: str) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="hactl-failover-") as tmp:
-        d = Path(tmp)
-        lay = localcluster.up(d, 3, BASE_PORT, store)
-        checker: ActiveChecker | None = None
-        try:
-            localcluster.wait_ready(lay, 60)
-            servers = ",".join(lay.api(i) for i in range(len(lay.nodes)))
-            (d / "rsc.yaml").write_text(MANIFEST)
-            hactl(servers, "apply", "-f", str(d / "rsc.yaml"), "--wait", "--timeout", "30s")
-            checker = ActiveChecker(lay.state_dir, lay.nodes, interval_s=0.01).start()
-            times: list[float] = []
-            for t in range(trials):
-                [victim] = wait_where(checker, lambda w: len(w) == 1, f"{RSC} on one node", 30)
-                t0 = time.monotonic()
-                localcluster.kill_node_processes(lay, victim)
-                w = wait_where(checker, lambda w, v=victim: w and v not in w, "failover", 60)
-                times.append(time.monotonic() - t0)
-                print(f"trial {t + 1:2}: kill -9 {victim} -> {w[0]} in {times[-1]:.2f} s")
-                localcluster.start_node(lay, victim)
-                wait_rejoined(lay, servers)
+    d = Path(tempfile.mkdtemp(prefix=f"hactl-failover-{store}-"))
+    lay = localcluster.up(d, 3, BASE_PORT, store)
+    checker: ActiveChecker | None = None
+    times: list[float] = []
+    problem = ""
+    try:
+        localcluster.wait_ready(lay, 60)
+        servers = ",".join(lay.api(i) for i in range(len(lay.nodes)))
+        (d / "rsc.yaml").write_text(MANIFEST)
+        hactl(servers, "apply", "-f", str(d / "rsc.yaml"), "--wait", "--timeout", "30s")
+        checker = ActiveChecker(lay.state_dir, lay.nodes, interval_s=0.01).start()
+        for t in range(trials):
+            [victim] = wait_where(checker, lambda w: len(w) == 1, f"{RSC} on one node", 30)
+            t0 = time.monotonic()
+            localcluster.kill_node_processes(lay, victim)
+            w = wait_where(checker, lambda w, v=victim: w and v not in w, "failover", 60)
+            times.append(time.monotonic() - t0)
+            print(f"trial {t + 1:2}: kill -9 {victim} -> {w[0]} in {times[-1]:.2f} s")
+            localcluster.start_node(lay, victim)
+            last = wait_rejoined(servers)
+            if last is not None:
+                problem = (
+                    f"after trial {t + 1} the cluster did not converge within 60 s of "
+                    f"{victim}'s restart (logs kept in {d})"
+                )
+                print(f"{problem}; last status:\n{last[:3000]}")
+                break
+    finally:
+        if checker is not None:
             checker.stop()
-        finally:
-            if checker is not None:
-                checker.stop()
-            localcluster.down(d)
+        localcluster.down(d)
+    if not problem:
+        shutil.rmtree(d, ignore_errors=True)
+    if len(times) < 2:
+        raise SystemExit(f"{store}: fewer than 2 trials completed. {problem}")
     q = statistics.quantiles(times, n=100, method="inclusive")
     return {
         "store": store,
-        "trials": trials,
+        "trials": len(times),
         "p50": statistics.median(times),
         "p99": q[98],
         "min": min(times),
         "max": max(times),
         "violations": list(checker.violations) if checker else [],
         "samples": checker.samples if checker else 0,
+        "problem": problem,
     }
 
 
@@ -162,6 +176,7 @@ def render(results: list[dict[str, object]]) -> str:
             f"> {ANCHOR_S:.1f} s ({ANCHOR_S / p50:.1f} x our p50) | "
             f"{len(viol) if isinstance(viol, list) else viol} in {r['samples']} samples |"
         )
+    lines += [f"\nIncomplete run ({r['store']}): {r['problem']}." for r in results if r["problem"]]
     lines += [
         "",
         "The anchor is derived, not measured (Corosync cannot run here): with Corosync 3's "
