@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.base.errors import Problem, ValidationError
@@ -113,14 +114,63 @@ class Report:
         self.warnings.append(message)
 
 
-def parse_xml(text: str, source: str) -> ET.Element:
-    """Parse CIB text; a clear located error instead of a traceback."""
+#: text fed to the XML parser at a time, so that status elements can be dropped as they end
+CHUNK = 1 << 20
+
+
+def _located(e: ET.ParseError, source: str) -> ValidationError:
+    line, column = e.position
+    return ValidationError(
+        [Problem(f"not well-formed XML: {e}", file=source, line=line, column=column + 1)]
+    )
+
+
+def _refuse_dtd(text: str, source: str) -> None:
     if "<!DOCTYPE" in text[:4096] or "<!ENTITY" in text[:65536]:
         raise ValidationError([Problem("DTDs and entities are not accepted in a CIB", file=source)])
+
+
+def parse_xml(text: str, source: str) -> ET.Element:
+    """Parse CIB text; a clear located error instead of a traceback."""
+    _refuse_dtd(text, source)
     try:
         return ET.fromstring(text)
     except ET.ParseError as e:
-        line, column = e.position
-        raise ValidationError(
-            [Problem(f"not well-formed XML: {e}", file=source, line=line, column=column + 1)]
-        ) from None
+        raise _located(e, source) from None
+
+
+def parse_cib(
+    text: str, source: str, node_state: Callable[[ET.Element, ET.Element], bool]
+) -> ET.Element:
+    """Parse a CIB, handing each ``/cib/status/node_state`` to ``node_state(element, root)``
+    as soon as it ends. When that returns True the element is dropped from the tree, so a
+    status of hundreds of thousands of operation records is never held whole."""
+    _refuse_dtd(text, source)
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    stack: list[ET.Element] = []
+    root: ET.Element | None = None
+    try:
+        for offset in range(0, len(text), CHUNK):
+            parser.feed(text[offset : offset + CHUNK])
+            for item in parser.read_events():
+                event, el = item  # type: ignore[misc]  # typeshed: a (str, Element) pair
+                assert isinstance(el, ET.Element)
+                if event == "start":
+                    if not stack and root is None:
+                        root = el
+                    stack.append(el)
+                    continue
+                stack.pop()
+                if (
+                    el.tag == "node_state"
+                    and len(stack) == 2
+                    and stack[1].tag == "status"
+                    and node_state(el, stack[0])
+                ):
+                    stack[1].remove(el)
+        parser.close()
+    except ET.ParseError as e:
+        raise _located(e, source) from None
+    if root is None:
+        raise ValidationError([Problem("no XML element in the file", file=source)])
+    return root

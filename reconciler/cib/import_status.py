@@ -209,25 +209,29 @@ def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Fa
     return out
 
 
-def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStatus:
-    status = root.find("status")
-    conf = root.find("configuration")
-    ids: dict[str, str] = {}
-    nodes_el = conf.find("nodes") if conf is not None else None
-    for n in nodes_el.findall("node") if nodes_el is not None else []:
-        ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
-    by_name = {name: nid for nid, name in ids.items()}
-    nodes = []
-    for ns in status.findall("node_state") if status is not None else []:
-        name = ns.get("uname") or ids.get(ns.get("id", ""), "")
+class StatusReader:
+    """Turns ``node_state`` elements into ObservedNodes, one at a time (they can be huge)."""
+
+    def __init__(self, conf: ET.Element | None, stonith: bool, report: Report) -> None:
+        self.stonith = stonith
+        self.report = report
+        self.ids: dict[str, str] = {}
+        nodes_el = conf.find("nodes") if conf is not None else None
+        for n in nodes_el.findall("node") if nodes_el is not None else []:
+            self.ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
+        self.by_name = {name: nid for nid, name in self.ids.items()}
+        self.nodes: list[ObservedNode] = []
+
+    def add(self, ns: ET.Element) -> None:
+        name = ns.get("uname") or self.ids.get(ns.get("id", ""), "")
         where = f"node_state {name or ns.get('id', '?')}"
         if truthy(ns.get("remote_node")):
-            report.unsupported(where, "a remote node's state")
-            continue
+            self.report.unsupported(where, "a remote node's state")
+            return
         transient = nvpairs(ns.find("transient_attributes"), "instance_attributes")
         if ns.get("shutdown") not in (None, "", "0") and "shutdown" not in transient:
             transient["shutdown"] = ns.get("shutdown", "")  # the pre-1.1 place for it
-        state, unclean_online, reason = node_state(ns, stonith, transient)
+        state, unclean_online, reason = node_state(ns, self.stonith, transient)
         attributes = {
             k: v
             for k, v in sorted(transient.items())
@@ -240,23 +244,25 @@ def read_status(root: ET.Element, stonith: bool, report: Report) -> ObservedStat
             cls = lr.get("class", "")
             agent = ":".join(p for p in (cls, lr.get("provider"), lr.get("type")) if p)
             histories.append(_history(lr.get("id", ""), agent or None, lr.get("container"), lr))
-        nodes.append(
+        self.nodes.append(
             ObservedNode(
                 name=name,
-                id=ns.get("id") or by_name.get(name),
+                id=ns.get("id") or self.by_name.get(name),
                 state=state,
                 unclean_online=unclean_online,
                 reason=reason,
                 attributes=attributes,
-                failcounts=tuple(failcounts(transient, report, where)),
+                failcounts=tuple(failcounts(transient, self.report, where)),
                 resources=tuple(histories),
             )
         )
-    dc = root.get("dc-uuid")
-    now = _int(root.get("execution-date"))
-    return ObservedStatus(
-        have_quorum=truthy(root.get("have-quorum"), False),
-        now=now if now is not None and now >= 0 else None,
-        dc_node=ids.get(dc) if dc else None,
-        nodes=tuple(nodes),
-    )
+
+    def result(self, root: ET.Element) -> ObservedStatus:
+        dc = root.get("dc-uuid")
+        now = _int(root.get("execution-date"))
+        return ObservedStatus(
+            have_quorum=truthy(root.get("have-quorum"), False),
+            now=now if now is not None and now >= 0 else None,
+            dc_node=self.ids.get(dc) if dc else None,
+            nodes=tuple(self.nodes),
+        )

@@ -11,14 +11,15 @@ Pure: the caller reads the file. Usage::
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import pydantic
 
 from reconciler.base.errors import Problem, ValidationError
-from reconciler.cib.common import Report, nvpairs, parse_xml, truthy
+from reconciler.cib.common import Report, nvpairs, parse_cib, truthy
 from reconciler.cib.import_config import ConfigReader
-from reconciler.cib.import_status import read_status
+from reconciler.cib.import_status import StatusReader
 from reconciler.model import KINDS, ManifestSet, validate_set
 from reconciler.model.base import Manifest
 from reconciler.model.status import ObservedStatus
@@ -42,13 +43,24 @@ def _describe(err: pydantic.ValidationError) -> str:
 
 def import_cib(text: str, source: str = "<cib>") -> CibImport:
     """Translate a whole CIB. Raises ValidationError only when the XML is not a CIB."""
-    root = parse_xml(text, source)
+    report = Report()
+    readers: list[StatusReader] = []
+
+    def on_node_state(ns: ET.Element, cib: ET.Element) -> bool:
+        conf = cib.find("configuration")
+        if conf is None:
+            return False  # the configuration comes later: read this one at the end
+        if not readers:
+            readers.append(StatusReader(conf, _stonith(conf), report))
+        readers[0].add(ns)
+        return True
+
+    root = parse_cib(text, source, on_node_state)
     if root.tag != "cib":
         raise ValidationError([Problem(f"root element is <{root.tag}>, not <cib>", file=source)])
     conf = root.find("configuration")
     if conf is None:
         raise ValidationError([Problem("no <configuration> in the CIB", file=source)])
-    report = Report()
     reader = ConfigReader(conf, report)
     reader.cluster()
     reader.nodes()
@@ -64,11 +76,19 @@ def import_cib(text: str, source: str = "<cib>") -> CibImport:
         except pydantic.ValidationError as e:
             name = doc["metadata"]["name"]
             report.unsupported(f"{doc['kind']} {name}", "the object", _describe(e))
-    props = nvpairs(conf.find("crm_config"), "cluster_property_set")
-    stonith = truthy(props.get("stonith-enabled", props.get("stonith_enabled")), True)
-    status = read_status(root, stonith, report)
+    if not readers:
+        readers.append(StatusReader(conf, _stonith(conf), report))
+    status_el = root.find("status")
+    for ns in status_el.findall("node_state") if status_el is not None else []:
+        readers[0].add(ns)  # only those read before the configuration was complete
+    status = readers[0].result(root)
     mset, problems = _consistent(objects, report)
     return CibImport(mset, status, tuple(report.warnings), problems)
+
+
+def _stonith(conf: ET.Element) -> bool:
+    props = nvpairs(conf.find("crm_config"), "cluster_property_set")
+    return truthy(props.get("stonith-enabled", props.get("stonith_enabled")), True)
 
 
 def _consistent(objects: list[Manifest], report: Report) -> tuple[ManifestSet, tuple[Problem, ...]]:
