@@ -10,6 +10,7 @@ action's flags change because of another action.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -61,6 +62,9 @@ class Graph:
         self.index: dict[tuple[str | None, str, str | None], int] = {}
         self.by_rsc: dict[str, list[int]] = {}
         self.edges: set[tuple[int, int]] = set()
+        # probe -> start orderings, in creation order: a probe has no inputs, so it
+        # is never on a cycle and these edges need no cycle check
+        self.probe_edges: list[tuple[int, int]] = []
         self.user_edges: set[tuple[int, int]] = set()
         self.active: set[str] = set()
 
@@ -130,7 +134,8 @@ def _set_reason(a: Act, text: str | None, overwrite: bool = False) -> None:
 
 def propagate(g: Graph) -> None:
     """Apply ordering flags until a fixpoint (bounded: flags only ever clear)."""
-    work = list(range(len(g.acts)))
+    # only actions with flagged orderings can change anything (probes, for one, have none)
+    work = [a.idx for a in g.acts if a.ins or a.outs]
     queued = set(work)
     while work:
         i = work.pop()
@@ -243,6 +248,19 @@ def ordering_targets(u: Unpacked, o: Ord) -> None:  # pragma: no cover - placeho
 
 def _cyclic_nodes(n: int, edges: set[tuple[int, int]]) -> set[int]:
     """Nodes left over by Kahn's algorithm: those on or behind a cycle."""
+    # A node on a cycle has edges in and out; most actions (probes, monitors) have
+    # only one kind. Kahn's algorithm on the edges between nodes with both finds
+    # every cycle; when there is none (the usual case) the answer is the empty set.
+    has_in = {b for _, b in edges}
+    has_out = {a for a, _ in edges}
+    both = has_in & has_out
+    inner = {(a, b) for a, b in edges if a in both and b in both}
+    if not _kahn_leftover(n, inner):
+        return set()
+    return _kahn_leftover(n, edges)
+
+
+def _kahn_leftover(n: int, edges: set[tuple[int, int]]) -> set[int]:
     succ: dict[int, list[int]] = {}
     indeg = [0] * n
     for a, b in edges:
@@ -268,6 +286,11 @@ def acyclic_edges(g: Graph) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[in
     seen in practice) the remaining edges inside it.
     """
     edges = set(g.edges)
+    probes = {a for a, _ in g.probe_edges}
+    if any(b in probes for _, b in edges):
+        # something is ordered before a probe (unusual): check those edges too
+        edges.update(g.probe_edges)
+        g.probe_edges = []
     dropped: list[tuple[int, int]] = []
     for only_user in (True, False):
         stuck = _cyclic_nodes(len(g.acts), edges)
@@ -277,4 +300,5 @@ def acyclic_edges(g: Graph) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[in
             if e[0] in stuck and e[1] in stuck and (e in g.user_edges or not only_user):
                 edges.discard(e)
                 dropped.append(e)
-    return tuple(sorted(edges)), tuple(sorted(dropped))
+    # probe edges come sorted (one per probe, probes numbered as created): a linear sort
+    return tuple(heapq.merge(sorted(edges), sorted(g.probe_edges))), tuple(sorted(dropped))

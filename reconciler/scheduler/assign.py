@@ -238,18 +238,32 @@ class _Assigner:
         return None
 
     def sort_nodes(self, table: Table, current: str | None) -> list[str]:
-        def key(n: str) -> tuple[int, int, int, str]:
-            w = table[n] if self.available(n) else MINUS_INFINITY
-            util = 0
-            if self.strategy == "balanced":
-                util = -sum(self.util_left[n].values())
-            count = 0 if self.strategy == "minimal" else self.num_resources[n]
-            cur = 0 if n == current else 1
-            if self.strategy == "minimal":
-                cur = 0
-            return (-w, util, count, cur if self.strategy != "minimal" else 0, n)  # type: ignore[return-value]
-
-        return sorted(table, key=key)
+        """Nodes best first: score (unavailable ones -INFINITY), then for balanced
+        the most capacity left, then fewest assigned resources, then the current
+        node, then the name (minimal: score and name only)."""
+        avail, count, strategy = self.available_set, self.num_resources, self.strategy
+        keys: list[tuple[int, int, int, int, str]]
+        if strategy == "minimal":
+            keys = [(-(w if n in avail else MINUS_INFINITY), 0, 0, 0, n) for n, w in table.items()]
+        elif strategy == "balanced":
+            left = self.util_left
+            keys = [
+                (
+                    -(w if n in avail else MINUS_INFINITY),
+                    -sum(left[n].values()),
+                    count[n],
+                    n != current,
+                    n,
+                )
+                for n, w in table.items()
+            ]
+        else:
+            keys = [
+                (-(w if n in avail else MINUS_INFINITY), 0, count[n], n != current, n)
+                for n, w in table.items()
+            ]
+        keys.sort()
+        return [k[4] for k in keys]
 
     def attr(self, node: str, name: str) -> str | None:
         return self.nodes[node].attrs.get(name)
@@ -264,11 +278,14 @@ class _Assigner:
 
     def best_by_value(self, rid: str, attr: str) -> dict[str | None, int]:
         """For each value of ``attr``: the best score of ``rid`` on an available node."""
-        best: dict[str | None, int] = {}
         avail = self.available_set
+        if attr == "#uname":
+            return {n: w for n, w in self.allowed[rid].items() if n in avail and w > MINUS_INFINITY}
+        best: dict[str | None, int] = {}
+        nodes = self.nodes
         for n, w in self.allowed[rid].items():
             if n in avail:
-                v = self.nodes[n].attrs.get(attr)
+                v = nodes[n].attrs.get(attr)
                 if w > best.get(v, MINUS_INFINITY):
                     best[v] = w
         return best
@@ -277,8 +294,11 @@ class _Assigner:
         self, work: Table, rid: str, attr: str, factor: float, only_positive: bool
     ) -> None:
         best = self.best_by_value(rid, attr)
+        nodes = self.nodes
+        add = sc.add
+        by_name = attr == "#uname"  # the usual case: the value is the node's name
         for n in list(work):
-            score = best.get(self.nodes[n].attrs.get(attr), MINUS_INFINITY)
+            score = best.get(n if by_name else nodes[n].attrs.get(attr), MINUS_INFINITY)
             if factor < 0 and score < 0:
                 continue
             if work[n] == _HACK:
@@ -287,7 +307,7 @@ class _Assigner:
             w = int(wf - 0.5) if wf < 0 else int(wf + 0.5)
             if w == 0 and score != 0:
                 w = 1 if factor > 0 else (-1 if factor < 0 else 0)
-            new = sc.add(w, work[n])
+            new = add(w, work[n])
             if only_positive and new < 0 and work[n] > 0:
                 work[n] = _HACK
                 continue

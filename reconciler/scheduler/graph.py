@@ -45,6 +45,10 @@ class Context:
         self.concurrent_fencing = concurrent_fencing
         self.nodes = {n.name: n for n in u.nodes}
         self.quorate = u.have_quorum
+        # nodes a resource without history there is probed on
+        self.probe_nodes = tuple(
+            n.name for n in u.nodes if n.online and not n.unclean and not n.pending
+        )
 
     def can_fence(self, node: str) -> bool:
         if not self.stonith or not self.u.have_stonith_resource:
@@ -214,11 +218,15 @@ def _probes(ctx: Context, g: Graph, pid: str, start: Act | None) -> None:
     st = ctx.u.state[pid]
     if ctx.u.prims[pid].orphan:
         return
-    for n in ctx.u.nodes:
-        if not n.online or n.unclean or n.pending or n.name in st.probed_nodes:
+    probed = frozenset(st.probed_nodes)
+    add = g.add
+    edges = g.probe_edges
+    for name in ctx.probe_nodes:
+        if name in probed:
             continue
-        probe = g.add(pid, "monitor", n.name, optional=False)
-        g.order(probe, start, 0)
+        probe = add(pid, "monitor", name, optional=False)
+        if start is not None and not probe.ins:
+            edges.append((probe.idx, start.idx))  # a pure ordering (no flags)
 
 
 def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:

@@ -50,6 +50,16 @@ def replay(
     prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str, now: int | None = None
 ) -> _NodeHist:
     h = _NodeHist()
+    if len(ops) == 1:
+        only = ops[0]
+        if (
+            only.rc == 7
+            and only.status == 0
+            and only.call_id >= 0
+            and only.interval_ms == 0
+            and only.operation == "monitor"
+        ):
+            return h  # probed and found stopped: the usual record on most nodes
     done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
     pend = [o for o in ops if o.call_id < 0 or o.status == 7]
     promotable = prim.promotable
