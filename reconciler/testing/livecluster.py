@@ -3,7 +3,6 @@ subprocess, views through the API. Used by tests/integration and bench/cluster.p
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -13,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconciler.base.errors import StoreUnavailable
 from reconciler.daemon import localcluster
 from reconciler.testing.active_checker import ActiveChecker
-from reconciler.transport.hactl_api import ApiClient
+from reconciler.transport.hactl_api import SyncApiClient
 
 REPO = Path(__file__).resolve().parents[2]
 HACTL = [sys.executable, "-m", "reconciler.cli.main"]
@@ -31,6 +31,7 @@ class LiveCluster:
         self.n = nodes
         self.lay: localcluster.Layout | None = None
         self.checker: ActiveChecker | None = None
+        self._clients: dict[str, SyncApiClient] = {}
 
     # -------------------------------------------------------------- lifecycle
     def up(self) -> None:
@@ -71,19 +72,16 @@ class LiveCluster:
         return self.hactl("apply", "-f", str(path), *extra)
 
     def view(self) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
-            for s in self.servers.split(","):
-                c = ApiClient(s, timeout_s=5)
-                try:
-                    text, _ = await c.view()
-                    return dict(json.loads(text))
-                except Exception:
-                    continue
-                finally:
-                    await c.close()
-            raise AssertionError("no hacd answered")
-
-        return asyncio.run(go())
+        for s in self.servers.split(","):
+            c = self._clients.get(s)
+            if c is None:
+                c = self._clients[s] = SyncApiClient(s, timeout_s=5)
+            try:
+                text, _ = c.view()
+                return dict(json.loads(text))
+            except StoreUnavailable:
+                continue
+        raise AssertionError("no hacd answered")
 
     def resource(self, name: str) -> dict[str, Any] | None:
         return next((r for r in self.view()["resources"] if r["name"] == name), None)
@@ -97,7 +95,7 @@ class LiveCluster:
             v = self.view()
             if pred(v):
                 return v
-            time.sleep(0.05)
+            time.sleep(0.1)
         raise AssertionError(
             f"timed out after {timeout}s waiting for {what}; last view:\n"
             + json.dumps(

@@ -146,3 +146,23 @@ class ApiClient:
                 yield ev.revision
         except grpc.RpcError as e:
             raise self._unavailable(e) from None
+
+
+class SyncApiClient:
+    """A blocking client for scripts and tests that poll (one channel, reused)."""
+
+    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._ch = grpc.insecure_channel(address)
+        self._stub = pbg.HactlStub(self._ch)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        self._ch.close()
+
+    def view(self) -> tuple[str, int]:
+        try:
+            r = self._stub.View(pb.ViewRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as e:
+            raise StoreUnavailable(f"cannot reach hacd at {self.address}: {e}") from None
+        return r.view_json, r.revision

@@ -31,7 +31,7 @@ from reconciler.controller.simple_plan import (
 from reconciler.controller.steps import InFlight
 
 NODES = ["n1", "n2", "n3", "n4"]
-CHAOS_STEPS = 150
+CHAOS_STEPS = 100
 
 
 @dataclass
