@@ -123,7 +123,7 @@ def check_perf(endpoints: list[str], load: str) -> str:
         timeout=400,
     )
     lines = [ln.strip() for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
-    keep = [ln for ln in lines if re.match(r"(PASS|FAIL)", ln)]
+    keep = [ln for ln in lines if re.match(r"(PASS|FAIL|Slowest request|Stddev)", ln)]
     return "; ".join(keep) or f"no result (rc={out.returncode}): {' '.join(lines[-3:])}"
 
 
@@ -203,7 +203,8 @@ def render(results: dict[str, Result], quick: bool) -> str:
         [
             f"Measured {when} by `make bench-store` ({'quick run' if quick else 'full run'}): "
             "3 members each on 127.0.0.1, this machine "
-            f"({os.cpu_count()} cores, shared), the same Python clients for both; 256-byte values.",
+            f"({os.cpu_count()} cores, shared; load average at the end "
+            f"{os.getloadavg()[0]:.1f}), the same Python clients for both; 256-byte values.",
             "",
             *rows,
             "",
