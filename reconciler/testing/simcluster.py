@@ -520,6 +520,17 @@ class SimCluster:
         }
         self.fail(f"no progress within {self.cfg.heal_bound} steps after healing: {roles}")
 
+    def await_convergence(self) -> None:
+        """Every member of the configuration applies everything committed (bounded)."""
+        for _ in range(self.cfg.heal_bound):
+            members = [self.members[i] for i in self.current_members() if i in self.members]
+            top = max((m.node.log.committed for m in members if m.node is not None), default=0)
+            if all(m.app.applied >= top for m in members):
+                return
+            self.step(chaos=False)
+        state = {i: m.app.applied for i, m in self.members.items() if m.node is not None}
+        self.fail(f"members did not converge within {self.cfg.heal_bound} steps: {state}")
+
     def finish(self) -> None:
         for _ in range(self.cfg.client_timeout + 5):
             if not self.pending:
@@ -527,6 +538,7 @@ class SimCluster:
             self.step(chaos=False)
         for c in list(self.pending):
             self._give_up(c)
+        self.await_convergence()
         apps = {i: self.members[i].app for i in self.current_members() if i in self.members}
         for rid in sorted(self.acked_writes):
             for i, app in apps.items():

@@ -82,16 +82,19 @@ def test_cluster_survives_chaos(seed: int, tmp_path: Path) -> None:
         d = fast_dir(tmp_path)
         cfg = replace(cfg, disk_dir=str(d))
     cluster = SimCluster(cfg)
+    failure = None
     try:
         cluster.run()
     except SimFailure as e:
-        pytest.fail(f"{e}\nreplay: {replay_command(seed)}", pytrace=False)
+        failure = str(e)
     except Exception as e:  # a crash of the core itself: keep its traceback, add the replay
         e.add_note(f"seed {seed}; replay: {replay_command(seed)}")
         raise
     finally:
         if d is not None and d != tmp_path:
             shutil.rmtree(d, ignore_errors=True)
+    if failure is not None:
+        pytest.fail(f"{failure}\nreplay: {replay_command(seed)}", pytrace=False)
 
 
 def test_the_simulation_catches_a_planted_election_bug(monkeypatch: pytest.MonkeyPatch) -> None:
