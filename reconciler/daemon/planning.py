@@ -124,6 +124,24 @@ def cluster_spec(state: ClusterState) -> dict[str, Any]:
     return dict(docs[0].get("spec") or {}) if docs else {}
 
 
+def lifetime_end(doc: dict[str, Any]) -> float | None:
+    """When a Location with ``lifetime`` expires (from its creation), or None."""
+    spec = doc.get("spec") or {}
+    life = seconds(spec.get("lifetime"))
+    if life is None:
+        return None
+    meta = doc.get("metadata") or {}
+    created = (meta.get("annotations") or {}).get("hactl.io/created-at")
+    if created is None and meta.get("creationTimestamp"):
+        with contextlib.suppress(ValueError):
+            created = (
+                datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
+                .replace(tzinfo=UTC)
+                .timestamp()
+            )
+    return None if created is None else float(created) + life
+
+
 def locations(
     state: ClusterState, nodes: Iterable[str], now: float
 ) -> tuple[list[tuple[str, str, int]], list[float]]:
@@ -133,18 +151,8 @@ def locations(
     all_rsc = [d["metadata"]["name"] for d in state.objects("resource")] + list(groups(state))
     for doc in state.objects("location"):
         spec = doc.get("spec") or {}
-        life = seconds(spec.get("lifetime"))
-        meta = doc.get("metadata") or {}
-        created = (meta.get("annotations") or {}).get("hactl.io/created-at")
-        if created is None and meta.get("creationTimestamp"):
-            with contextlib.suppress(ValueError):
-                created = (
-                    datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
-                    .replace(tzinfo=UTC)
-                    .timestamp()
-                )
-        if life is not None and created is not None:
-            end = float(created) + life
+        end = lifetime_end(doc)
+        if end is not None:
             if now >= end:
                 continue
             ends.append(end)

@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.controller.failures import next_recheck
 from reconciler.controller.fencing import choose_fencer
 from reconciler.controller.simple_plan import PlannedAction, SimplePlan, params_digest
 from reconciler.controller.steps import Step
-from reconciler.daemon.planning import Planned, fence_devices, observe
+from reconciler.daemon.planning import Planned, fence_devices, lifetime_end, observe
 from reconciler.daemon.state import ClusterState, healths, observed_status
 from reconciler.model import KINDS, ManifestSet
 from reconciler.scheduler import input as si
@@ -31,15 +32,23 @@ DISPATCHED = ("start", "stop", "monitor", "promote", "demote")
 _INSTANCE = re.compile(r":\d+$")
 
 
-def _manifests(state: ClusterState) -> ManifestSet:
+def _manifests(state: ClusterState, now: float) -> tuple[ManifestSet, list[float]]:
+    """The stored objects as models, without Locations whose lifetime is over."""
     objs = []
+    ends: list[float] = []
     for kind, cls in KINDS.items():
         for doc in state.objects(kind):
+            if kind == "Location":
+                end = lifetime_end(doc)
+                if end is not None and now >= end:
+                    continue
+                if end is not None:
+                    ends.append(end)
             try:
                 objs.append((cls.model_validate(doc), None))
             except Exception as e:  # stored objects were validated at apply time
                 log.warning("skipping %s/%s: %s", kind, doc["metadata"].get("name"), e)
-    return ManifestSet(objs)
+    return ManifestSet(objs), ends
 
 
 def _with_digests(res: Iterable[si.Resource]) -> tuple[si.Resource, ...]:
@@ -108,7 +117,8 @@ def plan_full(
 ) -> Planned:
     hs = healths(state, configured)
     status = observed_status(state, configured, now, dc=coordinator_node)
-    inp = from_model(_manifests(state), status)
+    mset, lifetime_ends = _manifests(state, now)
+    inp = from_model(mset, status)
     inp = replace(inp, resources=_with_digests(inp.resources))
     if fence_agent and not any(
         isinstance(r, si.Primitive) and r.cls == "stonith" for r in inp.resources
@@ -222,7 +232,9 @@ def plan_full(
     placement: dict[str, str | None] = {k: v.node for k, v in sorted(p.placements.items())}
     for f in p.fencing:
         notes.append(f"fencing {f.node}: {f.reason}")
-    recheck = float(p.recheck_at) if p.recheck_at is not None else None
+    recheck = next_recheck(
+        [float(p.recheck_at) if p.recheck_at is not None else None, *lifetime_ends], now
+    )
     return Planned(SimplePlan(tuple(actions), placement, tuple(notes)), hs, recheck, {})
 
 

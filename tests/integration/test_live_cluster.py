@@ -305,3 +305,19 @@ def test_fence_verb_powers_a_node_off_and_history_shows_it(
     localcluster.start_node(live.lay, victim)
     live.wait(lambda v: all(x["state"] == "online" for x in v["nodes"]), "node3 back", 20)
     del v
+
+
+def test_ban_with_lifetime_expires_and_the_coordinator_rechecks(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    pref = "---\napiVersion: hactl.io/v1\nkind: Location\nmetadata: {name: tmp-pref}\nspec: {resource: tmp, node: node1, score: 100}\n"
+    live.apply(dummy("tmp", extra=pref), "--wait")
+    assert live.wait_on("tmp") == ["node1"]
+    live.hactl("ban", "tmp", "--node", "node1", "--lifetime", "3s")
+    v = live.wait(lambda v: live.where(v, "tmp") not in ([], ["node1"]), "banned off node1")
+    assert "node1" not in live.where(v, "tmp")
+    # nothing else changes: only the scheduled recheck at the lifetime's end brings it back
+    live.wait(lambda v: live.where(v, "tmp") == ["node1"], "back on node1 after expiry", 20)
+    live.hactl("clear", "tmp")
+    live.hactl("delete", "location", "tmp-pref")
+    live.hactl("delete", "resource", "tmp")
