@@ -1,4 +1,5 @@
-"""Real processes, real faults: kill -9 of the leader and of a follower while clients write.
+"""Real processes, real faults: kill -9 of the leader and of a follower, and a paused
+(SIGSTOP/SIGCONT) leader, while clients write.
 
 For each backend (real etcd, builtin), 3 members as OS processes and 4 client threads
 doing put/get/compare-and-swap on a few keys through every member; the leader is killed
@@ -246,6 +247,29 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     time.sleep(1.0)
     out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
     assert out.returncode == 0, out.stderr
+    # pause the leader (SIGSTOP) longer than an election timeout, then let it go on: the
+    # others elect a new leader meanwhile, and the old one must not act as leader after
+    paused = _leader(endpoints)
+    assert paused is not None
+    pid = int((directory / f"m{paused + 1}.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _first_write_after([e for i, e in enumerate(endpoints) if i != paused], time.monotonic())
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 15
+    while True:
+        views = set()
+        for ep in endpoints:
+            with grpc.insecure_channel(ep) as ch:
+                try:
+                    views.add(G.MaintenanceStub(ch).Status(R.StatusRequest(), timeout=1).leader)
+                except grpc.RpcError:
+                    views.add(-1)
+        if len(views) == 1 and 0 not in views and -1 not in views:
+            break
+        assert time.monotonic() < deadline, f"members do not agree on one leader: {views}"
+        time.sleep(0.1)
     time.sleep(0.5)
     stop.set()
     for c in clients:
