@@ -92,6 +92,12 @@ def down(directory: Path | None) -> None:
 )
 @click.option("--state-dir", default="/run/hactl", show_default=True)
 @click.option("--data-dir", default="/var/lib/hactl", show_default=True)
+@click.option(
+    "--tls/--no-tls",
+    default=True,
+    show_default=True,
+    help="Create a cluster CA and node certificates for the store (D/tls).",
+)
 def init(  # noqa: PLR0917 (a click command's options)
     nodes: tuple[str, ...],
     directory: Path,
@@ -99,6 +105,7 @@ def init(  # noqa: PLR0917 (a click command's options)
     endpoints: str,
     state_dir: str,
     data_dir: str,
+    tls: bool,
 ) -> None:
     """Write hacd configs for a cluster of real machines (copy each to its node)."""
     pairs = []
@@ -109,8 +116,20 @@ def init(  # noqa: PLR0917 (a click command's options)
         pairs.append((name, host))
     cluster_id = f"hactl-{secrets.token_hex(4)}"
     directory.mkdir(parents=True, exist_ok=True)
+    tls_dir = directory / "tls"
+    if tls:
+        from reconciler.transport.certs import make_ca, make_cert
+
+        if not (tls_dir / "ca.crt").exists():
+            make_ca(tls_dir, f"hactl cluster CA {cluster_id}")
+        for name, host in pairs:
+            make_cert(tls_dir, name, [host, name, "localhost"])
+        click.echo(
+            f"wrote the cluster CA and node certificates in {tls_dir} "
+            "(copy ca.crt and each node's <node>.crt/.key; keep ca.key off the nodes)"
+        )
     all_nodes = {n: f"{h}:{port}" for n, h in pairs}
-    for i, (name, host) in enumerate(pairs):
+    for name, host in pairs:
         store: dict[str, object]
         if endpoints:
             store = {"backend": "etcd", "endpoints": endpoints.split(",")}
@@ -121,6 +140,12 @@ def init(  # noqa: PLR0917 (a click command's options)
                 "member": {"client": f"{host}:2379", "peer": f"{host}:2380"},
                 "members": {n: f"{h}:2380" for n, h in pairs},
                 "memberClients": {n: f"{h}:2379" for n, h in pairs},
+            }
+        if tls:
+            store |= {
+                "caFile": "/etc/hactl/tls/ca.crt",
+                "certFile": f"/etc/hactl/tls/{name}.crt",
+                "keyFile": f"/etc/hactl/tls/{name}.key",
             }
         cfg = NodeConfig.model_validate(
             {
@@ -134,6 +159,6 @@ def init(  # noqa: PLR0917 (a click command's options)
             }
         )
         save(cfg, directory / f"{name}.yaml")
-        click.echo(f"wrote {directory / f'{name}.yaml'}" + (" (this one first)" if i == 0 else ""))
+        click.echo(f"wrote {directory / (name + '.yaml')}")
     click.echo(f"cluster id {cluster_id}; start each node with: hacd --config <node>.yaml")
     sys.exit(0)

@@ -130,6 +130,22 @@ def _entry(kv: Any) -> Entry:
     )
 
 
+def tls_credentials(
+    ca_file: str | None, cert_file: str | None, key_file: str | None
+) -> grpc.ChannelCredentials | None:
+    """Client credentials for a store with TLS (``--client-cert-auth``), or None."""
+    if not ca_file:
+        return None
+
+    def read(path: str | None) -> bytes | None:
+        if not path:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+    return grpc.ssl_channel_credentials(read(ca_file), read(key_file), read(cert_file))
+
+
 class EtcdKv:
     """The port over etcd's v3 gRPC API (real etcd or the builtin store)."""
 

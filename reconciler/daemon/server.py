@@ -23,7 +23,7 @@ from reconciler.daemon.api import Api
 from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.coordinator import Coordinator
 from reconciler.daemon.events import EventLog
-from reconciler.daemon.kvport import EtcdKv, Kv
+from reconciler.daemon.kvport import EtcdKv, Kv, tls_credentials
 from reconciler.daemon.node_agent import NodeAgent
 from reconciler.daemon.runner import ExecutorRunner
 from reconciler.transport import agent_api, hactl_api
@@ -43,11 +43,12 @@ class Hacd:
 
     async def _store(self) -> Kv:
         store = self.cfg.store
+        creds = tls_credentials(store.ca_file, store.cert_file, store.key_file)
         if store.backend == "builtin":
             await self._start_member()
             endpoints = list(store.endpoints) or ([store.member.client] if store.member else [])
-            return EtcdKv(endpoints)
-        return EtcdKv(list(store.endpoints))
+            return EtcdKv(endpoints, credentials=creds)
+        return EtcdKv(list(store.endpoints), credentials=creds)
 
     async def _start_member(self) -> None:
         """Run this node's member of the builtin store inside hacd (same event loop)."""
@@ -56,19 +57,28 @@ class Hacd:
         store = self.cfg.store
         assert store.member is not None
         token = f"hactl-{self.cfg.cluster}"
+        scheme = "https" if store.ca_file else "http"
         argv = [
             "--name", self.cfg.node,
             "--data-dir", str(Path(self.cfg.data_dir) / "store"),
-            "--listen-client-urls", f"http://{store.member.client}",
-            "--advertise-client-urls", f"http://{store.member.client}",
-            "--listen-peer-urls", f"http://{store.member.peer}",
-            "--initial-advertise-peer-urls", f"http://{store.member.peer}",
+            "--listen-client-urls", f"{scheme}://{store.member.client}",
+            "--advertise-client-urls", f"{scheme}://{store.member.client}",
+            "--listen-peer-urls", f"{scheme}://{store.member.peer}",
+            "--initial-advertise-peer-urls", f"{scheme}://{store.member.peer}",
             "--initial-cluster",
             ",".join(f"{n}=http://{p}" for n, p in sorted(store.members.items())),
             "--initial-cluster-token", token,
             "--initial-cluster-clients",
             ",".join(f"{n}=http://{c}" for n, c in sorted(store.member_clients.items())),
         ]  # fmt: skip
+        if store.ca_file and store.cert_file and store.key_file:
+            tls = [store.cert_file, store.key_file, store.ca_file]
+            argv += [
+                "--cert-file", tls[0], "--key-file", tls[1], "--trusted-ca-file", tls[2],
+                "--client-cert-auth",
+                "--peer-cert-file", tls[0], "--peer-key-file", tls[1],
+                "--peer-trusted-ca-file", tls[2], "--peer-client-cert-auth",
+            ]  # fmt: skip
         args = store_main.parse_args(argv)
         self._member = asyncio.create_task(store_main.serve(args), name="store member")
         host, _, port = store.member.client.rpartition(":")
