@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from reconciler.daemon import localcluster
 from reconciler.testing.active_checker import ActiveChecker
@@ -86,17 +87,41 @@ def wait_where(checker: ActiveChecker, pred: object, what: str, timeout: float) 
     raise SystemExit(f"timed out after {timeout} s waiting for {what}; on {where(checker)}")
 
 
-def wait_rejoined(servers: str, timeout: float = 60) -> str | None:
-    """None once every node is online and the coordinator converged, else the last status."""
+def wait_rejoined(servers: str, timeout: float = 60) -> tuple[dict[str, Any] | None, str]:
+    """(the status once every node is online and the coordinator converged, the last one)."""
     deadline = time.monotonic() + timeout
     out = None
     while time.monotonic() < deadline:
         out = hactl(servers, "status", "-o", "json", check=False)  # the store may be electing
         v = json.loads(out) if out else None
         if v and all(n["state"] == "online" for n in v["nodes"]) and v["coordinator"]["converged"]:
-            return None
+            return v, out or ""
         time.sleep(0.2)
-    return out or "(no hacd answered)"
+    return None, out or "(no hacd answered)"
+
+
+def store_leader(lay: localcluster.Layout) -> str | None:
+    """The node whose hacd holds the builtin store's Raft leader (None with etcd)."""
+    if lay.backend != "builtin":
+        return None
+    eps = lay.endpoints()
+    r = subprocess.run(
+        ["etcdctl", "--endpoints", ",".join(eps), "endpoint", "status", "-w", "json"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    if r.returncode != 0:
+        return None
+    for i, st in enumerate(json.loads(r.stdout)):
+        if st["Status"]["leader"] == st["Status"]["header"]["member_id"]:
+            return lay.nodes[eps.index(st["Endpoint"])] if st["Endpoint"] in eps else lay.nodes[i]
+    return None
+
+
+def roles(victim: str, coordinator: str | None, leader: str | None) -> str:
+    held = [r for r, n in (("coordinator", coordinator), ("store leader", leader)) if n == victim]
+    return " + ".join(held) or "resources only"
 
 
 def run(trials: int, store: str) -> dict[str, object]:
@@ -104,6 +129,7 @@ def run(trials: int, store: str) -> dict[str, object]:
     lay = localcluster.up(d, 3, BASE_PORT, store)
     checker: ActiveChecker | None = None
     times: list[float] = []
+    kinds: list[str] = []
     problem = ""
     try:
         localcluster.wait_ready(lay, 60)
@@ -111,16 +137,19 @@ def run(trials: int, store: str) -> dict[str, object]:
         (d / "rsc.yaml").write_text(MANIFEST)
         hactl(servers, "apply", "-f", str(d / "rsc.yaml"), "--wait", "--timeout", "30s")
         checker = ActiveChecker(lay.state_dir, lay.nodes, interval_s=0.01).start()
+        v, _ = wait_rejoined(servers)
         for t in range(trials):
             [victim] = wait_where(checker, lambda w: len(w) == 1, f"{RSC} on one node", 30)
+            held = roles(victim, (v or {}).get("coordinator", {}).get("node"), store_leader(lay))
             t0 = time.monotonic()
             localcluster.kill_node_processes(lay, victim)
             w = wait_where(checker, lambda w, v=victim: w and v not in w, "failover", 60)
             times.append(time.monotonic() - t0)
-            print(f"trial {t + 1:2}: kill -9 {victim} -> {w[0]} in {times[-1]:.2f} s")
+            kinds.append(held)
+            print(f"trial {t + 1:2}: kill -9 {victim} ({held}) -> {w[0]} in {times[-1]:.2f} s")
             localcluster.start_node(lay, victim)
-            last = wait_rejoined(servers)
-            if last is not None:
+            v, last = wait_rejoined(servers)
+            if v is None:
                 problem = (
                     f"after trial {t + 1} the cluster did not converge within 60 s of "
                     f"{victim}'s restart (logs kept in {d})"
@@ -146,6 +175,11 @@ def run(trials: int, store: str) -> dict[str, object]:
         "violations": list(checker.violations) if checker else [],
         "samples": checker.samples if checker else 0,
         "problem": problem,
+        "by_role": {
+            k: (len(ts), statistics.median(ts))
+            for k in sorted(set(kinds))
+            for ts in [[t for t, kk in zip(times, kinds, strict=True) if kk == k]]
+        },
     }
 
 
@@ -176,6 +210,12 @@ def render(results: list[dict[str, object]]) -> str:
             f"> {ANCHOR_S:.1f} s ({ANCHOR_S / p50:.1f} x our p50) | "
             f"{len(viol) if isinstance(viol, list) else viol} in {r['samples']} samples |"
         )
+    lines += ["", "Median by what the killed node also held when it died:", ""]
+    for r in results:
+        by = r["by_role"]
+        assert isinstance(by, dict)
+        parts = [f"{k}: {n} trial(s), p50 {m:.2f} s" for k, (n, m) in sorted(by.items())]
+        lines.append(f"* {r['store']}: " + "; ".join(parts))
     lines += [f"\nIncomplete run ({r['store']}): {r['problem']}." for r in results if r["problem"]]
     lines += [
         "",
