@@ -28,6 +28,8 @@ def store() -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 @click.option("--snapshot-count", type=int, default=0,
               help="entries between snapshots (0: the backend's default)")  # fmt: skip
+@click.option("--quota-backend-bytes", "quota_bytes", type=int, default=0,
+              help="NOSPACE alarm above this size (0: the backend's default)")  # fmt: skip
 def up_cmd(  # noqa: PLR0917
     members: int,
     directory: Path,
@@ -36,6 +38,7 @@ def up_cmd(  # noqa: PLR0917
     tls: bool,
     timeout: float,
     snapshot_count: int,
+    quota_bytes: int,
 ) -> None:
     """Start (or restart, with their data) the members; return once a leader is elected."""
     from reconciler.daemon import store_cluster
@@ -49,6 +52,7 @@ def up_cmd(  # noqa: PLR0917
             tls=tls,
             timeout=timeout,
             snapshot_count=snapshot_count,
+            quota_bytes=quota_bytes,
         )
     except ConfigError as exc:
         click.echo(f"hactl store up: {exc}", err=True)

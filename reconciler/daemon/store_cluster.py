@@ -39,6 +39,7 @@ class Layout:
     token: str
     tls: bool = False
     snapshot_count: int = 0  # 0: the backend's default
+    quota_bytes: int = 0  # 0: the backend's default
 
     def names(self) -> list[str]:
         return [f"m{i + 1}" for i in range(self.members)]
@@ -114,6 +115,8 @@ def member_command(layout: Layout, directory: Path, i: int) -> list[str]:
     ]
     if layout.snapshot_count:
         common += ["--snapshot-count", str(layout.snapshot_count)]
+    if layout.quota_bytes:
+        common += ["--quota-backend-bytes", str(layout.quota_bytes)]
     if layout.tls:
         tls = directory / "tls"
         common += [
@@ -221,6 +224,7 @@ def up(
     tls: bool = False,
     timeout: float = 30.0,
     snapshot_count: int = 0,
+    quota_bytes: int = 0,
 ) -> Layout:
     directory.mkdir(parents=True, exist_ok=True)
     old = load_layout(directory)
@@ -237,7 +241,7 @@ def up(
         if members < 1:
             raise ConfigError("--members: at least 1")
         token = f"hactl-{os.getpid()}-{int(time.time())}"
-        layout = Layout(backend, members, base_port, token, tls, snapshot_count)
+        layout = Layout(backend, members, base_port, token, tls, snapshot_count, quota_bytes)
         if tls:
             from reconciler.transport.certs import make_ca, make_cert
 
