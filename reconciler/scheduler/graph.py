@@ -45,6 +45,7 @@ class Context:
         self.concurrent_fencing = concurrent_fencing
         self.nodes = {n.name: n for n in u.nodes}
         self.quorate = u.have_quorum
+        self.clone_probes: dict[str, dict[str, tuple[str, ...]]] = {}
         # nodes a resource without history there is probed on
         self.probe_nodes = tuple(
             n.name for n in u.nodes if n.online and not n.unclean and not n.pending
@@ -108,6 +109,8 @@ def _primitive_actions(ctx: Context, g: Graph, pid: str, fenced: Mapping[str, Ac
     running = st.running_on
     current = running[0] if running else None
     if not managed:
+        # nothing changes on it, but Pacemaker still probes where its state is unknown
+        _probes(ctx, g, pid, None)
         return
     multiply = len(running) > 1
     unexpected_only = multiply and prim.multiple_active == "stop_unexpected" and nxt in running
@@ -216,17 +219,52 @@ def _can_migrate(ctx: Context, pid: str, moving: bool, next_role: str) -> bool:
 def _probes(ctx: Context, g: Graph, pid: str, start: Act | None) -> None:
     """Probe (monitor, interval 0) on every online node that has no history of it."""
     st = ctx.u.state[pid]
-    if ctx.u.prims[pid].orphan:
+    prim = ctx.u.prims[pid]
+    if prim.orphan:
         return
     probed = frozenset(st.probed_nodes)
+    nodes = ctx.probe_nodes
+    if prim.clone is not None and not prim.unique:
+        nodes = _anonymous_probe_nodes(ctx, prim.clone).get(pid, ())
     add = g.add
     edges = g.probe_edges
-    for name in ctx.probe_nodes:
+    for name in nodes:
         if name in probed:
             continue
         probe = add(pid, "monitor", name, optional=False)
         if start is not None and not probe.ins:
             edges.append((probe.idx, start.idx))  # a pure ordering (no flags)
+
+
+def _anonymous_probe_nodes(ctx: Context, cid: str) -> dict[str, tuple[str, ...]]:
+    """Where each primitive of an anonymous clone is probed (Pacemaker's
+    probe_anonymous_clone): per node one instance, the one with history there
+    (probed last time), else the one assigned there, else the first; its
+    members are probed unless known there."""
+    cached = ctx.clone_probes.get(cid)
+    if cached is not None:
+        return cached
+    u = ctx.u
+    insts = u.clones[cid].instances
+    members = {i: (u.groups[i].members if i in u.groups else (i,)) for i in insts}
+    known: dict[str, str] = {}
+    assigned: dict[str, str] = {}
+    for i in reversed(insts):  # the first instance wins
+        for p in members[i]:
+            for node in u.state[p].probed_nodes:
+                known[node] = i
+        target = ctx.asg.node.get(members[i][0]) if members[i] else None
+        if target is not None:
+            assigned[target] = i
+    out: dict[str, list[str]] = {}
+    for name in ctx.probe_nodes:
+        inst = known.get(name) or assigned.get(name) or (insts[0] if insts else None)
+        if inst is not None:
+            for p in members[inst]:
+                out.setdefault(p, []).append(name)
+    result = {p: tuple(nodes) for p, nodes in out.items()}
+    ctx.clone_probes[cid] = result
+    return result
 
 
 def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:

@@ -148,3 +148,27 @@ def test_changed_parameters_restart_the_resource() -> None:
     same = (running("a", "node1", op("start", op_digest="new")),)
     assert lines(cluster((r,), history=same)) == []
     assert lines(cluster((prim("a"),), history=hist)) == []  # no digest: no check
+
+
+def test_anonymous_clone_probed_once_per_node_unique_clone_per_instance() -> None:
+    nodes = ("n1", "n2", "n3")
+    anonymous = Clone("c", prim("d"), meta={"clone-max": "2"})
+    p = plan(cluster((anonymous,), nodes=nodes), 0)
+    probes = sorted(
+        (a.resource, a.node) for a in p.actions if a.task == "monitor" and not a.interval_ms
+    )
+    # the instance assigned to a node is probed there; elsewhere the first instance
+    assert probes == [("d:0", "n1"), ("d:0", "n3"), ("d:1", "n2")]
+    unique = Clone("u", prim("e"), meta={"clone-max": "2", "globally-unique": "true"})
+    p = plan(cluster((unique,), nodes=nodes), 0)
+    probes = sorted(
+        (a.resource, a.node) for a in p.actions if a.task == "monitor" and not a.interval_ms
+    )
+    assert len(probes) == 6
+    # a node where an instance has history needs no probe of any instance
+    known = plan(
+        cluster((anonymous,), nodes=nodes, history=(running("d", "n2", op("monitor", 7)),)), 0
+    )
+    assert not [
+        a for a in known.actions if a.task == "monitor" and a.node == "n2" and not a.interval_ms
+    ]

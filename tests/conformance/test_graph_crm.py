@@ -1,10 +1,12 @@
-"""Clone notifications held against crm_simulate's transition graph (``-G``).
+"""Our transition graph held against crm_simulate's (``-G``), beyond the summary.
 
-For small notify=true CIBs (``notify_cibs.py``) and the corpus cases with
-notify=true clones, the required notify actions (Pacemaker's keys and nodes),
-the notification variables on each instance's notify action, and the
-ordering edges that touch a notify action must be the same in crm_simulate's
-graph and in our plan.
+* Clone notifications: for small notify=true CIBs (``notify_cibs.py``) and the
+  corpus cases with notify=true clones, the required notify actions
+  (Pacemaker's keys and nodes), the notification variables on each instance's
+  notify action, and the ordering edges that touch a notify action are the
+  same in crm_simulate's graph and in our plan.
+* Probes: for every corpus case and those CIBs, the same probes (resource
+  instance and node), including one probe per node for anonymous clones.
 """
 
 from __future__ import annotations
@@ -96,21 +98,32 @@ def _is_notify(i: Ident) -> bool:
     return "_notify_" in i[0]
 
 
-def _cases() -> list[str]:
-    return [*scenarios(), *CORPUS_NOTIFY]
-
-
-@pytest.mark.skipif(CRM is None, reason="crm_simulate (pacemaker-cli-utils) is not installed")
-@pytest.mark.parametrize("case", _cases())
-def test_notify_actions_match_crm_simulate(case: str, tmp_path: Path) -> None:
+def _cib(case: str, tmp_path: Path) -> Path:
     texts = scenarios()
     if case in texts:
         cib = tmp_path / f"{case}.xml"
         cib.write_text(texts[case])
-    else:
-        cib = CORPUS / f"{case}.xml"
-        if not cib.exists():
-            pytest.skip(f"corpus case {case} not found under {CORPUS}")
+        return cib
+    cib = CORPUS / f"{case}.xml"
+    if not cib.exists():
+        pytest.skip(f"corpus case {case} not found under {CORPUS}")
+    return cib
+
+
+def _corpus() -> list[str]:
+    return sorted(p.stem for p in CORPUS.glob("*.xml")) if CORPUS.is_dir() else []
+
+
+needs_crm = pytest.mark.skipif(
+    CRM is None, reason="crm_simulate (pacemaker-cli-utils) is not installed"
+)
+
+
+@needs_crm
+@pytest.mark.parametrize("case", [*scenarios(), *CORPUS_NOTIFY])
+def test_notify_actions_match_crm_simulate(case: str, tmp_path: Path) -> None:
+    texts = scenarios()
+    cib = _cib(case, tmp_path)
     theirs, their_edges = crm_graph(cib)
     ours, our_edges = our_graph(cib)
     their_notes = {k for k in theirs if _is_notify(k)}
@@ -128,3 +141,14 @@ def test_notify_actions_match_crm_simulate(case: str, tmp_path: Path) -> None:
     keep = {e for e in their_edges if _is_notify(e[0]) or _is_notify(e[1])}
     mine = {e for e in our_edges if _is_notify(e[0]) or _is_notify(e[1])}
     assert sorted(mine, key=str) == sorted(keep, key=str)
+
+
+@needs_crm
+@pytest.mark.parametrize("case", [*scenarios(), *_corpus()])
+def test_probes_match_crm_simulate(case: str, tmp_path: Path) -> None:
+    cib = _cib(case, tmp_path)
+    theirs, _ = crm_graph(cib)
+    ours, _ = our_graph(cib)
+    want = sorted((k for k in theirs if k[0].endswith("_monitor_0")), key=str)
+    got = sorted((k for k in ours if k[0].endswith("_monitor_0")), key=str)
+    assert got == want
