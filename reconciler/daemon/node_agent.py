@@ -115,6 +115,29 @@ class NodeAgent:
                     self._on_lease_lost()
                 return
 
+    async def follow_elections(self) -> None:
+        """Learn every new fencing token from the store as soon as it exists.
+
+        A coordinator that was paused past its lease and resumes must be refused even by
+        agents the new coordinator has not dispatched to yet.
+        """
+        while True:
+            try:
+                cur = await self.kv.get(keys.ELECTION)
+                start = 1
+                if cur is not None:
+                    self.highest_token = max(self.highest_token, cur.create_revision)
+                    start = cur.mod_revision + 1
+                async for events in self.kv.watch(keys.ELECTION, start):
+                    for ev in events:
+                        if ev.kind == "put":
+                            latest = await self.kv.get(keys.ELECTION)
+                            if latest is not None:
+                                self.highest_token = max(self.highest_token, latest.create_revision)
+            except StoreError as e:
+                log.debug("election watch: %s; restarting", e)
+                await asyncio.sleep(0.5)
+
     async def leave(self, stop_resources: bool = True) -> None:
         """Clean shutdown: refuse new work, stop what runs here, drop liveness."""
         self._shutting_down = True

@@ -185,6 +185,7 @@ class Hacd:
         self, agent: NodeAgent, kv: Kv, fence_agent: str, fence_params: dict[str, str]
     ) -> None:
         keeper = asyncio.create_task(agent.keep_alive())
+        follower = asyncio.create_task(agent.follow_elections())
         try:
             while True:
                 token = await election.campaign(kv, self.cfg.node, agent.lease)
@@ -203,6 +204,7 @@ class Hacd:
                 await asyncio.sleep(0.5)
         finally:
             keeper.cancel()
+            follower.cancel()
 
 
 def serve(cfg: NodeConfig) -> None:

@@ -211,6 +211,29 @@ def test_kill_coordinator_elects_a_new_one_and_leaves_healthy_resources_alone(
         timeout=15,
     )
     assert v["coordinator"]["token"] > token, "fencing tokens must grow"
+    # the deposed coordinator's token is refused by every agent, even one the new
+    # coordinator never dispatched to (agents follow the election key)
+    import asyncio
+
+    from reconciler.controller.dispatch import Action
+    from reconciler.transport.agent_api import AgentClient
+
+    async def stale(address: str) -> tuple[bool, str]:
+        c = AgentClient()
+        try:
+            o = await c.execute(
+                address,
+                Action(token, "probe-x", "on-x", "monitor", "ocf:pacemaker:Dummy"),
+                10,
+            )
+            return o.refused, o.reason
+        finally:
+            await c.close()
+
+    for i, n in enumerate(live.nodes):
+        if n != coord:
+            refused, reason = asyncio.run(stale(live.lay.api(i)))
+            assert refused and "stale fencing token" in reason, reason
     live.wait(lambda v: v["coordinator"]["converged"], "converged under the new coordinator")
     for n in others:
         assert live.where(live.view(), f"on-{n}") == [n]
