@@ -32,7 +32,7 @@ from reconciler.controller.simple_plan import (
     group_units,
     plan_simple,
 )
-from reconciler.daemon.state import ClusterState, healths
+from reconciler.daemon.state import ClusterState, base_name, healths
 from reconciler.model.status import ResourceHistory
 from reconciler.model.values import Duration
 
@@ -232,6 +232,8 @@ def plan(
     orphans: dict[str, str] = {}
     for n in sorted(state.histories):
         for name, h in sorted(state.histories[n].items()):
+            if base_name(name) in desired:
+                continue  # a clone instance of a desired resource (planned by the scheduler)
             if name not in desired and h.agent and observe(h)[0] in ("active", "failed"):
                 orphans.setdefault(name, h.agent)
     rscs += [

@@ -121,8 +121,32 @@ def is_active(h: ResourceHistory) -> bool:
     return last.operation in ACTIVE_OPS
 
 
+def base_name(instance: str) -> str:
+    """``web:2`` (a clone instance) -> ``web``."""
+    head, sep, tail = instance.rpartition(":")
+    return head if sep and tail.isdigit() else instance
+
+
+def instances(state: ClusterState, node: str, rsc: str) -> list[ResourceHistory]:
+    """The histories on ``node`` of ``rsc`` itself or of its clone instances."""
+    return [
+        h for name, h in sorted(state.histories.get(node, {}).items()) if base_name(name) == rsc
+    ]
+
+
 def active_nodes(state: ClusterState, rsc: str) -> list[str]:
-    return sorted(n for n, hs in state.histories.items() if rsc in hs and is_active(hs[rsc]))
+    return sorted(n for n in state.histories if any(is_active(h) for h in instances(state, n, rsc)))
+
+
+def cloned(state: ClusterState) -> set[str]:
+    """Resources (and groups' members) that run as clones: active on many nodes by design."""
+    out: set[str] = set()
+    groups = {d["metadata"]["name"]: d.get("spec") or {} for d in state.objects("group")}
+    for d in state.objects("clone"):
+        target = str((d.get("spec") or {}).get("resource") or "")
+        out.add(target)
+        out.update(str(m) for m in groups.get(target, {}).get("resources", []))
+    return out
 
 
 def node_names(state: ClusterState, configured: Iterable[str]) -> list[str]:

@@ -11,16 +11,29 @@ from typing import Any
 
 from reconciler.daemon import planning
 from reconciler.daemon.kvport import Entry
-from reconciler.daemon.state import ClusterState, healths, is_active, node_names
+from reconciler.daemon.state import (
+    ClusterState,
+    active_nodes,
+    base_name,
+    cloned,
+    healths,
+    instances,
+    node_names,
+)
 from reconciler.model.status import OCF_RC_NAMES
 
 
 def _ops(state: ClusterState, rsc: str) -> list[dict[str, Any]]:
     out = []
-    for n, hs in sorted(state.histories.items()):
-        h = hs.get(rsc)
-        if h is None:
-            continue
+    for n in sorted(state.histories):
+        for h in instances(state, n, rsc):
+            out += _ops_of(n, h)
+    return sorted(out, key=lambda d: (d["callId"], d["node"]))
+
+
+def _ops_of(n: str, h: Any) -> list[dict[str, Any]]:
+    out = []
+    if h is not None:
         for o in h.operations:
             out.append(
                 {
@@ -36,9 +49,10 @@ def _ops(state: ClusterState, rsc: str) -> list[dict[str, Any]]:
                     "lastRun": o.last_run,
                     "execTimeMs": o.exec_time_ms,
                     "output": o.exit_reason or "",
+                    "instance": h.name,
                 }
             )
-    return sorted(out, key=lambda d: (d["callId"], d["node"]))
+    return out
 
 
 def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict[str, Any]:
@@ -65,15 +79,14 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
             }
         )
     resources: list[dict[str, Any]] = []
+    clones = cloned(state)
     failed_actions = []
     for r in planning.resources(state):
         doc = state.desired["resource"][r.name]
-        active = sorted(
-            n for n, hh in state.histories.items() if r.name in hh and is_active(hh[r.name])
-        )
+        active = active_nodes(state, r.name)
         failcounts = {}
         for n, fcs in sorted(state.failcounts.items()):
-            total = sum(f.count for f in fcs if f.resource == r.name)
+            total = sum(f.count for f in fcs if base_name(f.resource) == r.name)
             if total:
                 failcounts[n] = min(total, 1_000_000)
         ops = _ops(state, r.name)
@@ -87,7 +100,7 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
             status = "Unmanaged"
         elif monitor_failed:
             status = "FAILED"
-        elif len(active) > 1:
+        elif len(active) > 1 and r.name not in clones:
             status = "Active on several nodes"
         elif active:
             status = "Started"
@@ -98,6 +111,7 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
             {
                 "name": r.name,
                 "kind": "Resource",
+                "clone": r.name in clones,
                 "agent": r.agent,
                 "group": group_of.get(r.name),
                 "role": "Started" if active else "Stopped",
@@ -138,7 +152,7 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
     for rv in resources:
         if rv["state"] == "Unmanaged":
             warnings.append(f"{rv['name']} is unmanaged: the cluster neither starts nor stops it")
-        if len(rv["nodes"]) > 1:
+        if len(rv["nodes"]) > 1 and not rv["clone"]:
             warnings.append(f"{rv['name']} is active on {', '.join(rv['nodes'])}")
     for nv in nodes:
         if nv["state"] == "unclean":

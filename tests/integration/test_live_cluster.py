@@ -344,3 +344,42 @@ def test_ban_with_lifetime_expires_and_the_coordinator_rechecks(
     live.hactl("clear", "tmp")
     live.hactl("delete", "location", "tmp-pref")
     live.hactl("delete", "resource", "tmp")
+
+
+def test_clone_everywhere_with_a_colocated_ordered_dependant(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    checker.clones.add("ping")  # a clone is active on every node by design
+    text = (
+        dummy("ping")
+        + "---\napiVersion: hactl.io/v1\nkind: Clone\nmetadata: {name: ping-clone}\nspec: {resource: ping}\n"
+        + "---\n"
+        + dummy("app").lstrip()
+        + "---\napiVersion: hactl.io/v1\nkind: Colocation\nmetadata: {name: app-with-ping}\n"
+        "spec: {resource: app, withResource: ping-clone, score: INFINITY}\n"
+        "---\napiVersion: hactl.io/v1\nkind: Order\nmetadata: {name: ping-then-app}\n"
+        "spec: {first: ping-clone, then: app}\n"
+    )
+    live.apply(text, "--wait", "--timeout", "30s")
+    v = live.wait(
+        lambda v: len(live.where(v, "ping")) == 3 and live.where(v, "app"), "clone on 3 nodes"
+    )
+    [app_node] = live.where(v, "app")
+    for n in live.nodes:
+        assert live.state_file(n, "ping").exists()
+    live.hactl("node", "standby", app_node)
+    v = live.wait(
+        lambda v: live.where(v, "app") not in ([], [app_node]) and len(live.where(v, "ping")) == 2,
+        "app and the clone leave the standby node",
+    )
+    live.hactl("node", "unstandby", app_node)
+    live.wait(lambda v: len(live.where(v, "ping")) == 3, "the clone back on 3 nodes")
+    for kind, name in (
+        ("order", "ping-then-app"),
+        ("colocation", "app-with-ping"),
+        ("clone", "ping-clone"),
+        ("resource", "app"),
+        ("resource", "ping"),
+    ):
+        live.hactl("delete", kind, name)
+    live.wait(lambda v: not live.where(v, "ping") and not live.where(v, "app"), "all stopped")
