@@ -96,6 +96,24 @@ class Graph:
             self.by_rsc.setdefault(rsc, []).append(a.idx)
         return a
 
+    def add_probe(self, rsc: str, node: str) -> Act:
+        """A required probe (monitor, interval 0): ``add`` without the keywords."""
+        key = (rsc, "monitor", node)
+        i = self.index.get(key)
+        if i is not None:
+            a = self.acts[i]
+            a.optional = False
+            return a
+        a = Act(len(self.acts), rsc, "monitor", node, False, False)
+        self.acts.append(a)
+        self.index[key] = a.idx
+        mine = self.by_rsc.get(rsc)
+        if mine is None:
+            self.by_rsc[rsc] = [a.idx]
+        else:
+            mine.append(a.idx)
+        return a
+
     def find(self, rsc: str, task: str, node: str | None = None) -> Act | None:
         if node is not None:
             i = self.index.get((rsc, task, node))
@@ -261,21 +279,26 @@ def _cyclic_nodes(n: int, edges: set[tuple[int, int]]) -> set[int]:
 
 
 def _kahn_leftover(n: int, edges: set[tuple[int, int]]) -> set[int]:
+    """Kahn's algorithm over the nodes that have edges (the others cannot be stuck)."""
+    _ = n
     succ: dict[int, list[int]] = {}
-    indeg = [0] * n
+    indeg: dict[int, int] = {}
     for a, b in edges:
-        succ.setdefault(a, []).append(b)
-        indeg[b] += 1
-    ready = [i for i in range(n) if indeg[i] == 0]
-    done = 0
+        out = succ.get(a)
+        if out is None:
+            succ[a] = [b]
+        else:
+            out.append(b)
+        indeg[b] = indeg.get(b, 0) + 1
+    ready = [a for a in succ if a not in indeg]
     while ready:
         i = ready.pop()
-        done += 1
-        for j in succ.get(i, []):
-            indeg[j] -= 1
-            if indeg[j] == 0:
+        for j in succ.get(i, ()):
+            left = indeg[j] - 1
+            indeg[j] = left
+            if left == 0:
                 ready.append(j)
-    return set() if done == n else {i for i in range(n) if indeg[i] > 0}
+    return {i for i, d in indeg.items() if d > 0}
 
 
 def acyclic_edges(g: Graph) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
@@ -286,8 +309,10 @@ def acyclic_edges(g: Graph) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[in
     seen in practice) the remaining edges inside it.
     """
     edges = set(g.edges)
-    probes = {a for a, _ in g.probe_edges}
-    if any(b in probes for _, b in edges):
+    acts = g.acts
+    if g.probe_edges and any(
+        acts[b].task == "monitor" and not acts[b].interval_ms for _, b in edges
+    ):
         # something is ordered before a probe (unusual): check those edges too
         edges.update(g.probe_edges)
         g.probe_edges = []

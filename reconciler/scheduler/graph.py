@@ -226,12 +226,12 @@ def _probes(ctx: Context, g: Graph, pid: str, start: Act | None) -> None:
     nodes = ctx.probe_nodes
     if prim.clone is not None and not prim.unique:
         nodes = _anonymous_probe_nodes(ctx, prim.clone).get(pid, ())
-    add = g.add
+    add = g.add_probe
     edges = g.probe_edges
     for name in nodes:
         if name in probed:
             continue
-        probe = add(pid, "monitor", name, optional=False)
+        probe = add(pid, name)
         if start is not None and not probe.ins:
             edges.append((probe.idx, start.idx))  # a pure ordering (no flags)
 

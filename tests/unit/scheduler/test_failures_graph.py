@@ -172,3 +172,29 @@ def test_anonymous_clone_probed_once_per_node_unique_clone_per_instance() -> Non
     assert not [
         a for a in known.actions if a.task == "monitor" and a.node == "n2" and not a.interval_ms
     ]
+
+
+def test_contradictory_orderings_are_dropped_and_the_graph_stays_a_dag() -> None:
+    from reconciler.scheduler.input import Order
+
+    orders = (
+        Order("a-then-b", first="a", then="b", kind="Mandatory"),
+        Order("b-then-a", first="b", then="a", kind="Mandatory"),
+    )
+    p = plan(cluster((prim("a"), prim("b")), orders=orders), 0)
+    assert p.dropped_edges
+    succ: dict[int, list[int]] = {}
+    indeg = dict.fromkeys((a.id for a in p.actions), 0)
+    for first, then in p.edges:
+        succ.setdefault(first, []).append(then)
+        indeg[then] += 1
+    ready = [i for i, d in indeg.items() if d == 0]
+    seen = 0
+    while ready:
+        i = ready.pop()
+        seen += 1
+        for j in succ.get(i, []):
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(j)
+    assert seen == len(p.actions)  # every action reachable in a topological order
