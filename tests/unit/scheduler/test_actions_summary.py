@@ -142,3 +142,15 @@ def test_graph_is_a_dag_and_plan_is_deterministic() -> None:
     p1, p2 = plan(inp, 0), plan(inp, 0)
     assert _acyclic(p1), f"cycle in graph (seed {seed})"
     assert render(p1) == render(p2) and p1.actions == p2.actions
+
+
+def test_plan_freezes_every_action_field() -> None:
+    import dataclasses
+
+    from reconciler.scheduler.plan import ACTION_FIELDS, Action
+
+    assert tuple(f.name for f in dataclasses.fields(Action)) == ACTION_FIELDS
+    p = plan(cluster((prim("a"),)), 0)
+    for a in p.actions:
+        rebuilt = Action(**{name: getattr(a, name) for name in ACTION_FIELDS})
+        assert rebuilt == a
