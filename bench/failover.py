@@ -194,7 +194,10 @@ def render(results: list[dict[str, object]]) -> str:
         "node timeout 2 s, fencing by the local fence agent), one `ocf:pacemaker:Dummy`. "
         "Each trial kills -9 the node running it (hacd, its store member when the store is "
         "builtin, and every process it started) and times the kill until the resource runs "
-        "on another node (the agent's state file on disk); the node then rejoins.",
+        "on another node (the agent's state file on disk); the node then rejoins. With "
+        "the etcd store, etcd's members are a cluster of their own and keep running. The "
+        "node timeout (the liveness lease TTL, 2 s) is a floor: the failover starts when "
+        "the lease expires.",
         "",
         "| store | trials | p50 | p99 | min | max | goal (p50 / p99) | anchor: Pacemaker + Corosync 3 defaults | active twice |",
         "|---|---|---|---|---|---|---|---|---|",
