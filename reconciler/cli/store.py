@@ -71,11 +71,13 @@ def up_cmd(  # noqa: PLR0917
 
 @store.command("down")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
-def down_cmd(directory: Path) -> None:
+@click.option("--grace", type=float, default=10.0, show_default=True,
+              help="seconds between SIGTERM and SIGKILL")  # fmt: skip
+def down_cmd(directory: Path, grace: float) -> None:
     """Stop the members started in DIR (their data stays for the next `up`)."""
     from reconciler.daemon import store_cluster
 
-    stopped = store_cluster.down(directory)
+    stopped = store_cluster.down(directory, grace)
     click.echo(f"stopped {len(stopped)} member(s)" + (f": {', '.join(stopped)}" if stopped else ""))
 
 

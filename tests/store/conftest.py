@@ -25,4 +25,4 @@ def store(
     yield s
     for ch in s.channels:
         ch.close()
-    hactl("store", "down", "--dir", str(directory))
+    hactl("store", "down", "--dir", str(directory), "--grace", "1")

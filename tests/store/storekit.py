@@ -84,7 +84,7 @@ def start_store(
     out = hactl("store", "up", "--members", str(members), "--dir", str(directory),
                 "--backend", backend, "--base-port", str(port))  # fmt: skip
     if out.returncode != 0:
-        hactl("store", "down", "--dir", str(directory))
+        hactl("store", "down", "--dir", str(directory), "--grace", "1")
         pytest.fail(f"hactl store up --backend {backend} failed:\n{out.stdout}\n{out.stderr}")
     endpoints = (directory / "endpoints").read_text().strip().split(",")
     assert len(endpoints) == members

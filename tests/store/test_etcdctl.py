@@ -158,7 +158,7 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, lis
         yield {b: start_store(b, d, 3, PORTS[b]).endpoints for b, d in dirs.items()}
     finally:
         for d in dirs.values():
-            hactl("store", "down", "--dir", str(d))
+            hactl("store", "down", "--dir", str(d), "--grace", "1")
 
 
 def test_etcdctl_script_outputs_match(clusters: dict[str, list[str]], tmp_path: Path) -> None:

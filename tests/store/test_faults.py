@@ -198,7 +198,7 @@ def cluster(
     try:
         yield backend, tmp_path, s.endpoints
     finally:
-        hactl("store", "down", "--dir", str(tmp_path))
+        hactl("store", "down", "--dir", str(tmp_path), "--grace", "1")
 
 
 def _first_write_after(endpoints: list[str], since: float) -> float:

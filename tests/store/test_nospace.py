@@ -30,7 +30,7 @@ def endpoint(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield out.stdout.strip()
     finally:
-        hactl("store", "down", "--dir", str(tmp_path))
+        hactl("store", "down", "--dir", str(tmp_path), "--grace", "1")
 
 
 def test_quota_raises_nospace(endpoint: str) -> None:

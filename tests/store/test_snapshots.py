@@ -38,7 +38,7 @@ def cluster(
     try:
         yield backend, tmp_path, out.stdout.strip().split(",")
     finally:
-        hactl("store", "down", "--dir", str(tmp_path))
+        hactl("store", "down", "--dir", str(tmp_path), "--grace", "1")
 
 
 def _count(endpoint: str) -> int:
@@ -91,7 +91,7 @@ def test_lagging_follower_catches_up_and_restart_recovers(
         log = (directory / f"m{down + 1}.log").read_text()
         assert "restored from a snapshot" in log, "the follower caught up without a snapshot"
     # everyone down, everyone up: state comes back from snapshot + WAL
-    hactl("store", "down", "--dir", str(directory))
+    hactl("store", "down", "--dir", str(directory), "--grace", "1")
     out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
     assert out.returncode == 0, out.stderr
     for ep in endpoints:

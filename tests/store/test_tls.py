@@ -38,7 +38,7 @@ def tls_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         yield d
     finally:
-        hactl("store", "down", "--dir", str(d))
+        hactl("store", "down", "--dir", str(d), "--grace", "1")
 
 
 def _creds(d: Path, with_cert: bool = True) -> grpc.ChannelCredentials:
