@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!reconciler/_proto/hactl_api.proto\x12\x0chactl.api.v1\"h\n\x0c\x41pplyRequest\x12\x16\n\x0e\x64ocuments_json\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\r\n\x05prune\x18\x03 \x01(\x08\x12\x10\n\x08selector\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"B\n\nApplyReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\r\n\x05\x65rror\x18\x03 \x01(\t\":\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08selector\x18\x03 \x01(\t\"A\n\x08GetReply\x12\x14\n\x0cobjects_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"=\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08selector\x18\x03 \x01(\t\"1\n\x0b\x44\x65leteReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\r\n\x0bViewRequest\"0\n\tViewReply\x12\x11\n\tview_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\"1\n\x0e\x43ommandRequest\x12\x0c\n\x04verb\x18\x01 \x01(\t\x12\x11\n\targs_json\x18\x02 \x01(\t\"2\n\x0c\x43ommandReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"\x1e\n\nWatchEvent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x32\x83\x03\n\x05Hactl\x12=\n\x05\x41pply\x12\x1a.hactl.api.v1.ApplyRequest\x1a\x18.hactl.api.v1.ApplyReply\x12\x37\n\x03Get\x12\x18.hactl.api.v1.GetRequest\x1a\x16.hactl.api.v1.GetReply\x12@\n\x06\x44\x65lete\x12\x1b.hactl.api.v1.DeleteRequest\x1a\x19.hactl.api.v1.DeleteReply\x12:\n\x04View\x12\x19.hactl.api.v1.ViewRequest\x1a\x17.hactl.api.v1.ViewReply\x12\x43\n\x07\x43ommand\x12\x1c.hactl.api.v1.CommandRequest\x1a\x1a.hactl.api.v1.CommandReply\x12?\n\x05Watch\x12\x1a.hactl.api.v1.WatchRequest\x1a\x18.hactl.api.v1.WatchEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!reconciler/_proto/hactl_api.proto\x12\x0chactl.api.v1\"h\n\x0c\x41pplyRequest\x12\x16\n\x0e\x64ocuments_json\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\r\n\x05prune\x18\x03 \x01(\x08\x12\x10\n\x08selector\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\"V\n\nApplyReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x12\n\ntransition\x18\x04 \x01(\t\":\n\nGetRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08selector\x18\x03 \x01(\t\"A\n\x08GetReply\x12\x14\n\x0cobjects_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"=\n\rDeleteRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08selector\x18\x03 \x01(\t\"1\n\x0b\x44\x65leteReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\r\n\x0bViewRequest\"0\n\tViewReply\x12\x11\n\tview_json\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\"1\n\x0e\x43ommandRequest\x12\x0c\n\x04verb\x18\x01 \x01(\t\x12\x11\n\targs_json\x18\x02 \x01(\t\"2\n\x0c\x43ommandReply\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"\x1e\n\nWatchEvent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x32\x83\x03\n\x05Hactl\x12=\n\x05\x41pply\x12\x1a.hactl.api.v1.ApplyRequest\x1a\x18.hactl.api.v1.ApplyReply\x12\x37\n\x03Get\x12\x18.hactl.api.v1.GetRequest\x1a\x16.hactl.api.v1.GetReply\x12@\n\x06\x44\x65lete\x12\x1b.hactl.api.v1.DeleteRequest\x1a\x19.hactl.api.v1.DeleteReply\x12:\n\x04View\x12\x19.hactl.api.v1.ViewRequest\x1a\x17.hactl.api.v1.ViewReply\x12\x43\n\x07\x43ommand\x12\x1c.hactl.api.v1.CommandRequest\x1a\x1a.hactl.api.v1.CommandReply\x12?\n\x05Watch\x12\x1a.hactl.api.v1.WatchRequest\x1a\x18.hactl.api.v1.WatchEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,27 +34,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYREQUEST']._serialized_start=51
   _globals['_APPLYREQUEST']._serialized_end=155
   _globals['_APPLYREPLY']._serialized_start=157
-  _globals['_APPLYREPLY']._serialized_end=223
-  _globals['_GETREQUEST']._serialized_start=225
-  _globals['_GETREQUEST']._serialized_end=283
-  _globals['_GETREPLY']._serialized_start=285
-  _globals['_GETREPLY']._serialized_end=350
-  _globals['_DELETEREQUEST']._serialized_start=352
-  _globals['_DELETEREQUEST']._serialized_end=413
-  _globals['_DELETEREPLY']._serialized_start=415
-  _globals['_DELETEREPLY']._serialized_end=464
-  _globals['_VIEWREQUEST']._serialized_start=466
-  _globals['_VIEWREQUEST']._serialized_end=479
-  _globals['_VIEWREPLY']._serialized_start=481
-  _globals['_VIEWREPLY']._serialized_end=529
-  _globals['_COMMANDREQUEST']._serialized_start=531
-  _globals['_COMMANDREQUEST']._serialized_end=580
-  _globals['_COMMANDREPLY']._serialized_start=582
-  _globals['_COMMANDREPLY']._serialized_end=632
-  _globals['_WATCHREQUEST']._serialized_start=634
-  _globals['_WATCHREQUEST']._serialized_end=664
-  _globals['_WATCHEVENT']._serialized_start=666
-  _globals['_WATCHEVENT']._serialized_end=696
-  _globals['_HACTL']._serialized_start=699
-  _globals['_HACTL']._serialized_end=1086
+  _globals['_APPLYREPLY']._serialized_end=243
+  _globals['_GETREQUEST']._serialized_start=245
+  _globals['_GETREQUEST']._serialized_end=303
+  _globals['_GETREPLY']._serialized_start=305
+  _globals['_GETREPLY']._serialized_end=370
+  _globals['_DELETEREQUEST']._serialized_start=372
+  _globals['_DELETEREQUEST']._serialized_end=433
+  _globals['_DELETEREPLY']._serialized_start=435
+  _globals['_DELETEREPLY']._serialized_end=484
+  _globals['_VIEWREQUEST']._serialized_start=486
+  _globals['_VIEWREQUEST']._serialized_end=499
+  _globals['_VIEWREPLY']._serialized_start=501
+  _globals['_VIEWREPLY']._serialized_end=549
+  _globals['_COMMANDREQUEST']._serialized_start=551
+  _globals['_COMMANDREQUEST']._serialized_end=600
+  _globals['_COMMANDREPLY']._serialized_start=602
+  _globals['_COMMANDREPLY']._serialized_end=652
+  _globals['_WATCHREQUEST']._serialized_start=654
+  _globals['_WATCHREQUEST']._serialized_end=684
+  _globals['_WATCHEVENT']._serialized_start=686
+  _globals['_WATCHEVENT']._serialized_end=716
+  _globals['_HACTL']._serialized_start=719
+  _globals['_HACTL']._serialized_end=1106
 # @@protoc_insertion_point(module_scope)

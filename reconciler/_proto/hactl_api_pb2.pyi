@@ -19,14 +19,16 @@ class ApplyRequest(_message.Message):
     def __init__(self, documents_json: _Optional[str] = ..., dry_run: _Optional[bool] = ..., prune: _Optional[bool] = ..., selector: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ApplyReply(_message.Message):
-    __slots__ = ("result_json", "revision", "error")
+    __slots__ = ("result_json", "revision", "error", "transition")
     RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
     result_json: str
     revision: int
     error: str
-    def __init__(self, result_json: _Optional[str] = ..., revision: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    transition: str
+    def __init__(self, result_json: _Optional[str] = ..., revision: _Optional[int] = ..., error: _Optional[str] = ..., transition: _Optional[str] = ...) -> None: ...
 
 class GetRequest(_message.Message):
     __slots__ = ("kind", "name", "selector")

@@ -118,7 +118,7 @@ def apply(  # noqa: PLR0917 (a click command's options)
     async def go() -> None:
         async with Session(servers) as c:
             t0 = time.monotonic()
-            res, rev, err = await c.apply(
+            res, rev, err, transition = await c.apply_full(
                 json.dumps(docs), dry_run == "server", prune, selector, source
             )
             if err:
@@ -131,6 +131,9 @@ def apply(  # noqa: PLR0917 (a click command's options)
                 suffix = " (server dry run)" if dry_run == "server" else ""
                 for r in results:
                     click.echo(f"{r['kind'].lower()}/{r['name']} {r['action']}{suffix}")
+                if dry_run == "server":
+                    click.echo("Transition Summary (predicted):")
+                    click.echo(transition.rstrip() or "  (nothing to do)")
             if wait_ and dry_run == "none":
                 changed = any(r["action"] != "unchanged" for r in results)
                 await wait_converged(c, rev if changed else 0, _duration(timeout))
@@ -442,7 +445,9 @@ def diff(paths: tuple[str, ...], server: str | None, context: str | None) -> Non
         docs = read_manifests(paths)
         changed = False
         async with Session(servers) as c:
-            res, _, err = await c.apply(json.dumps(docs), True, False, "", ",".join(paths))
+            res, _, err, transition = await c.apply_full(
+                json.dumps(docs), True, False, "", ",".join(paths)
+            )
             if err:
                 raise ValidationError([]) if not err else HactlError(err)
             for r in json.loads(res):
@@ -464,6 +469,9 @@ def diff(paths: tuple[str, ...], server: str | None, context: str | None) -> Non
                         )
                     )
                 )
+            if changed:
+                click.echo("Transition Summary (predicted):")
+                click.echo(transition.rstrip() or "  (nothing to do)")
         return 1 if changed else 0
 
     code = run(go())

@@ -7,6 +7,7 @@ change it did not see.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -18,7 +19,7 @@ from reconciler.base.errors import Conflict, HactlError, Problem, ValidationErro
 from reconciler.daemon import keys, selectors
 from reconciler.daemon.commands import run_command
 from reconciler.daemon.kvport import Cmp, Delete, Kv, Op, Put
-from reconciler.daemon.state import read
+from reconciler.daemon.state import ClusterState, read
 from reconciler.daemon.view import build_view
 from reconciler.model import KINDS, ManifestSet, validate_set
 
@@ -77,20 +78,22 @@ class Api:
     def __init__(self, kv: Kv, node: str) -> None:
         self.kv = kv
         self.node = node
+        self._transition = ""
 
     # ------------------------------------------------------------------ apply
     async def apply(
         self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
-    ) -> tuple[str, int, str]:
+    ) -> tuple[str, int, str, str]:
+        self._transition = ""
         try:
             result, rev = await self._apply(
                 json.loads(documents_json), dry_run, prune, selector, source
             )
         except HactlError as e:
-            return "", 0, str(e)
+            return "", 0, str(e), ""
         except ValueError as e:
-            return "", 0, f"{source}: not a JSON list of documents: {e}"
-        return json.dumps(result), rev, ""
+            return "", 0, f"{source}: not a JSON list of documents: {e}", ""
+        return json.dumps(result), rev, "", self._transition
 
     async def _apply(
         self, docs: list[dict[str, Any]], dry_run: bool, prune: bool, selector: str, source: str
@@ -194,12 +197,33 @@ class Api:
                 )
             )
             result.append({"kind": k[0], "name": k[1], "action": "pruned"})
+        if dry_run:
+            self._transition = self._predict(state, incoming, prune_keys)
         if dry_run or not ops:
             return result, state.revision
         ok, rev = await self.kv.txn(compares, ops)
         if not ok:
             raise Conflict("the cluster changed while applying; nothing was written, apply again")
         return result, rev
+
+    def _predict(
+        self,
+        state: ClusterState,
+        incoming: dict[tuple[str, str], dict[str, Any]],
+        pruned: list[tuple[str, str]],
+    ) -> str:
+        """The Transition Summary the coordinator would plan once this apply is written."""
+        from reconciler.daemon.scheduling import transition_summary
+
+        future = copy.deepcopy(state)
+        for kind, name in pruned:
+            future.desired.get(kind.lower(), {}).pop(name, None)
+        for (kind, name), doc in incoming.items():
+            future.desired.setdefault(kind.lower(), {})[name] = doc
+        try:
+            return transition_summary(future, time.time())
+        except Exception as e:  # the prediction is a courtesy; the apply result stands
+            return f"  (no prediction: {e})"
 
     # ------------------------------------------------------------------ read
     async def get(self, kind: str, name: str, selector: str) -> tuple[str, int, str]:

@@ -240,3 +240,15 @@ def plan_full(
 
 def describe(plan: Any) -> str:  # pragma: no cover - debugging aid
     return "\n".join(a.step.id for a in plan.actions)
+
+
+def transition_summary(state: ClusterState, now: float) -> str:
+    """Pacemaker's Transition Summary lines for planning ``state`` (``hactl diff``)."""
+    from reconciler.scheduler.summary import render
+
+    nodes = sorted(set(state.live) | set(state.histories))
+    status = observed_status(state, nodes, now)
+    mset, _ = _manifests(state, now)
+    inp = from_model(mset, status)
+    inp = replace(inp, resources=_with_digests(inp.resources))
+    return render(schedule(inp, int(now)))

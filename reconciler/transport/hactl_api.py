@@ -18,7 +18,7 @@ from reconciler.base.errors import StoreError, StoreUnavailable
 class ApiHandler(Protocol):
     async def apply(
         self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
-    ) -> tuple[str, int, str]: ...
+    ) -> tuple[str, int, str, str]: ...
     async def get(self, kind: str, name: str, selector: str) -> tuple[str, int, str]: ...
     async def delete(self, kind: str, name: str, selector: str) -> tuple[str, str]: ...
     async def view(self) -> tuple[str, int]: ...
@@ -31,10 +31,10 @@ class ApiServicer(pbg.HactlServicer):
         self.h = handler
 
     async def Apply(self, r: pb.ApplyRequest, c: object) -> pb.ApplyReply:
-        res, rev, err = await self.h.apply(
+        res, rev, err, transition = await self.h.apply(
             r.documents_json, r.dry_run, r.prune, r.selector, r.source
         )
-        return pb.ApplyReply(result_json=res, revision=rev, error=err)
+        return pb.ApplyReply(result_json=res, revision=rev, error=err, transition=transition)
 
     async def Get(self, r: pb.GetRequest, c: object) -> pb.GetReply:
         objs, rev, err = await self.h.get(r.kind, r.name, r.selector)
@@ -91,6 +91,13 @@ class ApiClient:
     async def apply(
         self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
     ) -> tuple[str, int, str]:
+        res, rev, err, _ = await self.apply_full(documents_json, dry_run, prune, selector, source)
+        return res, rev, err
+
+    async def apply_full(
+        self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
+    ) -> tuple[str, int, str, str]:
+        """As :meth:`apply`, plus the predicted Transition Summary of a dry run."""
         try:
             r = await self._stub.Apply(
                 pb.ApplyRequest(
@@ -104,7 +111,7 @@ class ApiClient:
             )
         except grpc.RpcError as e:
             raise self._unavailable(e) from None
-        return r.result_json, r.revision, r.error
+        return r.result_json, r.revision, r.error, r.transition
 
     async def get(self, kind: str, name: str, selector: str) -> tuple[str, int, str]:
         try:

@@ -70,6 +70,8 @@ def test_outputs_diff_describe_events_restart(live: LiveCluster, checker: Active
     same.write_text(dummy("out", params="fake: b"))
     d = live.hactl("diff", "-f", str(same), check=False)
     assert d.returncode == 1 and "+    fake: b" in d.stdout and "-    fake: a" in d.stdout
+    assert "Transition Summary (predicted):" in d.stdout
+    assert "Restart" in d.stdout and "out" in d.stdout, d.stdout  # a parameter change restarts
     desc = live.hactl("describe", "rsc/out").stdout
     assert "Active on:  " + node in desc and "start" in desc and "Events:" in desc
     status = json.loads(live.hactl("status", "-o", "json").stdout)
