@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "wait": "reconciler.cli.objects:wait",
     "events": "reconciler.cli.objects:events",
     "status": "reconciler.cli.status:status",
+    "export": "reconciler.cli.status:export",
     "cleanup": "reconciler.cli.ha:cleanup",
     "refresh": "reconciler.cli.ha:refresh",
     "move": "reconciler.cli.ha:move",
