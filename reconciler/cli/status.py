@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
+from reconciler.base.errors import HactlError
 from reconciler.cli.common import Session, resolve_servers, run, server_options
 
 
@@ -116,5 +119,41 @@ def status(watch: bool, output: str, server: str | None, context: str | None) ->
                 view = json.loads((await c.view())[0])
                 click.clear()
                 click.echo(render(view))
+
+    run(go())
+
+
+@click.command("export")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Write manifests.yaml and status.yaml here.",
+)
+@server_options
+def export(directory: Path, server: str | None, context: str | None) -> None:
+    """Save the live cluster as files: its manifests and its observed status.
+
+    Then ``hactl simulate -f DIR/manifests.yaml --status DIR/status.yaml [--node-fail N]``
+    asks "what would happen if..." against the live state, without touching it.
+    """
+    servers = resolve_servers(server, context)
+
+    async def go() -> None:
+        async with Session(servers) as c:
+            res, err = await c.command("export", "{}")
+            if err:
+                raise HactlError(err)
+            data = json.loads(res)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "manifests.yaml").write_text(
+                "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in data["manifests"])
+            )
+            (directory / "status.yaml").write_text(yaml.safe_dump(data["status"], sort_keys=False))
+            click.echo(
+                f"wrote {directory / 'manifests.yaml'} ({len(data['manifests'])} objects) "
+                f"and {directory / 'status.yaml'} at revision {data['revision']}"
+            )
 
     run(go())

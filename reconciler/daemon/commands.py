@@ -59,6 +59,27 @@ async def run_command(kv: Kv, verb: str, args: dict[str, Any]) -> dict[str, Any]
     node = str(args.get("node") or "")
     if node and node not in nodes_known:
         raise HactlError(f"node {node!r} not found")
+    if verb == "export":
+        # the live state as files: manifests (YAML) and the observed status (for simulate)
+        from reconciler.daemon.state import node_names, observed_status
+        from reconciler.model.status import to_document
+
+        nodes = node_names(state, state.live)
+        status = to_document(observed_status(state, nodes, time.time()))
+        docs = []
+        for kind in sorted(state.desired):
+            for name in sorted(state.desired[kind]):
+                doc = json.loads(json.dumps(state.desired[kind][name]))
+                meta = doc.get("metadata") or {}
+                for server_field in ("generation", "resourceVersion", "uid", "creationTimestamp"):
+                    meta.pop(server_field, None)
+                docs.append(doc)
+        return {
+            "message": "exported",
+            "manifests": docs,
+            "status": status,
+            "revision": state.revision,
+        }
     if verb in ("cleanup", "refresh"):
         targets = sorted(state.histories) if not node else [node]
         members = [rsc] if rsc else []

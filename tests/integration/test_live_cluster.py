@@ -74,6 +74,14 @@ def test_outputs_diff_describe_events_restart(live: LiveCluster, checker: Active
     assert "Restart" in d.stdout and "out" in d.stdout, d.stdout  # a parameter change restarts
     desc = live.hactl("describe", "rsc/out").stdout
     assert "Active on:  " + node in desc and "start" in desc and "Events:" in desc
+    live.hactl("export", "--dir", str(live.directory / "export"))
+    sim = live.hactl(
+        "simulate",
+        "-f", str(live.directory / "export" / "manifests.yaml"),
+        "--status", str(live.directory / "export" / "status.yaml"),
+        "--node-fail", node, check=False,
+    )  # fmt: skip
+    assert sim.returncode == 0 and "out" in sim.stdout, sim.stdout + sim.stderr
     status = json.loads(live.hactl("status", "-o", "json").stdout)
     assert {"nodes", "resources", "warnings", "coordinator", "events"} <= set(status)
     first = live.start_op("out", node)
