@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import threading
 import time
 import urllib.error
@@ -217,13 +216,10 @@ def demo(keep: bool, pace: float) -> None:
 
         victim = web_node(v)
         assert victim is not None
-        say(
-            f"Failure! kill -9 of {victim}'s hacd "
-            "(the node stops answering; its web server keeps running)"
-        )
+        say(f"Power cut! kill -9 of everything on {victim}: its hacd and the web server")
         mark = poller.mark()
         t_kill = time.monotonic()
-        localcluster.stop_node(lay, victim, signal.SIGKILL)
+        localcluster.kill_node_processes(lay, victim)
         v = wait_for(
             servers,
             lambda v: web_node(v) not in (None, victim) and v["coordinator"]["converged"],

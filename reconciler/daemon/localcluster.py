@@ -286,14 +286,28 @@ def stop_node(lay: Layout, node: str, sig: int = signal.SIGTERM) -> None:
 
 
 def kill_node_processes(lay: Layout, node: str) -> None:
-    """What a power cut does: hacd and everything its agents started (recorded pids)."""
+    """What a power cut does: hacd and everything its agents started.
+
+    Agents' processes carry ``HACTL_NODE_DIR=<state_dir>/<node>`` in their environment
+    (daemons they forked included), as the local fence agent finds them.
+    """
     stop_node(lay, node, signal.SIGKILL)
+    marker = f"HACTL_NODE_DIR={(lay.state_dir / node).resolve()}".encode()
+    victims: set[int] = set()
     pids_dir = lay.state_dir / node / "pids"
     for f in sorted(pids_dir.glob("*")) if pids_dir.is_dir() else []:
         pid = read_pid(f)
         if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+            victims.add(pid)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                victims.add(int(proc.name))
+    for pid in sorted(victims):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def down(directory: Path) -> Layout:
