@@ -156,6 +156,9 @@ def test_monitor_failure_restarts_then_moves_then_cleanup(
     assert "Failed Resource Actions" in status and "flaky" in status
     live.hactl("cleanup", "flaky")
     live.wait(lambda v: not (live.resource("flaky") or {}).get("failcounts"), "failcounts cleared")
+    [where] = live.wait_on("flaky")
+    live.hactl("refresh", "flaky")  # forget the history: re-probed and found where it runs
+    assert live.wait_on("flaky") == [where]
     live.hactl("delete", "resource", "flaky")
 
 
@@ -188,6 +191,9 @@ def test_maintenance_means_no_actions(live: LiveCluster, checker: ActiveChecker)
     live.hactl("disable", "mnt")
     time.sleep(1.5)
     assert live.state_file("node2", "mnt").exists(), "an action ran on a node in maintenance"
+    waited = live.hactl("wait", "rsc/mnt", "--for", "stopped", "--timeout", "1s", check=False)
+    assert waited.returncode == 4 and "timed out" in waited.stderr  # the documented exit code
+    assert "maintenance" in live.hactl("status").stdout
     live.hactl("node", "maintenance", "node2", "--off")
     live.wait(
         lambda v: live.where(v, "mnt") == [] and v["coordinator"]["converged"],
