@@ -22,8 +22,10 @@ space, as Pacemaker passes it).
 This runs after flag propagation, as Pacemaker creates notifications when it
 writes the graph: which instances start, stop, promote or demote is final
 then. The added orderings carry no flags. Follows Pacemaker 2.1.5's
-``pcmk_sched_notif.c``; not modelled: the secondary notifications Pacemaker
-sends for stops implied by fencing, and notifications for bundles.
+``pcmk_sched_notif.c``. Not modelled: the two extra pseudo actions Pacemaker
+puts between a fencing and the survivors' post-stop notifications when a stop
+is implied by that fencing (the notifications follow the fencing anyway,
+through the clone's stopped action), and notifications for bundles.
 """
 
 from __future__ import annotations

@@ -104,7 +104,28 @@ def scenarios() -> dict[str, str]:
         + _lrm("b", "heartbeat:Dummy", _op("b", start_or_probe, 0, rc, 3, n))
         for n, (start_or_probe, rc) in {"n1": ("start", 0), "n2": ("monitor", 7)}.items()
     }
+    everywhere = {
+        n: _lrm(
+            "d",
+            "heartbeat:Dummy",
+            _op("d", "start", 0, 0, 2, n) + _op("d", "monitor", 10000, 0, 3, n),
+        )
+        for n in NODES
+    }
+    fenced = _cib(
+        '<primitive id="fence" class="stonith" type="fence_dummy"/>'
+        + _DUMMY_CLONE.replace('<nvpair id="cm2" name="clone-max" value="2"/>', ""),
+        everywhere,
+    )
+    fenced = fenced.replace(
+        'name="stonith-enabled" value="false"', 'name="stonith-enabled" value="true"'
+    ).replace(
+        '<node_state id="3" uname="n3" in_ccm="true" crmd="online"',
+        '<node_state id="3" uname="n3" in_ccm="false" crmd="offline"',
+    )
     return {
+        # a lost node is fenced: the survivors are told about the implied stop
+        "fenced-node": fenced,
         # a fresh cluster: two instances start, post-start notifications only
         "fresh-start": _cib(_DUMMY_CLONE, {}),
         # promote one instance while another one stops (standby)
