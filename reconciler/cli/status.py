@@ -61,7 +61,13 @@ def render(view: dict[str, Any]) -> str:
             text += f" {where}"
         return text
 
+    clone_of = {target: name for name, target in (view.get("clones") or {}).items()}
     for r in groups.get("", []):
+        if r.get("clone") and r["name"] in clone_of:
+            out.append(f"  * Clone Set: {clone_of[r['name']]} [{r['name']}] ({r['agent']}):")
+            started = " ".join(r["nodes"])
+            out.append(f"    * Started: [ {started} ]" if started else "    * Stopped")
+            continue
         out.append(line(r, "  "))
     for g in sorted(k for k in groups if k):
         out.append(f"  * Resource Group: {g}:")

@@ -185,6 +185,10 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
         "nodes": nodes,
         "resources": resources,
         "groups": planning.groups(state),
+        "clones": {
+            d["metadata"]["name"]: str((d.get("spec") or {}).get("resource") or "")
+            for d in state.objects("clone")
+        },
         "constraints": cli_constraints,
         "failedActions": failed_actions,
         "warnings": warnings,

@@ -383,6 +383,7 @@ def test_clone_everywhere_with_a_colocated_ordered_dependant(
     [app_node] = live.where(v, "app")
     for n in live.nodes:
         assert live.state_file(n, "ping").exists()
+    assert "Clone Set: ping-clone [ping]" in live.hactl("status").stdout
     live.hactl("node", "standby", app_node)
     v = live.wait(
         lambda v: live.where(v, "app") not in ([], [app_node]) and len(live.where(v, "ping")) == 2,
