@@ -92,6 +92,7 @@ class PrimState:
     fence_nodes: tuple[tuple[str, str], ...] = ()
     probed_nodes: tuple[str, ...] = ()
     history_names: tuple[tuple[str, str], ...] = ()  # (node, id used in that node's history)
+    monitors: tuple[tuple[str, int], ...] = ()  # (node, interval) recurring monitors recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,9 +274,14 @@ def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:
         return
     start = g.find(pid, "start", nxt)
     promote = g.find(pid, "promote", nxt)
-    for op in ctx.u.prims[pid].operations:
+    recorded = {interval for node, interval in ctx.u.state[pid].monitors if node == nxt}
+    ops = ctx.u.prims[pid].operations
+    intervals = [o.interval_ms for o in ops if o.name == "monitor"]
+    for op in ops:
         if op.name != "monitor" or op.interval_ms <= 0:
             continue
+        if intervals.count(op.interval_ms) > 1:
+            continue  # Pacemaker ignores monitors that share an interval (is_op_dup)
         if (op.meta.get("enabled") or "true").lower() in ("false", "no", "0", "off"):
             continue
         role = parse_role(op.role)
@@ -290,6 +295,8 @@ def _monitors(ctx: Context, g: Graph, pid: str, next_role: str) -> None:
         if role != PROMOTED and demote is not None and not demote.optional:
             # demoted in place: the unpromoted role's monitor starts after the demote
             after, required = demote, True
+        if op.interval_ms not in recorded:
+            required = True  # not running there yet (Pacemaker: "not active")
         mon = g.add(pid, "monitor", nxt, optional=not required, interval_ms=op.interval_ms)
         g.order(after, mon, IMPLIES_THEN | RUNNABLE_LEFT)
 

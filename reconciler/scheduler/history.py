@@ -32,6 +32,7 @@ class _NodeHist:
     on_fail_stop: bool = False
     demote_only: bool = False
     expires_at: int | None = None  # when the latest counted failure times out
+    monitors: tuple[int, ...] = ()  # intervals of recurring monitors active since the start
 
 
 def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
@@ -44,6 +45,33 @@ def _configured_on_fail(prim: Prim, op: OpRecord, stonith: bool) -> str:
     if name == "demote":
         return "restart"
     return "restart"
+
+
+def active_monitors(done: list[OpRecord]) -> tuple[int, ...]:
+    """Intervals of the recurring monitors recorded since the resource last
+    started there (Pacemaker's calculate_active_ops + process_recurring): a
+    configured monitor without such a record must be (re)started."""
+    start = stop = implied_monitor = implied_clone = -1
+    for i, o in enumerate(done):
+        task = o.operation
+        if task == "stop" and o.status == 0:
+            stop = i
+        elif task in ("start", "migrate_from"):
+            start = i
+        elif implied_monitor <= stop and task == "monitor":
+            if o.rc in (0, 8):
+                implied_monitor = i
+        elif task in ("promote", "demote"):
+            implied_clone = i
+    if start == -1:
+        start = implied_clone if implied_clone != -1 else implied_monitor
+    found: set[int] = set()
+    for i, o in enumerate(done):
+        if (start < stop and i <= stop) or i < start:
+            continue
+        if o.interval_ms > 0 and o.operation == "monitor":
+            found.add(o.interval_ms)
+    return tuple(sorted(found))
 
 
 def replay(
@@ -62,6 +90,7 @@ def replay(
             return h  # probed and found stopped: the usual record on most nodes
     done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
     pend = [o for o in ops if o.call_id < 0 or o.status == 7]
+    h.monitors = active_monitors(done)
     promotable = prim.promotable
     running_role = UNPROMOTED if promotable else STARTED
     for op in done:

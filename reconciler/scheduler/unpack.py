@@ -322,6 +322,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         demote_nodes: list[str] = []
         changed_nodes: list[str] = []
         probed: list[str] = []
+        monitors: list[tuple[str, int]] = []
         hist_names: list[tuple[str, str]] = []
         for n in nodes:
             hist = mapped.get((pid, n.name))
@@ -334,6 +335,8 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             probed.append(n.name)
             hist_names.append((n.name, h.resource))
             st = replay(prim, h.operations, stonith, n.name, now)
+            if n.online:
+                monitors.extend((n.name, interval) for interval in st.monitors)
             if n.unclean:
                 # the node will be fenced: that recovers it (Pacemaker sets on-fail=ignore)
                 st.failed = False
@@ -405,6 +408,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             changed_nodes=tuple(changed_nodes),
             fence_nodes=tuple(fence_nodes),
             probed_nodes=tuple(probed),
+            monitors=tuple(monitors),
             history_names=tuple(hist_names),
         )
     _ = node_names

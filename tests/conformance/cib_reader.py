@@ -254,7 +254,8 @@ def _op_record(op: ET.Element) -> OpRecord:
     lrc = op.get("last-rc-change") or op.get("last-run")
     return OpRecord(
         operation=op.get("operation", ""),
-        interval_ms=_ms(op.get("interval")),
+        # status records give the interval in milliseconds (configuration: seconds)
+        interval_ms=int(op.get("interval") or "0"),
         rc=int(op.get("rc-code", "0")),
         call_id=int(op.get("call-id", "0")),
         status=int(op.get("op-status", "0")),

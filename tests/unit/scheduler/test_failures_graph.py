@@ -198,3 +198,31 @@ def test_contradictory_orderings_are_dropped_and_the_graph_stays_a_dag() -> None
             if indeg[j] == 0:
                 ready.append(j)
     assert seen == len(p.actions)  # every action reachable in a topological order
+
+
+def test_recurring_monitor_required_until_it_is_recorded() -> None:
+    r = with_ops("a", Operation("monitor", 10_000))
+    started_only = plan(
+        cluster((r,), nodes=("node1",), history=(running("a", "node1", op("start")),)), 0
+    )
+    required = {(a.task, a.node, a.interval_ms) for a in started_only.required_actions()}
+    assert ("monitor", "node1", 10_000) in required  # running, but its monitor is not
+    monitored = running("a", "node1", op("start"), op("monitor", 0, 2, 10_000))
+    settled = plan(cluster((r,), nodes=("node1",), history=(monitored,)), 0)
+    assert not settled.required_actions()
+    # a stop after the monitor: the next start needs a new monitor again
+    stopped = running("a", "node1", op("start"), op("monitor", 0, 2, 10_000), op("stop", 0, 3))
+    again = plan(cluster((r,), nodes=("node1",), history=(stopped,)), 0)
+    assert ("monitor", "node1", 10_000) in {
+        (a.task, a.node, a.interval_ms) for a in again.required_actions()
+    }
+
+
+def test_monitors_sharing_an_interval_are_ignored_as_pacemaker_does() -> None:
+    r = with_ops(
+        "a",
+        Operation("monitor", 5_000, role="Promoted"),
+        Operation("monitor", 5_000, role="Unpromoted"),
+    )
+    p = plan(cluster((r,)), 0)
+    assert not [a for a in p.actions if a.task == "monitor" and a.interval_ms]
