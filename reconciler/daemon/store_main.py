@@ -22,7 +22,8 @@ import grpc
 from reconciler._proto import peer_pb2_grpc
 from reconciler.base.errors import ConfigError, HactlError
 from reconciler.daemon.store_member import MemberConfig, StoreMember, cluster_id_of, member_id_of
-from reconciler.daemon.store_raft import PeerInfo, RaftEngine
+from reconciler.daemon.store_peers import PeerInfo
+from reconciler.daemon.store_raft import RaftEngine
 from reconciler.persist.durable import RaftDisk
 from reconciler.system.clock import SystemClock
 from reconciler.transport.etcd_admin import add_etcd_services

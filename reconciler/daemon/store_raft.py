@@ -16,15 +16,14 @@ import os
 import random
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
+from reconciler.daemon.store_peers import MembershipError, PeerInfo, peer_target
 from reconciler.kv import snapshot as kv_snapshot
-from reconciler.kv.errors import KvError
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
@@ -50,40 +49,6 @@ SNAPSHOT_COUNT = (
 )
 READ_TIMEOUT_S = 5.0
 TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
-
-
-@dataclass(frozen=True, slots=True)
-class PeerInfo:
-    id: int
-    name: str
-    peer_urls: tuple[str, ...]
-    client_urls: tuple[str, ...] = ()
-
-    def encode(self) -> bytes:
-        return json.dumps(
-            {"name": self.name, "peer": list(self.peer_urls), "client": list(self.client_urls)},
-            sort_keys=True,
-        ).encode()
-
-    @classmethod
-    def decode(cls, node_id: int, data: bytes) -> PeerInfo:
-        try:
-            d = json.loads(data or b"{}")
-        except ValueError:
-            d = {}
-        return cls(node_id, d.get("name", ""), tuple(d.get("peer", ())), tuple(d.get("client", ())))
-
-
-def _target(url: str) -> str:
-    return url.split("://", 1)[-1]
-
-
-class _ForwardedError(KvError):
-    """An error with etcd's code and text (from the leader, or etcd's own wording)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class RaftEngine:
@@ -146,7 +111,7 @@ class RaftEngine:
         self.peers[info.id] = info
         if info.id == self.member.member_id or not info.peer_urls:
             return
-        target = _target(info.peer_urls[0])
+        target = peer_target(info.peer_urls[0])
         current = self.senders.get(info.id)
         if current is not None and current.target == target:
             return
@@ -242,7 +207,7 @@ class RaftEngine:
         lead = self.peers.get(self._lead)
         if lead is None or not lead.client_urls:
             raise StoreUnavailable(NO_LEADER)
-        target = _target(lead.client_urls[0])
+        target = peer_target(lead.client_urls[0])
         creds = self.credentials
         async with (
             grpc.aio.secure_channel(target, creds)  # type: ignore[arg-type]
@@ -253,7 +218,7 @@ class RaftEngine:
             try:
                 return await getattr(stub, method)(request, timeout=READ_TIMEOUT_S)
             except grpc.aio.AioRpcError as exc:
-                raise _ForwardedError(exc.code().name, exc.details() or "") from None
+                raise MembershipError(exc.code().name, exc.details() or "") from None
 
     async def member_add(self, peer_urls: list[str], is_learner: bool) -> MemberInfo:
         if not self.is_leader():
@@ -265,7 +230,7 @@ class RaftEngine:
             return MemberInfo(m.ID, m.name, tuple(m.peerURLs), tuple(m.clientURLs), m.isLearner)
         nid = member_id_of(",".join(sorted(peer_urls)), str(self.member.cluster_id))
         if nid in self.node.conf_state().members():
-            raise _ForwardedError("FAILED_PRECONDITION", "etcdserver: Peer URLs already exists")
+            raise MembershipError("FAILED_PRECONDITION", "etcdserver: Peer URLs already exists")
         info = PeerInfo(nid, "", tuple(peer_urls))
         kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_VOTER
         await self._conf_change(ConfChange(kind, nid, info.encode()))
@@ -273,7 +238,7 @@ class RaftEngine:
 
     async def member_remove(self, member_id: int) -> None:
         if member_id not in self.node.conf_state().members():
-            raise _ForwardedError("NOT_FOUND", MEMBER_NOT_FOUND)
+            raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
         if not self.is_leader():
             from aetcd.rpc import rpc_pb2
 
@@ -284,9 +249,9 @@ class RaftEngine:
     async def member_promote(self, member_id: int) -> None:
         cs = self.node.conf_state()
         if member_id not in cs.members():
-            raise _ForwardedError("NOT_FOUND", MEMBER_NOT_FOUND)
+            raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
         if member_id not in cs.learners:
-            raise _ForwardedError(
+            raise MembershipError(
                 "FAILED_PRECONDITION", "etcdserver: can only promote a learner member"
             )
         if not self.is_leader():
@@ -296,7 +261,7 @@ class RaftEngine:
             return
         match = {p.id: p.match for p in self.node.status().progress}
         if match.get(member_id, 0) * 10 < self.node.log.committed * 9:
-            raise _ForwardedError(
+            raise MembershipError(
                 "FAILED_PRECONDITION",
                 "etcdserver: can only promote a learner member which is in sync with leader",
             )
@@ -370,15 +335,32 @@ class RaftEngine:
                         len(rd.committed_entries),
                         [(m.type.name, m.to % 1000, len(m.entries), m.commit) for m in rd.messages],
                     )
+                early = self._may_send_before_sync(rd)
+                if early:
+                    self._send(rd)
                 if self.disk is not None and self._must_sync(rd):
                     await self._write_disk(rd)
                 self._persist_in_memory(rd)
-                self._send(rd)
+                if not early:
+                    self._send(rd)
                 self._apply(rd)
                 self.node.advance(rd)
                 self._after_advance(rd)
             self._answer_reads()
             self._maybe_snapshot()
+
+    def _may_send_before_sync(self, rd: Ready) -> bool:
+        """A leader may send its appends while it fsyncs them (Raft thesis 10.2.1).
+
+        Safe here because the next Ready is taken only after this one is on disk: a commit
+        index that counted the leader's own, not yet durable, copy reaches no one (no
+        message, no apply, no client answer) before that copy is durable. Not when the term
+        or vote changes or a snapshot comes: those must be on disk before any message.
+        """
+        if rd.soft_state.role != StateType.LEADER or rd.snapshot is not None:
+            return False
+        hs = rd.hard_state
+        return hs is None or (hs.term, hs.vote) == self._synced_term_vote
 
     def _must_sync(self, rd: Ready) -> bool:
         """etcd's rule: sync for new entries, a snapshot, or a changed term or vote.
