@@ -442,6 +442,12 @@ def _action_for(ctx: Context, g: Graph, rsc: str, task: str, is_first: bool) -> 
     return acts
 
 
+def _later_members(ctx: Context, rsc: str) -> frozenset[str]:
+    """The members of group ``rsc`` after its first one (empty for other resources)."""
+    grp = ctx.u.groups.get(rsc)
+    return frozenset(grp.members[1:]) if grp is not None else frozenset()
+
+
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote"}
 
 
@@ -479,9 +485,13 @@ def apply_orders(ctx: Context, g: Graph, orders: tuple[Ord, ...]) -> None:
             for t in thens:
                 g.order(pseudo, t, flags | RUNNABLE_LEFT, user=True)
             continue
+        later = _later_members(ctx, o.then)
         for f in firsts:
             for t in thens:
-                g.order(f, t, flags, user=True)
+                # a later group member becomes required through the member before it
+                # (Pacemaker reports "required <previous member> start")
+                fl = flags & ~IMPLIES_THEN if t.rsc in later else flags
+                g.order(f, t, fl, user=True)
         if o.symmetrical and o.kind != "Serialize":
             inv_first = _INVERSE.get(o.then_action, o.then_action)
             inv_then = _INVERSE.get(o.first_action, o.first_action)
