@@ -226,3 +226,20 @@ def test_monitors_sharing_an_interval_are_ignored_as_pacemaker_does() -> None:
     )
     p = plan(cluster((r,)), 0)
     assert not [a for a in p.actions if a.task == "monitor" and a.interval_ms]
+
+
+def test_ordering_before_a_group_restarts_its_members_in_chain() -> None:
+    from reconciler.scheduler.input import Group, Order
+
+    g2 = Group("g2", (prim("a2"), prim("b2")))
+    g3 = Group("g3", (prim("a3"), prim("b3")))
+    history = (
+        running("a2", "node1", op("start"), op("monitor", 1, 2, 10_000)),  # failed
+        running("b2", "node1"),
+        running("a3", "node1"),
+        running("b3", "node1"),
+    )
+    orders = (Order("g2-then-g3", first="g2", then="g3", kind="Mandatory"),)
+    out = lines(cluster((g2, g3), nodes=("node1",), history=history, orders=orders))
+    assert "* Restart a3 ( node1 ) due to required g2 running" in out
+    assert "* Restart b3 ( node1 ) due to required a3 start" in out
