@@ -47,6 +47,8 @@ def random_cluster(seed: int) -> SchedulerInput:
             prims.extend(m.id for m in members)
         else:
             cmeta = {"clone-max": str(rng.randint(1, 4))}
+            if i % 2:
+                cmeta["notify"] = "true"  # (no extra draw: the seeds keep their clusters)
             resources.append(
                 Clone(f"c{i}", prim(f"c{i}x"), meta=cmeta, promotable=rng.random() < 0.4)
             )
@@ -128,6 +130,11 @@ def test_random_cluster(seed: int) -> None:
     p = plan(inp, 0)
     assert render(p) == render(plan(inp, 0)), f"seed {seed}: not deterministic; {replay}"
     assert _acyclic(p), f"seed {seed}: cycle in the graph; {replay}"
+    online = {n.name for n in inp.observed.nodes if n.online and not n.unclean}
+    for a in p.required_actions():
+        if a.task == "notify" and not a.pseudo:
+            assert a.node in online, f"seed {seed}: notify on {a.node}; {replay}"
+            assert a.notify["notify_type"] in ("pre", "post"), f"seed {seed}: {a.key}; {replay}"
     bans = {(loc.rsc, loc.node) for loc in inp.locations if loc.score == MINUS_INFINITY}
     for name, pl in p.placements.items():
         if pl.node is not None:
