@@ -219,6 +219,8 @@ def _with_status(
 async def _render_get(c: ApiClient, kind: str, name: str, selector: str, output: str) -> str:
     from reconciler.daemon.api import kind_of
 
+    if kind.lower() in ("sync", "syncs"):
+        return await _render_syncs(c, name, output)
     k = kind_of(kind)
     view = json.loads((await c.view())[0])
     wide = output == "wide"
@@ -249,6 +251,23 @@ async def _render_get(c: ApiClient, kind: str, name: str, selector: str, output:
     now = time.time()
     rows = [[o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"), now)] for o in objs]
     return table(rows, ["NAME", "AGE"]) if rows else "No resources found."
+
+
+async def _render_syncs(c: ApiClient, name: str, output: str) -> str:
+    """`hactl get syncs`: the directory watchers (`hactl sync`, or hacd's) and their state."""
+    from reconciler.cli.sync import render_syncs, syncs_json
+    from reconciler.gitops.status import SyncStatus
+
+    view = json.loads((await c.view())[0])
+    statuses = [SyncStatus.from_dict(d) for d in view.get("syncs", [])]
+    statuses = [s for s in statuses if not name or s.name == name]
+    if output == "json":
+        return syncs_json(statuses)
+    if output == "name":
+        return "\n".join(f"sync/{s.name}" for s in statuses)
+    if output == "yaml":
+        return yaml.safe_dump(json.loads(syncs_json(statuses)), sort_keys=False)
+    return render_syncs(statuses, wide=output == "wide") if statuses else "No syncs found."
 
 
 @click.command("get")

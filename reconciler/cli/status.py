@@ -92,6 +92,13 @@ def render(view: dict[str, Any]) -> str:
         for name, n, c in counts:
             shown = "INFINITY" if c >= 1_000_000 else str(c)
             out.append(f"  * {name} on {n}: {shown}")
+    if view.get("syncs"):
+        from reconciler.cli.sync import status_lines
+        from reconciler.gitops.status import SyncStatus
+
+        out.append("")
+        out.append("Directory syncs:")
+        out += status_lines([SyncStatus.from_dict(d) for d in view["syncs"]])
     if view.get("warnings"):
         out.append("")
         out.append("Warnings:")

@@ -21,6 +21,7 @@ from reconciler.daemon.commands import run_command
 from reconciler.daemon.kvport import Cmp, Delete, Kv, Op, Put
 from reconciler.daemon.state import ClusterState, read
 from reconciler.daemon.view import build_view
+from reconciler.gitops.records import syncs_view
 from reconciler.model import KINDS, ManifestSet, validate_set
 
 SERVER_FIELDS = ("generation", "resourceVersion", "uid", "creationTimestamp")
@@ -284,6 +285,7 @@ class Api:
                 continue
             history.append({"node": keys.split(e.key, keys.FENCING_HISTORY)[0], **rec})
         view["fencingHistory"] = history
+        view["syncs"] = await syncs_view(self.kv)
         return json.dumps(view), state.revision
 
     async def command(self, verb: str, args_json: str) -> tuple[str, str]:

@@ -116,6 +116,12 @@ def test_a_synced_directory_runs_on_a_live_cluster(tmp_path: Path) -> None:
         _poll(state.exists, "the Dummy agent started by the cluster")
         diff = _hactl(env, "diff", "-f", str(site))
         assert diff.returncode == 0, diff.stdout + diff.stderr
+        # the watcher's state is part of the cluster's own views
+        syncs = _hactl(env, "get", "syncs", "-o", "json")
+        assert syncs.returncode == 0, syncs.stderr
+        assert '"directory": "' + str(site) in syncs.stdout, syncs.stdout
+        status = _hactl(env, "status")
+        assert "Directory syncs:" in status.stdout and str(site) in status.stdout, status.stdout
         (site / "web.yaml").unlink()
         _poll(lambda: not state.exists(), "the Dummy agent stopped after the prune")
         sync.send_signal(signal.SIGTERM)
