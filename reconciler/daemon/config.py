@@ -72,6 +72,8 @@ class NodeConfig(_Cfg):
     log_level: str = Field("INFO", alias="logLevel")
     # scheduler: the full scheduler; simple: the coordinator's stand-in (primitives, groups)
     planner: Literal["simple", "scheduler"] = "scheduler"
+    # directory watchers (GitOps) run by whichever node is the coordinator; see docs/gitops.md
+    syncs: list[dict[str, Any]] = Field(default_factory=list)
 
     def node_state_dir(self) -> Path:
         return Path(self.state_dir) / self.node

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -23,9 +24,13 @@ from reconciler.daemon.api import Api
 from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.coordinator import Coordinator
 from reconciler.daemon.events import EventLog
-from reconciler.daemon.kvport import EtcdKv, Kv, tls_credentials
+from reconciler.daemon.kvport import Cmp, Delete, EtcdKv, Kv, Put, tls_credentials
 from reconciler.daemon.node_agent import NodeAgent
 from reconciler.daemon.runner import ExecutorRunner
+from reconciler.gitops import config as gitops_config
+from reconciler.gitops.storeport import PortOps, PortStore
+from reconciler.gitops.watcher import run_watchers
+from reconciler.system.clock import SystemClock
 from reconciler.transport import agent_api, hactl_api
 
 log = logging.getLogger("hacd")
@@ -199,12 +204,41 @@ class Hacd:
                     events=EventLog(kv, self.cfg.node),
                     planner=self.cfg.planner,
                 )
-                await coord.run()
+                await self._lead(coord, kv, token)
                 log.warning("no longer the coordinator")
                 await asyncio.sleep(0.5)
         finally:
             keeper.cancel()
             follower.cancel()
+
+    async def _lead(self, coord: Coordinator, kv: Kv, token: int) -> None:
+        """The coordinator's work, and the directory watchers (``syncs:``) beside it.
+
+        Both stop together when leadership ends; every watcher transaction is guarded
+        by the election key's revision (the fencing token), so a deposed coordinator's
+        watcher cannot write.
+        """
+        if not self.cfg.syncs:
+            await coord.run()
+            return
+        configs = [
+            dataclasses.replace(
+                gitops_config.from_mapping(entry, node=self.cfg.node, where=f"syncs[{i}]"),
+                fence_key=keys.ELECTION,
+                fence_revision=token,
+            )
+            for i, entry in enumerate(self.cfg.syncs)
+        ]
+        stop = asyncio.Event()
+        watchers = asyncio.create_task(
+            run_watchers(configs, PortStore(kv, PortOps(Cmp, Put, Delete)), SystemClock(), stop)
+        )
+        try:
+            await coord.run()
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(watchers, 10)
 
 
 def serve(cfg: NodeConfig) -> None:
