@@ -30,7 +30,10 @@ def render(view: dict[str, Any]) -> str:
     out.append(f"  * {len(nodes)} nodes configured, {len(online)} online")
     out.append(f"  * {len(view['resources'])} resource instances configured")
     state = "converged" if coord.get("converged") else "converging"
-    pending = [*coord.get("inFlight", []), *coord.get("pending", [])]
+    # once converged, what is left in the plan is bookkeeping (pseudo-actions), not work
+    pending = (
+        [] if coord.get("converged") else [*coord.get("inFlight", []), *coord.get("pending", [])]
+    )
     out.append(
         f"  * Transition: {state}" + (f" ({len(pending)} action(s) pending)" if pending else "")
     )
