@@ -3,8 +3,11 @@
 Each pass reads the whole state at one revision, plans, asks the controller
 which actions may go now and dispatches them to the node agents with the
 fencing token. Results are recorded by the agents; the store change wakes the
-loop, which plans again. Fencing results are recorded here, guarded by the
-election key (a deposed coordinator's write fails). A recheck is scheduled at
+loop, which plans again. Fencing runs the FencingDevices (topology levels in
+order, see :mod:`reconciler.controller.fence_plan`) through a healthy node's
+agent; every attempt is recorded here, guarded by the election key (a deposed
+coordinator's write fails). With fencing disabled a lost node's resources are
+recovered only once its lease has provably expired (:mod:`.fencing_wait`). A recheck is scheduled at
 the next failure-timeout or lifetime expiry. Cancelling the task stops all
 coordinator work at once.
 """
@@ -15,25 +18,32 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.base.errors import StoreError
+from reconciler.controller import fence_plan
 from reconciler.controller.decide import decide
-from reconciler.controller.dispatch import Action, Outcome
+from reconciler.controller.dispatch import Action
+from reconciler.controller.fencing import Health
 from reconciler.controller.retry import RetryBook
 from reconciler.controller.simple_plan import PlannedAction
 from reconciler.controller.steps import InFlight
 from reconciler.daemon import keys, planning
+from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.events import EventLog
-from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
-from reconciler.daemon.state import ClusterState, live_addresses, read
+from reconciler.daemon.fencing_run import HistorySeq, run_plan
+from reconciler.daemon.fencing_wait import LeaseWatch
+from reconciler.daemon.kvport import Cmp, Kv, Put
+from reconciler.daemon.state import ClusterState, healths, live_addresses, read
 from reconciler.transport.agent_api import AgentClient
 
 log = logging.getLogger("hacd.coordinator")
 
 IDLE_RECHECK_S = 15.0
+DEFAULT_LEASE_TTL = float(NodeConfig.model_fields["node_timeout"].default)
 
 
 @dataclass(slots=True)
@@ -55,6 +65,9 @@ class Coordinator:
         fence_params: dict[str, str],
         events: EventLog,
         planner: str = "simple",
+        lease_ttl: float | None = None,
+        lease_margin: float | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.planner = planner
         self.kv = kv
@@ -69,6 +82,13 @@ class Coordinator:
         self.progress = Progress()
         self.deposed = False
         self._tasks: set[asyncio.Task[None]] = set()
+        ttl = DEFAULT_LEASE_TTL if lease_ttl is None else lease_ttl
+        margin = max(1.0, ttl / 2) if lease_margin is None else lease_margin
+        self.leases = LeaseWatch(ttl, margin)
+        self.rng = rng if rng is not None else random.Random(token)  # delays: seeded
+        self.fence_seq = HistorySeq()
+        self.fence_notes: dict[str, str] = {}  # node -> why it is still not fenced
+        self.held_notes: list[str] = []
 
     async def run(self) -> None:
         log.info("coordinator on %s with token %d", self.node, self.token)
@@ -119,9 +139,34 @@ class Coordinator:
             self.deposed = True
             return 0
         now = time.time()
-        planned = self._plan(state, now)
+        planning_state, held = self._hold_lost_nodes(state)
+        planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}
-        return await self._act(state, planned, by_id, now)
+        timeout = await self._act(state, planned, by_id, now)
+        return min([timeout, *(max(0.05, left) for left in held.values())])
+
+    def _hold_lost_nodes(self, state: ClusterState) -> tuple[ClusterState, dict[str, float]]:
+        """With fencing disabled: lost nodes inside their lease wait count as present."""
+        hs = healths(state, self.configured)
+        self.leases.observe(state.live, hs)
+        for n in [n for n in self.fence_notes if hs.get(n) is not Health.UNCLEAN]:
+            del self.fence_notes[n]
+        self.held_notes = []
+        if planning.cluster_spec(state).get("fencingEnabled", True) is not False:
+            return state, {}
+        lost = [n for n, h in hs.items() if h is Health.UNCLEAN]
+        held = dict(self.leases.waiting(lost))
+        if not held:
+            return state, {}
+        self.held_notes = [
+            f"node {n} is lost and fencing is disabled: its resources are recovered once "
+            f"its lease has expired ({left:.1f}s)"
+            for n, left in sorted(held.items())
+        ]
+        live = dict(state.live)
+        for n in held:
+            live[n] = {"address": "", "held": True}
+        return replace(state, live=live), held
 
     def _plan(self, state: ClusterState, now: float) -> planning.Planned:
         if self.planner == "scheduler":
@@ -166,7 +211,10 @@ class Coordinator:
                 continue
             self.progress.retries = self.progress.retries.record(sid, now)
             self.progress.in_flight[sid] = InFlight(sid, pa.step.resource, pa.step.node, now)
-            t = asyncio.create_task(self._dispatch(pa, address))
+            if pa.target:
+                t = asyncio.create_task(self._fence(state, pa, node, address))
+            else:
+                t = asyncio.create_task(self._dispatch(pa, address))
             self._tasks.add(t)
             t.add_done_callback(self._tasks.discard)
         await self._report(state, planned, d.converged, d.aborted)
@@ -197,8 +245,6 @@ class Coordinator:
             if outcome.refused and "stale fencing token" in outcome.reason:
                 log.error("deposed: %s", outcome.reason)
                 self.deposed = True
-            elif pa.target:
-                await self._record_fencing(pa, outcome)
             elif step.operation in ("start", "stop") or outcome.rc != pa.expected_rc:
                 what = f"{step.operation} {step.resource} on {step.node}"
                 if outcome.refused:
@@ -217,39 +263,64 @@ class Coordinator:
             self.progress.in_flight.pop(step.id, None)
             self.wake.set()
 
-    async def _record_fencing(self, pa: PlannedAction, o: Outcome) -> None:
-        ok = o.rc == 0 and o.op_status == 0 and not o.refused
-        record = {
-            "at": time.time(),
-            "by": pa.step.node,
-            "device": pa.agent,
-            "rc": o.rc,
-            "ok": ok,
-            "reason": o.reason or o.output[-300:],
-        }
-        ops: list[Put | Delete] = [
-            Put(
-                keys.fencing_history(pa.target, int(time.time() * 1000)),
-                json.dumps(record).encode(),
-            )
-        ]
-        if ok:
-            ops += [
-                Put(keys.fencing(pa.target), json.dumps(record).encode()),
-                Delete(keys.observed_node(pa.target), prefix=True),
-                Delete(keys.live(pa.target)),
-                Delete(keys.node_attribute(pa.target, "fence-requested")),
-            ]
-        done, _ = await self.kv.txn([Cmp(keys.ELECTION, "create", "==", self.token)], ops)
-        if not done:
-            self.deposed = True
-            return
-        msg = (
-            f"fenced {pa.target} via {pa.step.node}"
-            if ok
-            else f"fencing {pa.target} failed: {record['reason']}"
+    def fence_plan(self, state: ClusterState, target: str) -> fence_plan.FencePlan:
+        """The devices that can fence ``target``, level by level, from the desired objects.
+
+        Without any FencingDevice the node configuration's agent stands in as the
+        one device (the local cluster's fence_hactl_local)."""
+        devices = [fence_plan.device_from_doc(d) for d in state.objects("fencingdevice")]
+        if not devices and self.fence_agent:
+            devices = [fence_plan.config_device(self.fence_agent, self.fence_params)]
+        topologies = [fence_plan.topology_from_doc(d) for d in state.objects("fencingtopology")]
+        attrs = dict(state.node_attributes.get(target, {}))
+        attrs.update(state.attributes.get(target, {}))
+        cspec = planning.cluster_spec(state)
+        timeout = planning.seconds(cspec.get("fencingTimeout"), 60.0) or 60.0
+        return fence_plan.plan_fencing(
+            target, devices, topologies, attrs, rng=self.rng, default_timeout_ms=int(timeout * 1000)
         )
-        await self.events.emit("Normal" if ok else "Warning", pa.target, msg)
+
+    async def _fence(
+        self, state: ClusterState, pa: PlannedAction, executor: str, address: str
+    ) -> None:
+        target = pa.target
+        try:
+            plan = self.fence_plan(state, target)
+            res = await run_plan(
+                self.kv,
+                self.agents.execute,
+                plan,
+                executor=executor,
+                address=address,
+                token=self.token,
+                coordinator=self.node,
+                seq=self.fence_seq,
+            )
+            if res.deposed:
+                log.error("deposed while fencing %s", target)
+                self.deposed = True
+                return
+            if res.ok:
+                self.fence_notes.pop(target, None)
+                await self.events.emit(
+                    "Normal", target, f"fenced {target} via {executor} ({res.device})"
+                )
+                return
+            why = (
+                f"fencing failed with {', '.join(res.failed)}"
+                if res.failed
+                else "no FencingDevice can fence it"
+            )
+            self.fence_notes[target] = (
+                f"node {target} is not fenced: {why}; its resources stay blocked until a device "
+                f"succeeds or `hactl fence confirm {target}` declares it off"
+            )
+            await self.events.emit("Warning", target, f"fencing {target}: {why}")
+        except StoreError as e:
+            log.warning("fencing %s: store: %s", target, e)
+        finally:
+            self.progress.in_flight.pop(pa.step.id, None)
+            self.wake.set()
 
     async def _report(
         self, state: ClusterState, planned: planning.Planned, converged: bool, aborted: bool
@@ -261,7 +332,11 @@ class Coordinator:
             "aborted": aborted,
             "pending": sorted(a.step.id for a in planned.plan.actions),
             "inFlight": sorted(self.progress.in_flight),
-            "notes": list(planned.plan.explanations),
+            "notes": [
+                *planned.plan.explanations,
+                *self.held_notes,
+                *(self.fence_notes[n] for n in sorted(self.fence_notes)),
+            ],
             "placement": dict(sorted(planned.plan.placement.items())),
             "health": {n: str(h) for n, h in sorted(planned.healths.items())},
             "revision": state.revision,

@@ -1,0 +1,174 @@
+"""Carrying out a fencing plan: level by level through a healthy node's agent, every
+attempt recorded in the fencing history.
+
+The coordinator hands over a :class:`~reconciler.controller.fence_plan.FencePlan`
+and the node that runs the fence actions (never the target). Within a level
+the devices run one after the other and all must succeed; the first level
+that succeeds ends the fencing. Each attempt carries the coordinator's
+fencing token (a deposed coordinator's attempt is refused by the agent) and
+is written to ``/hactl-fencing-history/<node>/`` guarded by the election key;
+a success also writes ``/hactl/fencing/<node>`` and forgets the node's
+observed state and liveness, which lets the planner recover its resources.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from reconciler.controller.dispatch import Action, Outcome
+from reconciler.controller.fence_plan import Attempt, FencePlan
+from reconciler.daemon import keys
+from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
+
+log = logging.getLogger("hacd.fencing")
+
+Execute = Callable[[str, Action, float], Awaitable[Outcome]]
+OUTPUT_TAIL = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FenceResult:
+    target: str
+    ok: bool
+    device: str = ""  # the device (or devices, comma separated) of the level that succeeded
+    failed: tuple[str, ...] = ()  # devices whose attempt failed, in order
+    deposed: bool = False
+
+
+class HistorySeq:
+    """Strictly increasing history sequence numbers (milliseconds, bumped on collision)."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> int:
+        self.last = max(self.last + 1, int(time.time() * 1000))
+        return self.last
+
+
+def attempt_record(
+    a: Attempt, executor: str, o: Outcome, token: int, *, action: str, at: float
+) -> dict[str, object]:
+    ok = o.rc == 0 and o.op_status == 0 and not o.refused
+    if o.op_status == 2:
+        reason = f"timed out after {a.timeout_ms / 1000:g}s"
+    else:
+        reason = o.reason or ("" if ok else f"rc {o.rc}")
+    return {
+        "at": at,
+        "by": executor,
+        "device": a.device,
+        "agent": a.agent,
+        "level": a.level,
+        "action": action,
+        "rc": o.rc,
+        "ok": ok,
+        "reason": reason,
+        "output": o.output[-OUTPUT_TAIL:],
+        "duration": round(o.duration_s, 3),
+        "delay": a.delay_s,
+        "token": token,
+        "kind": "attempt",
+    }
+
+
+async def run_plan(
+    kv: Kv,
+    execute: Execute,
+    plan: FencePlan,
+    *,
+    executor: str,
+    address: str,
+    token: int,
+    coordinator: str,
+    seq: HistorySeq,
+    action: str = "off",
+) -> FenceResult:
+    """Try the plan's levels in order; record every attempt; stop at the first success."""
+    failed: list[str] = []
+    for level in plan.levels:
+        level_ok = True
+        for a in level:
+            act = Action(
+                token=token,
+                action_id=f"fence_{plan.target}_{a.level}_{a.device}",
+                resource="",
+                operation=action,
+                agent=a.agent,
+                timeout_ms=a.timeout_ms,
+                params=dict(a.params),
+                target=plan.target,
+                coordinator=coordinator,
+            )
+            log.info(
+                "fencing %s: level %d device %s via %s", plan.target, a.level, a.device, executor
+            )
+            started = time.time()
+            try:
+                o = await execute(address, act, a.timeout_ms / 1000 + a.delay_s + 10)
+            except Exception as e:  # the executing node went away mid-attempt
+                o = Outcome(rc=1, op_status=4, reason=f"{executor} did not answer: {e}")
+            if o.refused and "stale fencing token" in o.reason:
+                return FenceResult(plan.target, False, deposed=True)
+            rec = attempt_record(a, executor, o, token, action=action, at=started)
+            if not await _write(kv, token, [_history(plan.target, seq, rec)]):
+                return FenceResult(plan.target, False, deposed=True)
+            if not rec["ok"]:
+                failed.append(a.device)
+                level_ok = False
+                break  # the level has failed: the next level is tried
+        if level_ok and level:
+            devices = ",".join(a.device for a in level)
+            done = {
+                "at": time.time(),
+                "by": executor,
+                "device": devices,
+                "level": level[0].level,
+                "rc": 0,
+                "ok": True,
+                "reason": "fenced",
+                "kind": "result",
+                "token": token,
+            }
+            ops: list[Put | Delete] = [
+                _history(plan.target, seq, done),
+                Put(keys.fencing(plan.target), json.dumps(done).encode()),
+                Delete(keys.observed_node(plan.target), prefix=True),
+                Delete(keys.live(plan.target)),
+                Delete(keys.node_attribute(plan.target, "fence-requested")),
+            ]
+            if not await _write(kv, token, ops):
+                return FenceResult(plan.target, False, deposed=True)
+            return FenceResult(plan.target, True, device=devices, failed=tuple(failed))
+    reason = (
+        f"every device failed ({', '.join(failed)})"
+        if failed
+        else "no FencingDevice can fence it"
+        + (f" ({'; '.join(plan.problems)})" if plan.problems else "")
+    )
+    summary = {
+        "at": time.time(),
+        "by": executor,
+        "device": ",".join(failed) or "none",
+        "rc": 1,
+        "ok": False,
+        "reason": reason,
+        "kind": "result",
+        "token": token,
+    }
+    if not await _write(kv, token, [_history(plan.target, seq, summary)]):
+        return FenceResult(plan.target, False, deposed=True)
+    return FenceResult(plan.target, False, failed=tuple(failed))
+
+
+def _history(target: str, seq: HistorySeq, rec: dict[str, object]) -> Put:
+    return Put(keys.fencing_history(target, seq.next()), json.dumps(rec, sort_keys=True).encode())
+
+
+async def _write(kv: Kv, token: int, ops: list[Put | Delete]) -> bool:
+    done, _ = await kv.txn([Cmp(keys.ELECTION, "create", "==", token)], ops)
+    return bool(done)
