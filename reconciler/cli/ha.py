@@ -161,6 +161,30 @@ def restart(resource: str, timeout: float, server: str | None, context: str | No
     run(go())
 
 
+def fence_history_line(rec: dict[str, Any]) -> str:
+    """One fencing history record: an attempt, a result or a manual confirmation."""
+    when = time.strftime("%H:%M:%S", time.localtime(rec.get("at", 0)))
+    n = rec.get("node")
+    if rec.get("device") == "manual":
+        return f"{when}  {n}: confirmed off by {rec.get('by')} (manual)"
+    if rec.get("kind") == "attempt":
+        result = "ok" if rec.get("ok") else f"FAILED rc={rec.get('rc')} ({rec.get('reason', '')})"
+        tail = (rec.get("output") or "").strip().splitlines()
+        line = (
+            f"{when}  {n}: level {rec.get('level')} {rec.get('device')} "
+            f"{rec.get('action', 'off')} via {rec.get('by')}: {result} "
+            f"in {float(rec.get('duration') or 0):.2f}s"
+        )
+        if rec.get("delay"):
+            line += f" (after a {float(rec['delay']):.2f}s delay)"
+        if tail and not rec.get("ok"):
+            line += f"\n          {tail[-1][:200]}"
+        return line
+    if rec.get("ok"):
+        return f"{when}  {n}: FENCED by {rec.get('by')} via {rec.get('device')}"
+    return f"{when}  {n}: NOT fenced: {rec.get('reason', '')}"
+
+
 @click.command("fence")
 @click.argument("words", nargs=-1, required=True)
 @server_options
@@ -176,14 +200,9 @@ def fence(words: tuple[str, ...], server: str | None, context: str | None) -> No
             async with Session(servers) as c:
                 view = json.loads((await c.view())[0])
                 for rec in view.get("fencingHistory") or []:
-                    n = rec.get("node")
-                    if len(words) > 1 and n != words[1]:
+                    if len(words) > 1 and rec.get("node") != words[1]:
                         continue
-                    when = time.strftime("%H:%M:%S", time.localtime(rec.get("at", 0)))
-                    result = "done" if rec.get("ok") else f"FAILED ({rec.get('reason', '')})"
-                    click.echo(
-                        f"{when}  {n}: off by {rec.get('by')} via {rec.get('device')}: {result}"
-                    )
+                    click.echo(fence_history_line(rec))
 
         run(go())
     elif len(words) == 1:
