@@ -7,6 +7,17 @@ fencing token; a token older than the highest seen is refused and nothing runs.
 On start the agent forgets what it knew (a fresh process knows nothing about
 what runs here): it clears its observed state so the coordinator probes
 everything before acting, exactly as Pacemaker reprobes a node that joins.
+
+No-quorum policy (the self-fencing guarantee): the store starts a lease's
+countdown when it handles a renewal, which is after the agent sent it. So the
+lease cannot expire before ``sent + nodeTimeout`` on the agent's monotonic
+clock, where ``sent`` is the send time of the last renewal that succeeded. If
+no renewal has succeeded by ``sent + nodeTimeout - leaseMargin`` the agent stops
+taking work and applies the Cluster's ``noQuorumPolicy`` to what it knows runs
+here (its own record, not the store, which it cannot reach): ``stop`` stops
+every resource, ``demote`` demotes promoted ones and stops the rest, ``fence``
+stops everything and exits the process, ``freeze`` and ``ignore`` leave them
+running. Then it rejoins with a fresh lease.
 """
 
 from __future__ import annotations
@@ -30,6 +41,9 @@ from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
 from reconciler.model.status import Failcount, OperationRecord, ResourceHistory
 
 log = logging.getLogger("hacd.agent")
+
+NO_QUORUM_POLICIES = ("stop", "freeze", "ignore", "demote", "fence")
+FENCE_EXIT_CODE = 75  # hacd exits with this after noQuorumPolicy fence stopped everything
 
 
 class Runner(Protocol):
@@ -57,6 +71,8 @@ class NodeAgent:
         node_timeout: float,
         heartbeat: float,
         on_lease_lost: Callable[[], None] | None = None,
+        lease_margin: float = 0.25,
+        exit_process: Callable[[int], None] = os._exit,
     ) -> None:
         self.kv = kv
         self.node = node
@@ -73,6 +89,15 @@ class NodeAgent:
         self._on_lease_lost = on_lease_lost
         self.lease_ok = asyncio.Event()
         self._params: dict[str, dict[str, str]] = {}
+        # what this process knows runs here (for noQuorumPolicy without the store):
+        # resource -> (agent, params), in start order; and the promoted ones
+        self._active: dict[str, tuple[str, dict[str, str]]] = {}
+        self._promoted: set[str] = set()
+        self.lease_margin = min(lease_margin, node_timeout / 2)
+        self.no_quorum_policy = "stop"
+        self._renewed_at = time.monotonic()  # send time of the last successful renewal
+        self._exit_process = exit_process
+        self.policy_applied: list[tuple[float, str]] = []  # (monotonic, policy) for tests/logs
 
     # ------------------------------------------------------------------ life cycle
     async def join(self) -> None:
@@ -80,7 +105,14 @@ class NodeAgent:
         floor = await self.kv.get(keys.ELECTION)
         if floor is not None:
             self.highest_token = floor.create_revision
+        await self._read_policy()
+        old = self.lease
+        if old:  # a previous lease may still hold the election key: let it go now
+            with contextlib.suppress(StoreError, TimeoutError):
+                await asyncio.wait_for(self.kv.revoke(old), 1.0)
+        sent = time.monotonic()
         self.lease = await self.kv.grant(self.node_timeout)
+        self._renewed_at = sent
         value = json.dumps(
             {"address": self.address, "pid": os.getpid(), "since": time.time()}
         ).encode()
@@ -96,24 +128,121 @@ class NodeAgent:
         log.info("node %s joined (lease %x)", self.node, self.lease)
 
     async def keep_alive(self) -> None:
-        """Renew the liveness lease every heartbeat; give up (and say so) once it is gone."""
-        last_ok = time.monotonic()
+        """Renew the liveness lease every heartbeat; apply noQuorumPolicy before it can expire.
+
+        ``act_at`` = send time of the last successful renewal + nodeTimeout - leaseMargin:
+        the store's countdown started no earlier than that send, so at ``act_at`` the
+        lease is still alive on every side for at least ``leaseMargin``.
+        """
+        renewals = 0
         while True:
-            await asyncio.sleep(self.heartbeat)
-            try:
-                ttl = await asyncio.wait_for(self.kv.keepalive(self.lease), self.heartbeat * 2)
-            except (StoreError, TimeoutError) as e:
-                log.warning("lease renewal failed: %s", e)
-                ttl = -1
-            if ttl > 0:
-                last_ok = time.monotonic()
-                continue
-            if ttl == 0 or time.monotonic() - last_ok >= self.node_timeout:
-                log.error("liveness lease lost: this node is no longer a member")
-                self.lease_ok.clear()
-                if self._on_lease_lost is not None:
-                    self._on_lease_lost()
+            act_at = self._renewed_at + self.node_timeout - self.lease_margin
+            now = time.monotonic()
+            if now >= act_at:
+                log.error(
+                    "liveness lease not renewed for %.2f s (node timeout %.2f s): "
+                    "no quorum, applying noQuorumPolicy %s",
+                    now - self._renewed_at,
+                    self.node_timeout,
+                    self.no_quorum_policy,
+                )
+                await self._lease_gone()
                 return
+            sent = time.monotonic()
+            try:
+                ttl = await asyncio.wait_for(
+                    self.kv.keepalive(self.lease),
+                    max(0.01, min(self.heartbeat * 2, act_at - sent)),
+                )
+            except (StoreError, TimeoutError) as e:
+                log.warning("lease renewal failed: %s", e or "timed out")
+                ttl = -1
+            if ttl == 0:
+                log.error("liveness lease expired in the store: applying noQuorumPolicy")
+                await self._lease_gone()
+                return
+            if ttl > 0:
+                self._renewed_at = max(self._renewed_at, sent)
+                renewals += 1
+                if renewals % 10 == 0:
+                    await self._read_policy()
+                await asyncio.sleep(max(0.0, self.heartbeat - (time.monotonic() - sent)))
+            else:  # failed: retry soon, never past act_at
+                pause = min(self.heartbeat / 4, act_at - time.monotonic())
+                await asyncio.sleep(max(0.0, pause))
+
+    async def _lease_gone(self) -> None:
+        self.lease_ok.clear()
+        await self.apply_no_quorum_policy()
+        if self._on_lease_lost is not None:
+            self._on_lease_lost()
+
+    async def _read_policy(self) -> None:
+        """Cache the Cluster's noQuorumPolicy (it must be known once the store is gone)."""
+        try:
+            entries, _ = await asyncio.wait_for(
+                self.kv.range(keys.desired_kind("Cluster")), self.heartbeat * 2
+            )
+        except (StoreError, TimeoutError):
+            return
+        for e in sorted(entries, key=lambda e: e.key):
+            try:
+                spec = json.loads(e.value).get("spec") or {}
+            except (ValueError, AttributeError):
+                continue
+            policy = str(spec.get("noQuorumPolicy", "stop"))
+            if policy in NO_QUORUM_POLICIES:
+                self.no_quorum_policy = policy
+            return
+        self.no_quorum_policy = "stop"
+
+    async def apply_no_quorum_policy(self) -> None:
+        """Act on what this process knows runs here, without the store."""
+        policy = self.no_quorum_policy
+        self.policy_applied.append((time.monotonic(), policy))
+        if policy in ("freeze", "ignore"):
+            log.warning(
+                "noQuorumPolicy %s: leaving %d resource(s) running", policy, len(self._active)
+            )
+            return
+        if policy == "demote":
+            for rsc in [r for r in reversed(self._active) if r in self._promoted]:
+                await self._local_op(rsc, "demote")
+            for rsc in [r for r in reversed(self._active) if r not in self._promoted]:
+                await self._local_op(rsc, "stop")
+            return
+        for rsc in list(reversed(self._active)):
+            if rsc in self._promoted:
+                await self._local_op(rsc, "demote")
+            await self._local_op(rsc, "stop")
+        if policy == "fence":
+            log.critical("noQuorumPolicy fence: everything stopped; exiting")
+            logging.shutdown()
+            self._exit_process(FENCE_EXIT_CODE)
+
+    async def _local_op(self, rsc: str, operation: str) -> None:
+        """Run a stop/demote here without the store (nothing recorded: the store is gone,
+        and the node's observed state is cleared when it rejoins)."""
+        agent, params = self._active.get(rsc, ("", {}))
+        if not agent:
+            return
+        await self.runner.cancel_recurring(rsc)
+        self._forget_monitors(rsc)
+        action = Action(
+            token=self.highest_token,
+            action_id=f"{rsc}_{operation}_0@{self.node}",
+            resource=rsc,
+            operation=operation,
+            agent=agent,
+            params=dict(params),
+        )
+        try:
+            outcome = await self.runner.run(action)
+        except Exception as e:  # keep stopping the others
+            log.error("noQuorumPolicy: %s %s failed: %s", operation, rsc, e)
+            return
+        log.warning("noQuorumPolicy: %s %s: rc %d", operation, rsc, outcome.rc)
+        self._note(action, outcome)
 
     async def follow_elections(self) -> None:
         """Learn every new fencing token from the store as soon as it exists.
@@ -216,6 +345,7 @@ class NodeAgent:
             outcome = await self.runner.run(action)
             if action.target:  # fencing: recorded by the coordinator
                 return outcome
+            self._note(action, outcome)
             await self.record(action, outcome)
             return outcome
 
@@ -242,6 +372,24 @@ class NodeAgent:
             return await asyncio.wait_for(first, action.timeout_ms / 1000 + 5)
         except TimeoutError:
             return Outcome(rc=1, op_status=2, reason="first monitor result did not arrive")
+
+    def _note(self, action: Action, outcome: Outcome) -> None:
+        """Keep this process's own record of what runs here (rc 0/8 active, 7 stopped)."""
+        rsc, op, rc = action.resource, action.operation, outcome.rc
+        active = {0: True, 8: True, 7: False}.get(rc)
+        if (op == "start" and rc == 0) or (op == "monitor" and active):
+            if rsc not in self._active:
+                params = action.params or self._params.get(rsc, {})
+                self._active[rsc] = (action.agent, dict(params))
+            if op == "monitor" and rc == 8:
+                self._promoted.add(rsc)
+        if op == "promote" and rc == 0:
+            self._promoted.add(rsc)
+        if op == "demote" and rc == 0:
+            self._promoted.discard(rsc)
+        if (op == "stop" and rc == 0) or (op == "monitor" and active is False):
+            self._active.pop(rsc, None)
+            self._promoted.discard(rsc)
 
     def _forget_monitors(self, resource: str) -> None:
         for k in [k for k in self._monitors if k[0] == resource]:

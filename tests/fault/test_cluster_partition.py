@@ -93,14 +93,6 @@ def test_isolated_node_is_fenced_before_its_resource_runs_elsewhere(
     assert fenced, "the resource was recovered without fencing its node"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hacd does not yet apply no-quorum-policy when its liveness lease cannot be "
-    "renewed (NodeAgent.keep_alive only stops coordinator work and rejoins), and the "
-    "coordinator recovers a lost node's resources without fencing when fencing is "
-    "disabled, without waiting out lease + margin: the resource runs on both sides. "
-    "Remove this marker once the self-stop exists.",
-)
 def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,7 +100,9 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
     itself (its lease can no longer be renewed) before the majority starts it elsewhere."""
     with Network(3) as net:
         c = NsCluster(net, tmp_path)
-        c.write_configs()
+        # the stand-in planner: the full scheduler does not yet recover a lost node's
+        # resources when fencing is disabled (it keeps waiting for fencing)
+        c.write_configs(planner="simple")
         c.start()
         checker = ActiveChecker(c.state_dir, c.nodes).start()
         try:
@@ -122,7 +116,12 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
                 f"{stopped_s:.2f} s after the cut {RSC} runs on {w}: the majority recovered "
                 "it before the cut-off node stopped it"
             )
-            moved = _wait_where(checker, lambda w: w and w != ["node1"], "recovery elsewhere", 30)
+            try:
+                moved = _wait_where(
+                    checker, lambda w: w and w != ["node1"], "recovery elsewhere", 30
+                )
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nstatus from node2: {c.view(1)}") from None
             recovered = time.monotonic() - cut
             net.heal()
             c.wait(1, lambda v: sum(n["state"] == "online" for n in v["nodes"]) == 3, "rejoin", 60)
