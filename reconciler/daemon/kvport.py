@@ -154,16 +154,33 @@ class EtcdKv:
         endpoints: Sequence[str],
         timeout: float = 5.0,
         credentials: grpc.ChannelCredentials | None = None,
+        *,
+        keepalive_s: float = 5.0,
+        keepalive_timeout_s: float = 1.0,
+        prefer_first: bool = False,
     ) -> None:
+        """``keepalive_s``: HTTP/2 ping interval, so a connection to a member cut off
+        silently (no RST, no ICMP) is found dead after ``keepalive_s + keepalive_timeout_s``
+        and left out, instead of stalling every request routed to it. Real etcd refuses
+        pings more often than its ``--grpc-keepalive-min-time`` (5 s by default), hence
+        the default; the builtin store and an etcd started with a lower flag allow 1 s.
+        ``prefer_first``: use the first endpoint that answers, in the order given (the
+        node's own builtin member first); otherwise spread requests round-robin.
+        """
         if not endpoints:
             raise StoreError("no store endpoints configured")
         hosts = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
         target = "ipv4:" + ",".join(hosts) if len(hosts) > 1 else hosts[0]
-        options = [
-            ("grpc.lb_policy_name", "round_robin" if len(hosts) > 1 else "pick_first"),
+        spread = len(hosts) > 1 and not prefer_first
+        options: list[tuple[str, Any]] = [
+            ("grpc.lb_policy_name", "round_robin" if spread else "pick_first"),
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 500),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", int(keepalive_s * 1000)),
+            ("grpc.keepalive_timeout_ms", int(keepalive_timeout_s * 1000)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
         ]
         if credentials is None:
             self._channel = grpc.aio.insecure_channel(target, options=options)
