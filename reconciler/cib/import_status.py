@@ -119,6 +119,8 @@ _DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {
     OperationRecord: _defaults(OperationRecord),
     ResourceHistory: _defaults(ResourceHistory),
 }
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _fast(cls: type[M], fields: dict[str, Any]) -> M:
@@ -127,30 +129,61 @@ def _fast(cls: type[M], fields: dict[str, Any]) -> M:
     Equivalent to ``model_construct`` with the fields given (about twenty times faster,
     which matters with the hundreds of thousands of records of a large converged cluster).
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", {**_DEFAULTS[cls], **fields})
-    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _setattr(obj, "__dict__", {**_DEFAULTS[cls], **fields})
+    _setattr(obj, "__pydantic_fields_set__", set(fields))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
     return obj
+
+
+#: every field of OperationRecord, all set by :func:`operation`
+_OP_FIELDS = frozenset(OperationRecord.model_fields)
+_HISTORY_FIELDS = frozenset(ResourceHistory.model_fields)
+#: small non-negative integers as the CIB spells them, parsed once
+_SMALL: dict[str, int] = {str(i): i for i in range(256)}
+
+
+def _nonneg_fast(value: str | None, high: int = 1 << 62) -> int | None:
+    if value is None:
+        return None
+    small = _SMALL.get(value)
+    if small is not None:
+        return small if small <= high else None
+    return _nonneg(value, high)
 
 
 def operation(op: ET.Element) -> OperationRecord:
     """One ``lrm_rsc_op``. Values are checked here, so the record is built unvalidated:
     a converged 64-node cluster has hundreds of thousands of them."""
-    get = op.get
-    parts = (get("transition-key") or "").split(":")
-    status = _int(get("op-status"))
-    fields: dict[str, Any] = {
-        "operation": get("operation") or "",
-        "interval_ms": _nonneg(get("interval")) or 0,
-        "call_id": _int(get("call-id")) or 0,
-        "rc": _nonneg(get("rc-code"), 255) or 0,
-        "expected_rc": _nonneg(parts[2], 255) if len(parts) >= 3 else None,
-        "op_status": status if status is not None and -1 <= status <= 9 else 0,
-        "last_rc_change": _nonneg(get("last-rc-change")),
-        "last_run": _nonneg(get("last-run")),
-        "exec_time_ms": _nonneg(get("exec-time")),
+    attrs = op.attrib
+    get = attrs.get
+    name = get("operation")
+    if not name:
+        return OperationRecord.model_validate({"operation": ""})  # the model names it
+    key = get("transition-key")
+    parts = key.split(":", 3) if key else ()
+    status_text = get("op-status")
+    status = _SMALL.get(status_text) if status_text is not None else 0
+    if status is None:
+        status = _int(status_text)
+        status = status if status is not None and -1 <= status <= 9 else 0
+    elif status > 9:
+        status = 0
+    call_text = get("call-id")
+    call_id = _SMALL.get(call_text) if call_text is not None else 0
+    if call_id is None:
+        call_id = _int(call_text) or 0
+    values: dict[str, Any] = {
+        "operation": name,
+        "interval_ms": _nonneg_fast(get("interval")) or 0,
+        "call_id": call_id,
+        "rc": _nonneg_fast(get("rc-code"), 255) or 0,
+        "expected_rc": _nonneg_fast(parts[2], 255) if len(parts) >= 3 else None,
+        "op_status": status,
+        "last_rc_change": _nonneg_fast(get("last-rc-change")),
+        "last_run": _nonneg_fast(get("last-run")),
+        "exec_time_ms": _nonneg_fast(get("exec-time")),
         "exit_reason": get("exit-reason") or None,
         "digest": get("op-digest"),
         "restart_digest": get("op-restart-digest"),
@@ -159,9 +192,12 @@ def operation(op: ET.Element) -> OperationRecord:
         "migrate_target": get("migrate_target"),
         "id": get("id"),
     }
-    if not fields["operation"]:
-        return OperationRecord.model_validate(fields)  # the model names what is wrong
-    return _fast(OperationRecord, fields)
+    obj = _new(OperationRecord)
+    _setattr(obj, "__dict__", values)
+    _setattr(obj, "__pydantic_fields_set__", set(_OP_FIELDS))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
 
 
 def _history(
@@ -171,11 +207,16 @@ def _history(
         "name": name,
         "agent": agent,
         "container": container,
-        "operations": tuple(operation(o) for o in lr.findall("lrm_rsc_op")),
+        "operations": tuple([operation(o) for o in lr.findall("lrm_rsc_op")]),
     }
     if not name:
         return ResourceHistory.model_validate(fields)  # the model names what is wrong
-    return _fast(ResourceHistory, fields)
+    obj = _new(ResourceHistory)
+    _setattr(obj, "__dict__", fields)  # every field, in the model's order
+    _setattr(obj, "__pydantic_fields_set__", set(_HISTORY_FIELDS))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
 
 
 def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Failcount]:
@@ -221,6 +262,8 @@ class StatusReader:
             self.ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
         self.by_name = {name: nid for nid, name in self.ids.items()}
         self.nodes: list[ObservedNode] = []
+        #: (class, provider, type) -> "class:provider:type", joined once per agent
+        self.agents: dict[tuple[str, str | None, str | None], str | None] = {}
 
     def add(self, ns: ET.Element) -> None:
         name = ns.get("uname") or self.ids.get(ns.get("id", ""), "")
@@ -240,10 +283,15 @@ class StatusReader:
         histories = []
         lrm = ns.find("lrm")
         lrs = lrm.find("lrm_resources") if lrm is not None else None
-        for lr in lrs.findall("lrm_resource") if lrs is not None else []:
-            cls = lr.get("class", "")
-            agent = ":".join(p for p in (cls, lr.get("provider"), lr.get("type")) if p)
-            histories.append(_history(lr.get("id", ""), agent or None, lr.get("container"), lr))
+        agents = self.agents
+        for lr in lrs.findall("lrm_resource") if lrs is not None else ():
+            get = lr.get
+            spelled = (get("class", ""), get("provider"), get("type"))
+            agent = agents.get(spelled, "")
+            if agent == "":
+                agent = ":".join(p for p in spelled if p) or None
+                agents[spelled] = agent
+            histories.append(_history(get("id", ""), agent, get("container"), lr))
         self.nodes.append(
             ObservedNode(
                 name=name,

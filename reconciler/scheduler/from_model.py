@@ -13,6 +13,7 @@ of its documents (member Resource, Group or Clone) in the set.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Mapping
@@ -37,7 +38,7 @@ from reconciler.model import Rule as MRule
 from reconciler.model.cluster import ClusterSpec
 from reconciler.model.resources import Operation as MOperation
 from reconciler.model.status import NodeState as ObservedState
-from reconciler.model.status import ObservedStatus
+from reconciler.model.status import ObservedStatus, OperationRecord
 from reconciler.scheduler import input as si
 
 NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
@@ -445,6 +446,51 @@ def _agent(text: str | None) -> tuple[str, str | None, str]:
     return m.group("cls"), m.group("provider"), m.group("type")
 
 
+#: si.OpRecord's fields in order: records are built positionally (twice as fast as by
+#: keyword, and a converged cluster has hundreds of thousands of them)
+_OP_RECORD_FIELDS = (
+    "operation",
+    "interval_ms",
+    "rc",
+    "call_id",
+    "status",
+    "expected_rc",
+    "last_rc_change",
+    "exit_reason",
+    "id",
+    "op_digest",
+)
+if tuple(f.name for f in dataclasses.fields(si.OpRecord)) != _OP_RECORD_FIELDS:
+    raise ImportError("scheduler.input.OpRecord's fields changed: update from_model")
+
+
+def _op_records(name: str, operations: tuple[OperationRecord, ...]) -> tuple[si.OpRecord, ...]:
+    record = si.OpRecord
+    out = []
+    for op in operations:
+        task = op.operation
+        interval = op.interval_ms
+        expected = op.expected_rc
+        if expected is None:
+            expected = 7 if (task == "monitor" and interval == 0) else 0  # op.target_rc
+        changed = op.last_rc_change
+        out.append(
+            record(
+                task,
+                interval,
+                op.rc,
+                op.call_id,
+                op.op_status,
+                expected,
+                changed if changed is not None else op.last_run,
+                op.exit_reason or "",
+                op.id or f"{name}_{task}_{interval}",
+                op.digest,
+            )
+        )
+    return tuple(out)
+
+
 def observed(status: ObservedStatus | None) -> si.Observed:
     if status is None:
         return si.Observed()
@@ -491,23 +537,7 @@ def observed(status: ObservedStatus | None) -> si.Observed:
                     provider=provider,
                     type=type_,
                     container=h.container,
-                    operations=tuple(
-                        si.OpRecord(
-                            operation=op.operation,
-                            interval_ms=op.interval_ms,
-                            rc=op.rc,
-                            call_id=op.call_id,
-                            status=op.op_status,
-                            expected_rc=op.target_rc,
-                            last_rc_change=(
-                                op.last_rc_change if op.last_rc_change is not None else op.last_run
-                            ),
-                            exit_reason=op.exit_reason or "",
-                            id=op.id or f"{h.name}_{op.operation}_{op.interval_ms}",
-                            op_digest=op.digest,
-                        )
-                        for op in h.operations
-                    ),
+                    operations=_op_records(h.name, h.operations),
                 )
             )
     return si.Observed(
