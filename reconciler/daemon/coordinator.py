@@ -156,17 +156,23 @@ class Coordinator:
             return state, {}
         lost = [n for n, h in hs.items() if h is Health.UNCLEAN]
         held = dict(self.leases.waiting(lost))
-        if not held:
-            return state, {}
         self.held_notes = [
             f"node {n} is lost and fencing is disabled: its resources are recovered once "
             f"its lease has expired ({left:.1f}s)"
             for n, left in sorted(held.items())
         ]
+        if not lost:
+            return state, held
         live = dict(state.live)
-        for n in held:
-            live[n] = {"address": "", "held": True}
-        return replace(state, live=live), held
+        fencing = dict(state.fencing)
+        histories = dict(state.histories)
+        for n in lost:
+            if n in held:  # still inside the wait: as if present, nothing moves
+                live[n] = {"address": "", "held": True}
+            else:  # its lease provably expired and its agent stopped everything: clean
+                fencing[n] = {"ok": True, "at": time.time(), "by": "lease-expiry"}
+                histories.pop(n, None)
+        return replace(state, live=live, fencing=fencing, histories=histories), held
 
     def _plan(self, state: ClusterState, now: float) -> planning.Planned:
         if self.planner == "scheduler":

@@ -264,7 +264,10 @@ def test_without_fencing_a_lost_node_is_recovered_only_after_its_lease_expired(
         time.sleep(0.05)
     waited = time.monotonic() - t_lost
     margin = max(1.0, DEFAULT_LEASE_TTL / 2)
-    assert live.where(v, "unfenced") not in ([], [victim]), "never recovered"
+    assert live.where(v, "unfenced") not in ([], [victim]), (
+        v["warnings"],
+        v["coordinator"]["notes"],
+    )
     assert waited >= DEFAULT_LEASE_TTL + margin - 0.5, f"recovered after {waited:.2f}s"
     assert saw_wait_note, "the status did not say why recovery waits"
     assert not any(h["node"] == victim and h["at"] > lost["time"] for h in v["fencingHistory"])
