@@ -399,6 +399,12 @@ def describe_text(kind: str, obj: dict[str, Any], view: dict[str, Any]) -> str:
             if related:
                 out.append("Location overrides:")
                 out += [f"  {c['name']}: {c['node']} {c['score']}" for c in related]
+    if kind == "Node":
+        from reconciler.cli.ha import fence_history_line
+
+        fenced = [h for h in view.get("fencingHistory", []) if h.get("node") == name]
+        out.append("Fencing history:")
+        out += ["  " + fence_history_line(h) for h in fenced[-15:]] or ["  <none>"]
     evs = [e for e in view.get("events", []) if e.get("object") in (name,)]
     out.append("Events:")
     out += [f"  {_fmt_time(e['time'])}  {e['type']:<8} {e['message']}" for e in evs[-15:]] or [
