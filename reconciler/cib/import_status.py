@@ -181,8 +181,8 @@ def operation(op: ET.Element) -> OperationRecord:
         "rc": _nonneg_fast(get("rc-code"), 255) or 0,
         "expected_rc": _nonneg_fast(parts[2], 255) if len(parts) >= 3 else None,
         "op_status": status,
-        "last_rc_change": _nonneg_fast(get("last-rc-change")),
-        "last_run": _nonneg_fast(get("last-run")),
+        "last_rc_change": _nonneg(get("last-rc-change")),  # epoch seconds: never small
+        "last_run": _nonneg(get("last-run")),
         "exec_time_ms": _nonneg_fast(get("exec-time")),
         "exit_reason": get("exit-reason") or None,
         "digest": get("op-digest"),

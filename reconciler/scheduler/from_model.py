@@ -460,8 +460,11 @@ _OP_RECORD_FIELDS = (
     "id",
     "op_digest",
 )
-if tuple(f.name for f in dataclasses.fields(si.OpRecord)) != _OP_RECORD_FIELDS:
-    raise ImportError("scheduler.input.OpRecord's fields changed: update from_model")
+#: the same for si.ResourceHistory
+_HISTORY_FIELDS = ("resource", "node", "cls", "type", "provider", "operations", "container")
+for _cls, _fields in ((si.OpRecord, _OP_RECORD_FIELDS), (si.ResourceHistory, _HISTORY_FIELDS)):
+    if tuple(f.name for f in dataclasses.fields(_cls)) != _fields:
+        raise ImportError(f"scheduler.input.{_cls.__name__}'s fields changed: update from_model")
 
 
 def _op_records(name: str, operations: tuple[OperationRecord, ...]) -> tuple[si.OpRecord, ...]:
@@ -527,19 +530,11 @@ def observed(status: ObservedStatus | None) -> si.Observed:
                 transient_attributes=_freeze(attrs),
             )
         )
+        record = si.ResourceHistory
         for h in node.resources:
             cls, provider, type_ = _agent(h.agent)
-            history.append(
-                si.ResourceHistory(
-                    resource=h.name,
-                    node=node.name,
-                    cls=cls,
-                    provider=provider,
-                    type=type_,
-                    container=h.container,
-                    operations=_op_records(h.name, h.operations),
-                )
-            )
+            ops = _op_records(h.name, h.operations)
+            history.append(record(h.name, node.name, cls, type_, provider, ops, h.container))
     return si.Observed(
         nodes=tuple(states),
         history=tuple(history),
