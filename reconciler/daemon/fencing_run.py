@@ -28,6 +28,7 @@ log = logging.getLogger("hacd.fencing")
 
 Execute = Callable[[str, Action, float], Awaitable[Outcome]]
 OUTPUT_TAIL = 500
+HISTORY_KEEP = 100  # records kept per node (the oldest go first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,38 @@ def attempt_record(
 
 
 async def run_plan(
+    kv: Kv,
+    execute: Execute,
+    plan: FencePlan,
+    *,
+    executor: str,
+    address: str,
+    token: int,
+    coordinator: str,
+    seq: HistorySeq,
+    action: str = "off",
+) -> FenceResult:
+    """Run the plan (:func:`attempt_plan`), then trim the node's history to its newest records."""
+    res = await attempt_plan(
+        kv,
+        execute,
+        plan,
+        executor=executor,
+        address=address,
+        token=token,
+        coordinator=coordinator,
+        seq=seq,
+        action=action,
+    )
+    if not res.deposed:
+        entries, _ = await kv.range(f"{keys.FENCING_HISTORY}{plan.target}/")
+        old = sorted(e.key for e in entries)[:-HISTORY_KEEP]
+        if old:
+            await _write(kv, token, [Delete(k) for k in old])
+    return res
+
+
+async def attempt_plan(
     kv: Kv,
     execute: Execute,
     plan: FencePlan,

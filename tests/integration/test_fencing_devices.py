@@ -89,7 +89,11 @@ def test_failing_and_timed_out_devices_block_until_fence_confirm(
     live.apply(
         device("broken", "fence_hactl_local", "state_dir: /nonexistent/hactl", "  priority: 10\n")
         + device("hangs", "fence_dummy", "type: fail", "  priority: 5\n  timeout: 2s\n")
-        + pinned("blocked", victim),
+        + pinned("blocked", victim)
+        + "".join(
+            f"---\napiVersion: hactl.io/v1\nkind: Node\nmetadata: {{name: {n}}}\n"
+            for n in live.nodes
+        ),
         "--wait",
     )
     assert live.wait_on("blocked") == [victim]
@@ -123,6 +127,8 @@ def test_failing_and_timed_out_devices_block_until_fence_confirm(
     assert f"node {victim} is not fenced" in status
     hist = live.hactl("fence", "history", victim).stdout
     assert "level 1 broken off" in hist and "FAILED" in hist and "timed out" in hist
+    described = live.hactl("describe", f"node/{victim}").stdout
+    assert "Fencing history:" in described and "level 2 hangs off" in described
     # the human powers it off and says so
     power_off_by_hand(live, victim)
     live.hactl("fence", "confirm", victim)
@@ -134,6 +140,7 @@ def test_failing_and_timed_out_devices_block_until_fence_confirm(
     assert any(h["device"] == "manual" and h["ok"] for h in history(v, victim, t0))
     assert "(manual)" in live.hactl("fence", "history", victim).stdout
     cleanup(live, ("fencingdevice", "broken"), ("fencingdevice", "hangs"))
+    cleanup(live, *(("node", n) for n in live.nodes))
     bring_back(live, victim)
     cleanup(live, ("resource", "blocked"), ("location", "blocked-pref"))
 
