@@ -172,13 +172,17 @@ class RaftEngine:
         self._wake.set()
 
     async def read_index(self) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         self._read_queue.append(fut)
         self._wake.set()
+        timer = loop.call_later(READ_TIMEOUT_S, _time_out, fut)
         try:
-            await asyncio.wait_for(fut, READ_TIMEOUT_S)
+            await fut
         except TimeoutError:
             raise StoreUnavailable("etcdserver: request timed out") from None
+        finally:
+            timer.cancel()
 
     async def members(self) -> list[MemberInfo]:
         cs = self.node.conf_state()
@@ -574,3 +578,8 @@ class RaftEngine:
             if int(key) not in self.peers or not self.peers[int(key)].name:
                 self.set_peer(info)
         self.member.restore(data[4 + n :])
+
+
+def _time_out(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())

@@ -120,7 +120,8 @@ class MemoryStorage:
             raise LogUnavailable(f"compact {compact_index} beyond last index {self.last_index()}")
         i = compact_index - offset
         head = self._ents[i]
-        self._ents = [Entry(term=head.term, index=head.index), *self._ents[i + 1 :]]
+        del self._ents[:i]  # in place: no copy of the log that is kept
+        self._ents[0] = Entry(term=head.term, index=head.index)
 
     def append(self, entries: Sequence[Entry]) -> None:
         """Append stable entries; an entry at an existing index replaces it and all after it."""
@@ -138,4 +139,8 @@ class MemoryStorage:
             raise LogUnavailable(
                 f"missing log entries: last {self.last_index()}, appending at {ents[0].index}"
             )
-        self._ents = self._ents[:offset] + ents
+        # in place (the log can hold a snapshot interval's worth of entries: copying it on
+        # every append made each write cost O(log length))
+        if offset < len(self._ents):
+            del self._ents[offset:]
+        self._ents.extend(ents)
