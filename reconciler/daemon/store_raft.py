@@ -49,6 +49,11 @@ SNAPSHOT_COUNT = (
 )
 READ_TIMEOUT_S = 5.0
 TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
+# a follower fsyncs on the loop (1) or in a worker thread (0): it can send nothing before
+# the sync anyway, and an fdatasync here (~0.2 ms) costs less than the hand-off to a
+# thread and back. The leader always syncs in a worker thread: meanwhile its loop keeps
+# taking client requests (the next Ready's batch), which measured faster with 16 clients.
+SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
 
 
 class RaftEngine:
@@ -343,7 +348,7 @@ class RaftEngine:
                 if early:
                     self._send(rd)
                 if self.disk is not None and self._must_sync(rd):
-                    await self._write_disk(rd)
+                    await self._write_disk(rd, inline=SYNC_INLINE and not early)
                 self._persist_in_memory(rd)
                 if not early:
                     self._send(rd)
@@ -380,7 +385,7 @@ class RaftEngine:
             return False
         return (hs.term, hs.vote) != self._synced_term_vote
 
-    async def _write_disk(self, rd: Ready) -> None:
+    async def _write_disk(self, rd: Ready, *, inline: bool = False) -> None:
         """Snapshot file, then WAL records and one fdatasync, in a worker thread.
 
         While it runs the loop keeps accepting proposals, so the next Ready carries all
@@ -407,7 +412,10 @@ class RaftEngine:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                await loop.run_in_executor(None, write)
+                if inline:
+                    write()
+                else:
+                    await loop.run_in_executor(None, write)
                 return
             except NoSpace as exc:
                 log.error("disk full: %s; NOSPACE alarm raised", exc)
