@@ -46,6 +46,8 @@ GOALS = {
     (32, 5000): "< 5 s",
     (64, 10000): "< 15 s",
 }
+#: 1-minute load averages sampled after each measured process
+LOADS: list[float] = []
 SUMMARY_LINE = re.compile(r"^\s*\* (\w+)\s+(\S+)\s+\(\s*(.*?)\s*\)")
 
 
@@ -208,6 +210,7 @@ class Run:
     rss_mb: float | None
     summary: list[str]
     note: str = ""
+    cpu: float | None = None  # user + system seconds of the process (wall is inflated by load)
 
 
 def transition_summary(text: str) -> list[str]:
@@ -245,10 +248,12 @@ def measure(argv: list[str], cap: float, env: dict[str, str]) -> Run:
         err.seek(0)
         text = out.read().decode(errors="replace")
         rss_mb = usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime
+        LOADS.append(os.getloadavg()[0])
         if proc.returncode != 0:
             tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-            return Run(seconds, rss_mb, [], f"exit {proc.returncode}: {tail[0][:80]}")
-        return Run(seconds, rss_mb, transition_summary(text))
+            return Run(seconds, rss_mb, [], f"exit {proc.returncode}: {tail[0][:80]}", cpu)
+        return Run(seconds, rss_mb, transition_summary(text), cpu=cpu)
 
 
 def hactl_argv(path: Path) -> list[str]:
@@ -275,6 +280,10 @@ def fmt_ratio(ours: Run, theirs: Run) -> str:
     return f"{ours.seconds / theirs.seconds:.3f}x"
 
 
+def fmt_cpu(run: Run) -> str:
+    return "-" if run.cpu is None or run.seconds is None else f"{run.cpu:.2f} s"
+
+
 def fmt_mb(run: Run) -> str:
     return "-" if run.rss_mb is None else f"{run.rss_mb:.0f} MB"
 
@@ -294,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     shadow = Path(tempfile.mkdtemp(prefix="cib-shadow-"))
     env = {**os.environ, "CIB_shadow_dir": str(shadow), "LC_ALL": "C"}
     rows: list[str] = []
+    LOADS.append(os.getloadavg()[0])
     results: dict[tuple[int, int, str], tuple[Run, Run]] = {}
     for n_nodes, n_res in sizes:
         lay = layout(n_nodes, n_res)
@@ -324,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             actions = len(ours.summary) if not ours.note else len(theirs.summary)
             row = (
                 f"| ({n_nodes}, {n_res}) | {scenario} | {actions} | {fmt_time(theirs)} | "
-                f"{fmt_time(ours)} | {fmt_ratio(ours, theirs)} | {fmt_mb(theirs)} | "
+                f"{fmt_time(ours)} | {fmt_cpu(ours)} | {fmt_ratio(ours, theirs)} | "
+                f"{fmt_mb(theirs)} | "
                 f"{fmt_mb(ours)} | {same} |"
             )
             rows.append(row)
@@ -374,7 +385,8 @@ def goal_lines(results: dict[tuple[int, int, str], tuple[Run, Run]]) -> list[str
             else:
                 limit = float(goal.split()[1])
                 ok = ours.seconds < limit
-                verdicts.append(f"{scenario} {ours.seconds:.1f} s {'met' if ok else 'MISSED'}")
+                cpu = f" (CPU {ours.cpu:.1f} s)" if ours.cpu is not None else ""
+                verdicts.append(f"{scenario} {ours.seconds:.1f} s{cpu} {'met' if ok else 'MISSED'}")
         if verdicts:
             out.append(f"- ({n}, {r}) goal {goal}: " + "; ".join(verdicts) + ".")
     return out
@@ -385,17 +397,20 @@ def render(rows: list[str], args: argparse.Namespace, goals: list[str] | None = 
         "## Scheduler: `hactl simulate --cib` vs `crm_simulate -R`",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: other "
-        f"work shares the machine), Python {platform.python_version()}, {crm_version()}. "
+        f"{os.cpu_count()} cores shared with other work (1-minute load average "
+        f"{min(LOADS, default=0):.1f} to {max(LOADS, default=0):.1f} during the run, "
+        f"{os.getloadavg()[0]:.1f} at the end: on a loaded machine wall times are longer than "
+        f"CPU times), Python {platform.python_version()}, {crm_version()}. "
         "Whole process against whole process on the same generated CIB "
-        "(`python -m bench.scheduler`); peak RSS from `wait4`. "
+        "(`python -m bench.scheduler`); peak RSS and *hactl CPU* (user + system) from "
+        "`wait4`. "
         f"crm_simulate is capped at {args.cap:.0f} s and skipped above "
         f"{args.crm_max_resources} resources. *actions*: lines in the Transition "
         "Summary; *same*: both summaries identical line for line.",
         "",
-        "| (nodes, resources) | scenario | actions | crm_simulate | hactl | ratio | "
+        "| (nodes, resources) | scenario | actions | crm_simulate | hactl | hactl CPU | ratio | "
         "crm_simulate RSS | hactl RSS | same |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     tail = ["", "Goals, whole process against whole process:", "", *(goals or [])]
     return "\n".join(head + rows + tail)
