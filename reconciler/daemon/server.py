@@ -203,6 +203,7 @@ class Hacd:
                     fence_params=fence_params,
                     events=EventLog(kv, self.cfg.node),
                     planner=self.cfg.planner,
+                    lease_ttl=self.cfg.node_timeout,
                 )
                 await self._lead(coord, kv, token)
                 log.warning("no longer the coordinator")
