@@ -147,27 +147,27 @@ def parse_cib(
     status of hundreds of thousands of operation records is never held whole."""
     _refuse_dtd(text, source)
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-    stack: list[ET.Element] = []
     root: ET.Element | None = None
+    status: ET.Element | None = None  # the root's child being read, when it is <status>
+    depth = 0  # of the element that starts next
+    el: ET.Element
     try:
         for offset in range(0, len(text), CHUNK):
             parser.feed(text[offset : offset + CHUNK])
             for item in parser.read_events():
-                event, el = item  # type: ignore[misc]  # typeshed: a (str, Element) pair
-                assert isinstance(el, ET.Element)
+                event, el = item  # type: ignore[misc,assignment]  # a (str, Element) pair
                 if event == "start":
-                    if not stack and root is None:
+                    if depth == 0:
                         root = el
-                    stack.append(el)
+                    elif depth == 1:
+                        status = el if el.tag == "status" else None
+                    depth += 1
                     continue
-                stack.pop()
-                if (
-                    el.tag == "node_state"
-                    and len(stack) == 2
-                    and stack[1].tag == "status"
-                    and node_state(el, stack[0])
-                ):
-                    stack[1].remove(el)
+                depth -= 1
+                if depth == 2 and status is not None and el.tag == "node_state":
+                    assert root is not None
+                    if node_state(el, root):
+                        status.remove(el)
         parser.close()
     except ET.ParseError as e:
         raise _located(e, source) from None
