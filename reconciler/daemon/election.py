@@ -22,7 +22,14 @@ log = logging.getLogger("hacd.election")
 async def campaign(kv: Kv, node: str, lease: int, poll_s: float = 0.25) -> int:
     """Block until this node holds the election key; return the fencing token."""
     value = json.dumps({"node": node}).encode()
+    task = asyncio.current_task()
     while True:
+        if task is not None and task.cancelling():
+            # a cancellation swallowed further up (Python 3.11's wait_for can lose one that
+            # races with its inner future: the coordinator then returns normally instead
+            # of raising) must still end the campaign, or a node that lost its lease
+            # would campaign with the dead lease for ever instead of rejoining
+            raise asyncio.CancelledError
         try:
             ok, _ = await kv.txn(
                 [Cmp(keys.ELECTION, "create", "==", 0)], [Put(keys.ELECTION, value, lease=lease)]
