@@ -193,11 +193,13 @@ class ObservedNode(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> ObservedNode:
-        seen: set[str] = set()
-        for history in self.resources:
-            if history.name in seen:
-                raise ValueError(f"resource {history.name!r} listed twice on node {self.name}")
-            seen.add(history.name)
+        names = [history.name for history in self.resources]
+        if len(set(names)) != len(names):  # (one pass in C: a node can list thousands)
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"resource {name!r} listed twice on node {self.name}")
+                seen.add(name)
         if self.unclean_online and self.state is not NodeState.UNCLEAN:
             raise ValueError("uncleanOnline is only meaningful with state: unclean")
         return self
