@@ -9,6 +9,7 @@ lease, so a node that stops renewing loses the role without doing anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -19,8 +20,14 @@ from reconciler.daemon.kvport import Cmp, Kv, Put
 log = logging.getLogger("hacd.election")
 
 
-async def campaign(kv: Kv, node: str, lease: int, poll_s: float = 0.25) -> int:
-    """Block until this node holds the election key; return the fencing token."""
+async def campaign(
+    kv: Kv, node: str, lease: int, poll_s: float = 0.25, watch_s: float = 1.0
+) -> int:
+    """Block until this node holds the election key; return the fencing token.
+
+    While another node holds it, watch for its deletion and retry the moment it goes
+    (at most ``watch_s`` apart); after a store error, retry every ``poll_s``.
+    """
     value = json.dumps({"node": node}).encode()
     task = asyncio.current_task()
     while True:
@@ -40,7 +47,24 @@ async def campaign(kv: Kv, node: str, lease: int, poll_s: float = 0.25) -> int:
             del ok
         except StoreError as e:
             log.debug("campaign: %s", e)
-        await asyncio.sleep(poll_s)
+            await asyncio.sleep(poll_s)
+            continue
+        if cur is None:
+            continue  # gone between the transaction and the read: try again at once
+        await _until_deleted(kv, cur.mod_revision + 1, watch_s)
+
+
+async def _until_deleted(kv: Kv, start_revision: int, timeout: float) -> None:
+    """Wait until the election key is deleted (its holder's lease ended), at most
+    ``timeout``: the campaign then retries at once instead of at its next poll."""
+
+    async def deleted() -> None:
+        async for events in kv.watch(keys.ELECTION, start_revision):
+            if any(e.kind == "delete" and e.key == keys.ELECTION for e in events):
+                return
+
+    with contextlib.suppress(TimeoutError, StoreError):
+        await asyncio.wait_for(deleted(), timeout)
 
 
 async def still_leader(kv: Kv, token: int) -> bool:
