@@ -205,10 +205,12 @@ class NodeAgent:
                 "noQuorumPolicy %s: leaving %d resource(s) running", policy, len(self._active)
             )
             return
-        if policy == "demote":
-            for rsc in [r for r in reversed(self._active) if r in self._promoted]:
+        if policy == "demote":  # promoted ones demoted (and left running), others stopped
+            order = list(reversed(self._active))
+            promoted = [r for r in order if r in self._promoted]
+            for rsc in promoted:
                 await self._local_op(rsc, "demote")
-            for rsc in [r for r in reversed(self._active) if r not in self._promoted]:
+            for rsc in [r for r in order if r not in promoted]:
                 await self._local_op(rsc, "stop")
             return
         for rsc in list(reversed(self._active)):
