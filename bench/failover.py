@@ -256,7 +256,9 @@ def main() -> None:
         )
         results.append(r)
     section = render(results)
-    if not args.no_write:
+    if args.no_write:
+        print(section)
+    else:
         write(section)
         print(f"wrote {BENCH_DOC.relative_to(REPO)}")
 
