@@ -50,7 +50,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--initial-cluster-state", default="new", choices=["new", "existing"])
     p.add_argument("--heartbeat-interval", type=int, default=100, help="ms per Raft tick")
-    p.add_argument("--election-timeout", type=int, default=500, help="ms (etcd: 1000)")
+    p.add_argument(
+        "--election-timeout",
+        type=int,
+        default=int(os.environ.get("HACTL_STORE_ELECTION_MS", "700")),
+        help="ms (etcd: 1000)",
+    )
     p.add_argument("--quota-backend-bytes", type=int, default=2 * 1024**3)
     p.add_argument("--snapshot-count", type=int, default=100_000, help="entries between snapshots")
     p.add_argument("--progress-notify-interval", type=float, default=600.0, help="seconds")
