@@ -135,3 +135,35 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
             f"running on {moved} {recovered:.2f} s after the cut"
         )
     checker.check()
+
+
+def test_cut_node_does_not_stall_the_majority_when_every_member_is_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each node's store client lists every member (what `hactl cluster up` writes): the
+    connection to the cut-off member goes silent, and the client's keepalive must find it
+    dead so the majority keeps its leases, fences the cut-off node and recovers."""
+    with Network(3) as net:
+        c = NsCluster(net, tmp_path)
+        c.write_configs(local_endpoint=False)
+        c.start()
+        checker = ActiveChecker(c.state_dir, c.nodes).start()
+        try:
+            c.apply(1, manifests(fencing=True))
+            _wait_where(checker, lambda w: w == ["node1"], f"{RSC} on node1", 30)
+            net.isolate(0)
+            cut = time.monotonic()
+            moved = _wait_where(checker, lambda w: w and w != ["node1"], "recovery elsewhere", 30)
+            recovered = time.monotonic() - cut
+            fenced = (c.state_dir / "node1" / "off").exists()
+            c.wait(1, lambda v: v["coordinator"].get("converged"), "majority converged", 20)
+            net.heal()
+        finally:
+            checker.stop()
+    with capsys.disabled():
+        print(
+            f"\nevery member listed, node1 cut off: {RSC} on {moved} {recovered:.2f} s later "
+            f"(node1 fenced: {fenced}); {checker.samples} samples"
+        )
+    checker.check()
+    assert fenced, "the resource was recovered without fencing its node"
