@@ -61,7 +61,7 @@ spec:
   params: {{op_sleep: "3"}}
   operations:
     - {{name: start, timeout: 20s}}
-    - {{name: monitor, interval: 2s, timeout: 20s}}
+    - {{name: monitor, interval: 10s, timeout: 20s}}
 ---
 apiVersion: hactl.io/v1
 kind: Location
@@ -85,6 +85,8 @@ def test_paused_coordinator_acts_on_nothing_once_resumed(
         f"the coordinator's start of {RSC} in flight",
         20,
     )
+    v = view_via(live, watcher) or {}
+    assert v.get("coordinator", {}).get("node") == coord, "the coordinator changed meanwhile"
     pid = localcluster.read_pid(live.lay.pidfile(coord))
     assert pid is not None
     log = live.lay.directory / coord / "hacd.log"
@@ -145,6 +147,7 @@ def test_paused_coordinator_acts_on_nothing_once_resumed(
     assert live.start_op(RSC, target) == before, "something started it again"
     print(
         f"\ncoordinator {coord} paused {resumed - paused:.1f} s; new coordinator token "
-        f"{new_token} > {token}; after SIGCONT it dispatched {dispatched or 'nothing'} "
-        f"(all refused); {checker.samples} checker samples"
+        f"{new_token} > {token}; after SIGCONT it dispatched "
+        f"{f'{dispatched} (all refused)' if dispatched else 'nothing'}; "
+        f"{checker.samples} checker samples"
     )
