@@ -352,6 +352,10 @@ class RaftEngine:
                 self._persist_in_memory(rd)
                 if not early:
                     self._send(rd)
+                if rd.committed_entries and rd.messages:
+                    # let the senders hand the messages (the new commit index) to gRPC
+                    # before a long apply holds the loop: followers apply meanwhile
+                    await asyncio.sleep(0)
                 self._apply(rd)
                 self.node.advance(rd)
                 self._after_advance(rd)
