@@ -100,9 +100,7 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
     itself (its lease can no longer be renewed) before the majority starts it elsewhere."""
     with Network(3) as net:
         c = NsCluster(net, tmp_path)
-        # the stand-in planner: the full scheduler does not yet recover a lost node's
-        # resources when fencing is disabled (it keeps waiting for fencing)
-        c.write_configs(planner="simple")
+        c.write_configs(planner="scheduler")  # the default planner
         c.start()
         checker = ActiveChecker(c.state_dir, c.nodes).start()
         try:
