@@ -52,7 +52,10 @@ class Hacd:
         if store.backend == "builtin":
             await self._start_member()
             endpoints = list(store.endpoints) or ([store.member.client] if store.member else [])
-            return EtcdKv(endpoints, credentials=creds)
+            if store.member is not None:  # this node's own member first: one hop fewer
+                own = store.member.client
+                endpoints = [own, *(e for e in endpoints if e != own)]
+            return EtcdKv(endpoints, credentials=creds, prefer_first=True)
         return EtcdKv(list(store.endpoints), credentials=creds)
 
     async def _start_member(self) -> None:
