@@ -57,8 +57,8 @@ log = logging.getLogger("hactl.sync")
 
 
 def gitops_store(kv: Any) -> GitopsStore:
-    """Wrap the CLI's/daemon's store port (``reconciler.daemon.kvport.Kv``) for GitOps."""
-    from reconciler.daemon import kvport
+    """Wrap the CLI's/daemon's store port (``reconciler.statestore.etcd.Kv``) for GitOps."""
+    from reconciler.statestore import etcd as kvport
 
     return PortStore(kv, PortOps(kvport.Cmp, kvport.Put, kvport.Delete))
 
@@ -197,7 +197,7 @@ def _print_outcome(name: str, outcome: Outcome) -> None:
 async def _control(
     endpoints: list[str], suspend: str | None, resume: str | None, now: str | None
 ) -> None:
-    from reconciler.daemon.kvport import EtcdKv
+    from reconciler.statestore.etcd import EtcdKv
 
     kv = EtcdKv(endpoints)
     try:
@@ -213,7 +213,7 @@ async def _control(
 
 
 async def _show(endpoints: list[str], list_: bool, events: str | None, output: str) -> str:
-    from reconciler.daemon.kvport import EtcdKv
+    from reconciler.statestore.etcd import EtcdKv
 
     kv = EtcdKv(endpoints)
     try:
@@ -231,8 +231,8 @@ async def _show(endpoints: list[str], list_: bool, events: str | None, output: s
 
 
 async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
-    from reconciler.daemon.kvport import EtcdKv
     from reconciler.gitops.watcher import Inbox, run_watcher
+    from reconciler.statestore.etcd import EtcdKv
 
     kv = EtcdKv(endpoints)
     store = gitops_store(kv)

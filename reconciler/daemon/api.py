@@ -18,11 +18,11 @@ from typing import Any
 from reconciler.base.errors import Conflict, HactlError, Problem, ValidationError
 from reconciler.daemon import keys, selectors
 from reconciler.daemon.commands import run_command
-from reconciler.daemon.kvport import Cmp, Delete, Kv, Op, Put
 from reconciler.daemon.state import ClusterState, read
 from reconciler.daemon.view import build_view
 from reconciler.gitops.records import syncs_view
 from reconciler.model import KINDS, ManifestSet, validate_set
+from reconciler.statestore.etcd import Cmp, Delete, Kv, Op, Put
 
 SERVER_FIELDS = ("generation", "resourceVersion", "uid", "creationTimestamp")
 

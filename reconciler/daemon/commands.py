@@ -13,8 +13,8 @@ from typing import Any
 
 from reconciler.base.errors import HactlError, Problem, ValidationError
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import Cmp, Delete, Kv, Op, Put
 from reconciler.daemon.state import active_nodes, read
+from reconciler.statestore.etcd import Cmp, Delete, Kv, Op, Put
 
 
 def _need(args: dict[str, Any], name: str) -> str:

@@ -36,8 +36,8 @@ from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_run import HistorySeq, run_plan
 from reconciler.daemon.fencing_wait import LeaseWatch
-from reconciler.daemon.kvport import Cmp, Kv, Put
 from reconciler.daemon.state import ClusterState, healths, live_addresses, read
+from reconciler.statestore.etcd import Cmp, Kv, Put
 from reconciler.transport.agent_api import AgentClient
 
 log = logging.getLogger("hacd.coordinator")

@@ -15,7 +15,7 @@ import logging
 
 from reconciler.base.errors import StoreError
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import Cmp, Kv, Put
+from reconciler.statestore.etcd import Cmp, Kv, Put
 
 log = logging.getLogger("hacd.election")
 

@@ -8,7 +8,7 @@ import time
 
 from reconciler.base.errors import StoreError
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import Kv
+from reconciler.statestore.etcd import Kv
 
 EVENT_TTL_S = 3600.0
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from reconciler.controller.dispatch import Action, Outcome
 from reconciler.controller.fence_plan import Attempt, FencePlan
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
+from reconciler.statestore.etcd import Cmp, Delete, Kv, Put
 
 log = logging.getLogger("hacd.fencing")
 

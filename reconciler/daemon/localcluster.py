@@ -244,7 +244,7 @@ def wait_ready(lay: Layout, timeout_s: float = 30.0) -> None:
     import asyncio
 
     from reconciler.daemon import keys
-    from reconciler.daemon.kvport import EtcdKv
+    from reconciler.statestore.etcd import EtcdKv
 
     async def check() -> bool:
         kv = EtcdKv(lay.endpoints(), timeout=2.0)

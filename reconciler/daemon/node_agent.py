@@ -37,8 +37,8 @@ from reconciler.controller.dispatch import Action, Outcome
 from reconciler.controller.failures import INFINITY_FAILS, failcount_after
 from reconciler.controller.simple_plan import params_digest
 from reconciler.daemon import history, keys
-from reconciler.daemon.kvport import Cmp, Delete, Kv, Put
 from reconciler.model.status import Failcount, OperationRecord, ResourceHistory
+from reconciler.statestore.etcd import Cmp, Delete, Kv, Put
 
 log = logging.getLogger("hacd.agent")
 

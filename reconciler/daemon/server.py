@@ -24,12 +24,12 @@ from reconciler.daemon.api import Api
 from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.coordinator import Coordinator
 from reconciler.daemon.events import EventLog
-from reconciler.daemon.kvport import Cmp, Delete, EtcdKv, Kv, Put, tls_credentials
 from reconciler.daemon.node_agent import NodeAgent
 from reconciler.daemon.runner import ExecutorRunner
 from reconciler.gitops import config as gitops_config
 from reconciler.gitops.storeport import PortOps, PortStore
 from reconciler.gitops.watcher import run_watchers
+from reconciler.statestore.etcd import Cmp, Delete, EtcdKv, Kv, Put, tls_credentials
 from reconciler.system.clock import SystemClock
 from reconciler.transport import agent_api, hactl_api
 

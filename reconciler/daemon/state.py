@@ -16,7 +16,6 @@ from typing import Any
 
 from reconciler.controller.fencing import Health, NodeFacts, classify
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import Entry, Kv
 from reconciler.model.status import (
     Failcount,
     ObservedNode,
@@ -24,6 +23,7 @@ from reconciler.model.status import (
     ResourceHistory,
 )
 from reconciler.model.status import NodeState as StatusNodeState
+from reconciler.statestore.etcd import Entry, Kv
 
 ACTIVE_OPS = ("start", "promote", "demote", "migrate_from")
 

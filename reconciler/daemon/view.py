@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.daemon import planning
-from reconciler.daemon.kvport import Entry
 from reconciler.daemon.state import (
     ClusterState,
     active_nodes,
@@ -21,6 +20,7 @@ from reconciler.daemon.state import (
     node_names,
 )
 from reconciler.model.status import OCF_RC_NAMES
+from reconciler.statestore.etcd import Entry
 
 
 def _ops(state: ClusterState, rsc: str) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ async def syncs_view(port: PortLike) -> list[dict[str, Any]]:
     """Every watcher's status as JSON-able dicts, from the shared store port (read only).
 
     For the API server's ``view``/``get syncs``: ``port`` is anything with
-    ``range(prefix)`` (e.g. ``reconciler.daemon.kvport.Kv``). The CLI turns the dicts
+    ``range(prefix)`` (e.g. ``reconciler.statestore.etcd.Kv``). The CLI turns the dicts
     back with ``SyncStatus.from_dict`` and renders them with
     ``reconciler.cli.sync.render_syncs`` / ``status_lines``.
     """

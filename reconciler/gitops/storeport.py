@@ -4,7 +4,7 @@ The store port's compare/put/delete value types are passed in (``ops``), so this
 adapter works with whichever port object the caller holds (the statestore port,
 or the daemon's ``Kv``) without importing from a layer above this one::
 
-    from reconciler.daemon import kvport
+    from reconciler.statestore import etcd as kvport
     store = PortStore(kv, PortOps(kvport.Cmp, kvport.Put, kvport.Delete))
 """
 

@@ -53,7 +53,7 @@ class Etcd:
 
 async def _ready(endpoint: str, deadline: float) -> None:
     from reconciler.base.errors import StoreError
-    from reconciler.daemon.kvport import EtcdKv
+    from reconciler.statestore.etcd import EtcdKv
 
     kv = EtcdKv([endpoint], timeout=1.0)
     try:

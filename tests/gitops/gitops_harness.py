@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.sync import gitops_store
-from reconciler.daemon.kvport import EtcdKv
 from reconciler.gitops import keys, records
 from reconciler.gitops.config import WatcherConfig
 from reconciler.gitops.reconcile import Outcome, Result, Trigger
 from reconciler.gitops.status import SyncEvent, SyncStatus
 from reconciler.gitops.watcher import Inbox, run_watcher
+from reconciler.statestore.etcd import EtcdKv
 from reconciler.system.clock import SystemClock
 
 DEADLINE_S = 10.0

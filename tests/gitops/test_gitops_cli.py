@@ -15,9 +15,9 @@ from conftest import PORT_HI, PORT_LO, _free
 from gitops_harness import docs, location, resource
 
 from reconciler.cli.sync import fetch_syncs, render_syncs, status_lines, syncs_json
-from reconciler.daemon.kvport import EtcdKv
 from reconciler.gitops import keys, records
 from reconciler.gitops.status import SyncStatus
+from reconciler.statestore.etcd import EtcdKv
 
 pytestmark = pytest.mark.etcd
 

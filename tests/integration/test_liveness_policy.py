@@ -23,9 +23,9 @@ import pytest
 
 from reconciler.controller.dispatch import Action
 from reconciler.daemon import keys
-from reconciler.daemon.kvport import EtcdKv
 from reconciler.daemon.node_agent import FENCE_EXIT_CODE, NodeAgent
 from reconciler.daemon.runner import ExecutorRunner
+from reconciler.statestore.etcd import EtcdKv
 
 CLIENT, PEER = 25980, 25981
 NODE_TIMEOUT, MARGIN = 2.0, 0.25

@@ -11,8 +11,8 @@ from reconciler.base.errors import ConfigError
 from reconciler.controller.fencing import Health
 from reconciler.daemon import config, history, keys, planning, selectors, state
 from reconciler.daemon.api import kind_of
-from reconciler.daemon.kvport import Entry
 from reconciler.model.status import OperationRecord, ResourceHistory
+from reconciler.statestore.etcd import Entry
 
 
 def op(
