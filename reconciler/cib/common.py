@@ -68,11 +68,6 @@ def interval_ms(text: str | None) -> int | None:
     return int(int(m.group(1)) * _UNIT_MS[m.group(2)])
 
 
-def ms_text(ms: int) -> str:
-    """Milliseconds as Pacemaker reads them back: ``10s`` or ``1500ms``."""
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
-
 def role(text: str | None) -> str | None:
     if text is None:
         return None

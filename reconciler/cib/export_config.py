@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from reconciler.base import score as scores
-from reconciler.cib.common import ms_text
 from reconciler.model import (
     Clone,
     Colocation,
@@ -26,6 +25,7 @@ from reconciler.model import Expression as MExpression
 from reconciler.model import ResourceSet as MSet
 from reconciler.model import Rule as MRule
 from reconciler.model.cluster import ClusterSpec
+from reconciler.model.pacemaker_meta import clone_meta, common_meta, ms_text, primitive_meta
 from reconciler.model.resources import Operation
 
 NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
@@ -97,41 +97,6 @@ def rsc_defaults(spec: ClusterSpec) -> dict[str, str]:
     if spec.default_migration_threshold != scores.INFINITY:
         out["migration-threshold"] = scores.render(spec.default_migration_threshold)
     return out
-
-
-def common_meta(spec: object) -> dict[str, str]:
-    meta: dict[str, str] = {}
-    stickiness = getattr(spec, "stickiness", None)
-    if stickiness is not None:
-        meta["resource-stickiness"] = scores.render(stickiness)
-    target = str(getattr(spec, "target_role", "Started"))
-    if target != "Started":
-        meta["target-role"] = target
-    if not getattr(spec, "managed", True):
-        meta["is-managed"] = "false"
-    if getattr(spec, "maintenance", False):
-        meta["maintenance"] = "true"
-    if getattr(spec, "priority", 0):
-        meta["priority"] = str(getattr(spec, "priority", 0))
-    return meta
-
-
-def primitive_meta(res: Resource) -> dict[str, str]:
-    spec = res.spec
-    meta = common_meta(spec)
-    if spec.migration_threshold is not None:
-        meta["migration-threshold"] = scores.render(spec.migration_threshold)
-    if spec.failure_timeout is not None:
-        meta["failure-timeout"] = ms_text(spec.failure_timeout.milliseconds)
-    if spec.allow_migrate:
-        meta["allow-migrate"] = "true"
-    if not spec.critical:
-        meta["critical"] = "false"
-    if spec.multiple_active != "stop_start":
-        meta["multiple-active"] = spec.multiple_active
-    if spec.requires is not None:
-        meta["requires"] = spec.requires
-    return meta
 
 
 def fencing_params(dev: FencingDevice) -> dict[str, str]:
@@ -214,26 +179,7 @@ def group(parent: ET.Element, mset: ManifestSet, grp: Group, ids: Ids) -> None:
 def clone(parent: ET.Element, mset: ManifestSet, cl: Clone, ids: Ids) -> None:
     spec = cl.spec
     el = ET.SubElement(parent, "clone", id=ids.name(cl.name))
-    meta = common_meta(spec)
-    for key, value in (
-        ("clone-max", spec.max),
-        ("clone-min", spec.min_active),
-        ("promoted-max", spec.promoted_max),
-        ("promoted-node-max", spec.promoted_per_node_max),
-    ):
-        if value is not None:
-            meta[key] = str(value)
-    if spec.per_node_max != 1:
-        meta["clone-node-max"] = str(spec.per_node_max)
-    for key, flag in (
-        ("interleave", spec.interleave),
-        ("globally-unique", spec.globally_unique),
-        ("ordered", spec.ordered),
-        ("notify", spec.notify),
-        ("promotable", spec.promotable),
-    ):
-        if flag:
-            meta[key] = "true"
+    meta = clone_meta(spec)
     nvset(el, "meta_attributes", cl.name, meta, ids)
     if spec.resource in mset.groups:
         group(el, mset, mset.groups[spec.resource], ids)

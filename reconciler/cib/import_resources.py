@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from reconciler.base import score as scores
-from reconciler.cib.common import Report, interval_ms, ms_text, nvpairs, role, ruled_blocks, truthy
+from reconciler.cib.common import Report, interval_ms, nvpairs, role, ruled_blocks, truthy
+from reconciler.model.pacemaker_meta import ms_text
 
 Doc = dict[str, Any]
 Emit = Any  # Callable[[Doc], None]

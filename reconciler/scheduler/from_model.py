@@ -36,6 +36,7 @@ from reconciler.model import Expression as MExpression
 from reconciler.model import ResourceSet as MSet
 from reconciler.model import Rule as MRule
 from reconciler.model.cluster import ClusterSpec
+from reconciler.model.pacemaker_meta import clone_meta, common_meta, ms_text, primitive_meta
 from reconciler.model.resources import Operation as MOperation
 from reconciler.model.status import NodeState as ObservedState
 from reconciler.model.status import ObservedStatus, OperationRecord
@@ -47,10 +48,6 @@ SET_IDS_ANNOTATION = "pacemaker.clusterlabs.org/set-ids"
 
 def _freeze(values: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(values)) if values else si.EMPTY
-
-
-def _ms(ms: int) -> str:
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def _bool(value: bool) -> str:
@@ -117,7 +114,7 @@ def _operation(rid: str, op: MOperation) -> si.Operation:
     if not op.enabled:
         meta["enabled"] = "false"
     if op.start_delay is not None:
-        meta["start-delay"] = _ms(op.start_delay.milliseconds)
+        meta["start-delay"] = ms_text(op.start_delay.milliseconds)
     return si.Operation(
         name=op.name,
         interval_ms=op.interval.milliseconds,
@@ -129,36 +126,9 @@ def _operation(rid: str, op: MOperation) -> si.Operation:
     )
 
 
-def _common_meta(spec: object, meta: dict[str, str]) -> None:
-    stickiness = getattr(spec, "stickiness", None)
-    if stickiness is not None:
-        meta["resource-stickiness"] = scores.render(stickiness)
-    if getattr(spec, "target_role", "Started") != "Started":
-        meta["target-role"] = str(getattr(spec, "target_role", "Started"))
-    if not getattr(spec, "managed", True):
-        meta["is-managed"] = "false"
-    if getattr(spec, "maintenance", False):
-        meta["maintenance"] = "true"
-    if getattr(spec, "priority", 0):
-        meta["priority"] = str(getattr(spec, "priority", 0))
-
-
 def primitive(res: Resource) -> si.Primitive:
     spec = res.spec
-    meta: dict[str, str] = {}
-    _common_meta(spec, meta)
-    if spec.migration_threshold is not None:
-        meta["migration-threshold"] = scores.render(spec.migration_threshold)
-    if spec.failure_timeout is not None:
-        meta["failure-timeout"] = _ms(spec.failure_timeout.milliseconds)
-    if spec.allow_migrate:
-        meta["allow-migrate"] = "true"
-    if not spec.critical:
-        meta["critical"] = "false"
-    if spec.multiple_active != "stop_start":
-        meta["multiple-active"] = spec.multiple_active
-    if spec.requires is not None:
-        meta["requires"] = spec.requires
+    meta = primitive_meta(res)
     return si.Primitive(
         id=res.name,
         cls=spec.agent.standard,
@@ -183,9 +153,9 @@ def fencing_params(dev: FencingDevice) -> dict[str, str]:
     if spec.host_argument is not None:
         params["pcmk_host_argument"] = spec.host_argument
     if spec.delay_base is not None:
-        params["pcmk_delay_base"] = _ms(spec.delay_base.milliseconds)
+        params["pcmk_delay_base"] = ms_text(spec.delay_base.milliseconds)
     if spec.delay_max is not None:
-        params["pcmk_delay_max"] = _ms(spec.delay_max.milliseconds)
+        params["pcmk_delay_max"] = ms_text(spec.delay_max.milliseconds)
     return params
 
 
@@ -207,35 +177,14 @@ def fencing_device(dev: FencingDevice) -> si.Primitive:
 
 
 def group(mset: ManifestSet, grp: Group) -> si.Group:
-    meta: dict[str, str] = {}
-    _common_meta(grp.spec, meta)
+    meta = common_meta(grp.spec)
     members = tuple(primitive(mset.resources[m]) for m in grp.spec.resources)
     return si.Group(id=grp.name, members=members, meta=_freeze(meta))
 
 
 def clone(mset: ManifestSet, cl: Clone) -> si.Clone:
     spec = cl.spec
-    meta: dict[str, str] = {}
-    _common_meta(spec, meta)
-    for key, value in (
-        ("clone-max", spec.max),
-        ("clone-min", spec.min_active),
-        ("promoted-max", spec.promoted_max),
-        ("promoted-node-max", spec.promoted_per_node_max),
-    ):
-        if value is not None:
-            meta[key] = str(value)
-    if spec.per_node_max != 1:
-        meta["clone-node-max"] = str(spec.per_node_max)
-    for key, flag in (
-        ("interleave", spec.interleave),
-        ("globally-unique", spec.globally_unique),
-        ("ordered", spec.ordered),
-        ("notify", spec.notify),
-        ("promotable", spec.promotable),
-    ):
-        if flag:
-            meta[key] = "true"
+    meta = clone_meta(spec)
     child: si.Primitive | si.Group
     if spec.resource in mset.groups:
         child = group(mset, mset.groups[spec.resource])
