@@ -25,11 +25,15 @@ from reconciler.model import Expression as MExpression
 from reconciler.model import ResourceSet as MSet
 from reconciler.model import Rule as MRule
 from reconciler.model.cluster import ClusterSpec
-from reconciler.model.pacemaker_meta import clone_meta, common_meta, ms_text, primitive_meta
+from reconciler.model.pacemaker_meta import (
+    NODE_ID_ANNOTATION,
+    SET_IDS_ANNOTATION,
+    clone_meta,
+    common_meta,
+    ms_text,
+    primitive_meta,
+)
 from reconciler.model.resources import Operation
-
-NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
-SET_IDS_ANNOTATION = "pacemaker.clusterlabs.org/set-ids"
 
 
 class Ids:

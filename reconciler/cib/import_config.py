@@ -16,11 +16,9 @@ from reconciler.cib.import_resources import PRIMITIVE_META, ResourceReader, extr
 from reconciler.cib.import_resources import convert as resource_convert
 from reconciler.cib.import_rules import location_rule
 from reconciler.model.base import API_VERSION
+from reconciler.model.pacemaker_meta import NODE_ID_ANNOTATION, SET_IDS_ANNOTATION
 
 Doc = dict[str, Any]
-NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
-#: the ids of a constraint's resource sets (Pacemaker quotes them in some reasons)
-SET_IDS_ANNOTATION = "pacemaker.clusterlabs.org/set-ids"
 
 # crm_config property -> (Cluster spec field, converter)
 _PROPS: dict[str, tuple[str, str]] = {

@@ -11,6 +11,11 @@ from __future__ import annotations
 from reconciler.base import score as scores
 from reconciler.model.resources import CloneSpec, Resource
 
+# Annotations that carry what a CIB had and our manifests do not model, so that an
+# imported cluster exports (and plans) with the same ids.
+NODE_ID_ANNOTATION = "pacemaker.clusterlabs.org/node-id"
+SET_IDS_ANNOTATION = "pacemaker.clusterlabs.org/set-ids"
+
 
 def ms_text(ms: int) -> str:
     """Milliseconds as Pacemaker reads them back: ``10s`` or ``1500ms``."""

@@ -61,6 +61,21 @@ def _wait_where(checker: ActiveChecker, pred: object, what: str, timeout: float)
     )
 
 
+def _run_on_node1_then_cut_it_off(
+    net: Network, c: NsCluster, checker: ActiveChecker, fencing: bool
+) -> float:
+    """Apply the resource, wait until it runs on node1, isolate node1; the cut's time."""
+    c.apply(1, manifests(fencing=fencing))
+    _wait_where(checker, lambda w: w == ["node1"], f"{RSC} on node1", 30)
+    net.isolate(0)
+    return time.monotonic()
+
+
+def _wait_all_rejoined_and_converged(c: NsCluster) -> None:
+    c.wait(1, lambda v: sum(n["state"] == "online" for n in v["nodes"]) == 3, "rejoin", 60)
+    c.wait(1, lambda v: v["coordinator"].get("converged"), "converged", 30)
+
+
 def test_isolated_node_is_fenced_before_its_resource_runs_elsewhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,17 +85,13 @@ def test_isolated_node_is_fenced_before_its_resource_runs_elsewhere(
         c.start()
         checker = ActiveChecker(c.state_dir, c.nodes).start()
         try:
-            c.apply(1, manifests(fencing=True))
-            _wait_where(checker, lambda w: w == ["node1"], f"{RSC} on node1", 30)
-            net.isolate(0)
-            cut = time.monotonic()
+            cut = _run_on_node1_then_cut_it_off(net, c, checker, fencing=True)
             moved = _wait_where(checker, lambda w: w and w != ["node1"], "recovery elsewhere", 40)
             recovered = time.monotonic() - cut
             fenced = (c.state_dir / "node1" / "off").exists()
             net.heal()
             c.start_node(0)
-            c.wait(1, lambda v: sum(n["state"] == "online" for n in v["nodes"]) == 3, "rejoin", 60)
-            c.wait(1, lambda v: v["coordinator"].get("converged"), "converged", 30)
+            _wait_all_rejoined_and_converged(c)
             assert len(_where(checker)) == 1
         finally:
             checker.stop()
@@ -104,10 +115,7 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
         c.start()
         checker = ActiveChecker(c.state_dir, c.nodes).start()
         try:
-            c.apply(1, manifests(fencing=False))
-            _wait_where(checker, lambda w: w == ["node1"], f"{RSC} on node1", 30)
-            net.isolate(0)
-            cut = time.monotonic()
+            cut = _run_on_node1_then_cut_it_off(net, c, checker, fencing=False)
             w = _wait_where(checker, lambda w: w != ["node1"], "node1 stops it", 15)
             stopped_s = time.monotonic() - cut
             assert "node1" not in w, (
@@ -122,8 +130,7 @@ def test_minority_stops_its_resource_per_no_quorum_policy_without_fencing(
                 raise AssertionError(f"{e}\nstatus from node2: {c.view(1)}") from None
             recovered = time.monotonic() - cut
             net.heal()
-            c.wait(1, lambda v: sum(n["state"] == "online" for n in v["nodes"]) == 3, "rejoin", 60)
-            c.wait(1, lambda v: v["coordinator"].get("converged"), "converged", 30)
+            _wait_all_rejoined_and_converged(c)
             assert len(_where(checker)) == 1
         finally:
             checker.stop()
@@ -147,10 +154,7 @@ def test_cut_node_does_not_stall_the_majority_when_every_member_is_listed(
         c.start()
         checker = ActiveChecker(c.state_dir, c.nodes).start()
         try:
-            c.apply(1, manifests(fencing=True))
-            _wait_where(checker, lambda w: w == ["node1"], f"{RSC} on node1", 30)
-            net.isolate(0)
-            cut = time.monotonic()
+            cut = _run_on_node1_then_cut_it_off(net, c, checker, fencing=True)
             moved = _wait_where(checker, lambda w: w and w != ["node1"], "recovery elsewhere", 30)
             recovered = time.monotonic() - cut
             fenced = (c.state_dir / "node1" / "off").exists()
