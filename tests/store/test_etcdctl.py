@@ -123,12 +123,13 @@ def script(endpoints: list[str], workdir: Path) -> list[tuple[str, str]]:
 
 def normalize(text: str, endpoints: list[str], workdir: Path) -> str:
     text = text.replace(str(workdir), "<DIR>")
-    for i, e in enumerate(endpoints):
-        text = text.replace(e.split(":")[1], f"<PORT{i}>")
-        peer = int(e.split(":")[1]) + 1
-        text = text.replace(str(peer), f"<PEER{i}>")
+    # ids first: a random member id may contain a port's digits
     text = re.sub(r"\b[0-9a-f]{12,16}\b", "<ID>", text)
     text = re.sub(r'"(cluster_id|member_id|ID|leader)":\d+', r'"\1":<N>', text)
+    for i, e in enumerate(endpoints):
+        port = int(e.split(":")[1])
+        text = re.sub(rf"(?<!\d){port}(?!\d)", f"<PORT{i}>", text)
+        text = re.sub(rf"(?<!\d){port + 1}(?!\d)", f"<PEER{i}>", text)
     text = re.sub(r'"raft_term":\d+', '"raft_term":<T>', text)
     text = re.sub(r"remaining\(\d+s\)", "remaining(<S>s)", text)
     text = re.sub(r"took = [0-9.]+[mµn]?s", "took = <D>", text)
