@@ -123,9 +123,10 @@ def script(endpoints: list[str], workdir: Path) -> list[tuple[str, str]]:
 
 def normalize(text: str, endpoints: list[str], workdir: Path) -> str:
     text = text.replace(str(workdir), "<DIR>")
-    # ids first: a random member id may contain a port's digits
-    text = re.sub(r"\b[0-9a-f]{12,16}\b", "<ID>", text)
+    # ids first: a random member id may contain a port's digits. Decimal JSON ids before
+    # hex ones: a decimal id of 12 to 16 digits also looks like a hex id.
     text = re.sub(r'"(cluster_id|member_id|ID|leader)":\d+', r'"\1":<N>', text)
+    text = re.sub(r"\b[0-9a-f]{12,16}\b", "<ID>", text)
     for i, e in enumerate(endpoints):
         port = int(e.split(":")[1])
         text = re.sub(rf"(?<!\d){port}(?!\d)", f"<PORT{i}>", text)
@@ -180,3 +181,11 @@ def test_etcdctl_script_outputs_match(clusters: dict[str, list[str]], tmp_path: 
         if a != b
     ]
     assert not diffs, "\n\n".join(diffs)
+
+
+def test_normalize_treats_a_long_decimal_member_id_as_an_id() -> None:
+    # a decimal id of 12-16 digits once matched the hex pattern first and left "ID":<ID>
+    a = '{"header":{"member_id":1},"members":[{"ID":12345678901234,"name":"m2"},{"ID":7,"name":"m1"}]}'
+    b = '{"header":{"member_id":2},"members":[{"ID":99,"name":"m1"},{"ID":123456789012,"name":"m2"}]}'
+    eps = ["127.0.0.1:1000"]
+    assert normalize(a, eps, Path("/x")) == normalize(b, eps, Path("/x"))
