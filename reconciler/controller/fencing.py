@@ -72,3 +72,58 @@ def may_recover(node: str, healths: Mapping[str, Health], stonith_enabled: bool)
     if h is Health.ONLINE:
         return False
     return h is Health.OFFLINE or not stonith_enabled
+
+
+# --------------------------------------------------------------------------- fast loss
+# A node's hacd that died while its kernel lives is known dead long before its lease
+# expires: the coordinator's idle connection to its agent port breaks and a reconnect
+# is *refused* (nothing listens there any more). A broken connection alone proves
+# nothing (a live node behind a cut looks the same: no answer, or a timeout), and a
+# port that was never reached proves nothing either (a node still starting). Only
+# connected -> broken -> refused does. Fencing such a node at once is safe: fencing a
+# node that is in fact alive is disruptive, never unsafe, and its resources still move
+# only after the fencing succeeded.
+
+REFUSED_CAUSE = "agent port refused connections"
+
+
+class Port(StrEnum):
+    NEVER = "never"  # not connected yet: a refusal here proves nothing
+    UP = "up"  # connected
+    BROKEN = "broken"  # was connected, the connection broke; reconnecting
+    REFUSED = "refused"  # was connected, then a reconnect was refused: hacd is gone
+
+
+class PortEvent(StrEnum):
+    CONNECTED = "connected"
+    CLOSED = "closed"  # the established connection ended (EOF, reset)
+    REFUSED = "refused"  # a connect attempt got ECONNREFUSED
+    NO_ANSWER = "no-answer"  # a connect attempt timed out or the host was unreachable
+
+
+def port_step(state: Port, event: PortEvent) -> Port:
+    """The watch of one agent port incarnation; REFUSED is final for that incarnation."""
+    if state is Port.REFUSED:
+        return Port.REFUSED
+    if event is PortEvent.CONNECTED:
+        return Port.UP
+    if state is Port.NEVER:
+        return Port.NEVER
+    if event is PortEvent.REFUSED:
+        return Port.REFUSED
+    return Port.BROKEN  # CLOSED or NO_ANSWER after having been connected
+
+
+def lost_early(
+    live: Mapping[str, str], refused: Iterable[str], stonith_enabled: bool
+) -> tuple[str, ...]:
+    """Live nodes (node -> incarnation key) to treat as lost before their lease expires.
+
+    Only with fencing enabled (without it safety rests on the lease wait alone), and
+    only for the incarnation whose port refused: a node that restarted since is a new
+    incarnation and is not touched.
+    """
+    if not stonith_enabled:
+        return ()
+    dead = set(refused)
+    return tuple(n for n in sorted(live) if live[n] in dead)

@@ -35,7 +35,7 @@ from reconciler.daemon import keys, planning
 from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_run import HistorySeq, run_plan
-from reconciler.daemon.fencing_wait import LeaseWatch
+from reconciler.daemon.fencing_wait import EarlyLoss, LeaseWatch
 from reconciler.daemon.state import ClusterState, healths, live_addresses, read
 from reconciler.statestore.etcd import Cmp, Kv, Put
 from reconciler.transport.agent_api import AgentClient
@@ -89,6 +89,7 @@ class Coordinator:
         self.fence_seq = HistorySeq()
         self.fence_notes: dict[str, str] = {}  # node -> why it is still not fenced
         self.held_notes: list[str] = []
+        self.early = EarlyLoss(self.agents, self.wake.set, node)  # refused agent port: fence now
 
     async def run(self) -> None:
         log.info("coordinator on %s with token %d", self.node, self.token)
@@ -139,7 +140,7 @@ class Coordinator:
             self.deposed = True
             return 0
         now = time.time()
-        planning_state, held = self._hold_lost_nodes(state)
+        planning_state, held = self._hold_lost_nodes(self.early.apply(state))
         planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}
         timeout = await self._act(state, planned, by_id, now)
@@ -301,6 +302,7 @@ class Coordinator:
                 token=self.token,
                 coordinator=self.node,
                 seq=self.fence_seq,
+                cause=self.early.cause(target),
             )
             if res.deposed:
                 log.error("deposed while fencing %s", target)
@@ -308,8 +310,9 @@ class Coordinator:
                 return
             if res.ok:
                 self.fence_notes.pop(target, None)
+                cause = f": {self.early.cause(target)}" if self.early.cause(target) else ""
                 await self.events.emit(
-                    "Normal", target, f"fenced {target} via {executor} ({res.device})"
+                    "Normal", target, f"fenced {target} via {executor} ({res.device}){cause}"
                 )
                 return
             why = (

@@ -88,6 +88,7 @@ async def run_plan(
     coordinator: str,
     seq: HistorySeq,
     action: str = "off",
+    cause: str = "",
 ) -> FenceResult:
     """Run the plan (:func:`attempt_plan`), then trim the node's history to its newest records."""
     res = await attempt_plan(
@@ -100,6 +101,7 @@ async def run_plan(
         coordinator=coordinator,
         seq=seq,
         action=action,
+        cause=cause,
     )
     if not res.deposed:
         entries, _ = await kv.range(f"{keys.FENCING_HISTORY}{plan.target}/")
@@ -120,9 +122,13 @@ async def attempt_plan(
     coordinator: str,
     seq: HistorySeq,
     action: str = "off",
+    cause: str = "",
 ) -> FenceResult:
-    """Try the plan's levels in order; record every attempt; stop at the first success."""
+    """Try the plan's levels in order; record every attempt; stop at the first success.
+
+    ``cause`` (why the node is fenced, when known) is recorded in every record."""
     failed: list[str] = []
+    why = {"cause": cause} if cause else {}
     for level in plan.levels:
         level_ok = True
         for a in level:
@@ -147,7 +153,7 @@ async def attempt_plan(
                 o = Outcome(rc=1, op_status=4, reason=f"{executor} did not answer: {e}")
             if o.refused and "stale fencing token" in o.reason:
                 return FenceResult(plan.target, False, deposed=True)
-            rec = attempt_record(a, executor, o, token, action=action, at=started)
+            rec = attempt_record(a, executor, o, token, action=action, at=started) | why
             if not await _write(kv, token, [_history(plan.target, seq, rec)]):
                 return FenceResult(plan.target, False, deposed=True)
             if not rec["ok"]:
@@ -166,6 +172,8 @@ async def attempt_plan(
                 "reason": "fenced",
                 "kind": "result",
                 "token": token,
+                "action": action,
+                **why,
             }
             ops: list[Put | Delete] = [
                 _history(plan.target, seq, done),
@@ -192,6 +200,8 @@ async def attempt_plan(
         "reason": reason,
         "kind": "result",
         "token": token,
+        "action": action,
+        **why,
     }
     if not await _write(kv, token, [_history(plan.target, seq, summary)]):
         return FenceResult(plan.target, False, deposed=True)

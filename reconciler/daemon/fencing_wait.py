@@ -17,13 +17,28 @@ that deadline, so once the wait is over nothing of it still runs. Until then
 the node is treated as still present: its resources stay where they are and
 nothing is started elsewhere. Measured on this process's monotonic clock, so
 wall-clock jumps change nothing.
+
+With fencing enabled a lost node is fenced as soon as it is lost; the lease is
+what says it is lost. :class:`EarlyLoss` says it sooner for a node whose ``hacd``
+is known dead: the coordinator's idle connection to its agent port broke and a
+reconnect was refused (:func:`reconciler.controller.fencing.lost_early`). Such a
+node counts as not live for planning, so it is fenced at once; its resources move
+only once that fencing succeeded, as after a lease expiry.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from reconciler.controller.fencing import REFUSED_CAUSE, lost_early
+from reconciler.daemon.planning import cluster_spec
+from reconciler.daemon.state import ClusterState
+from reconciler.transport.agent_api import AgentClient
+
+log = logging.getLogger("hacd.coordinator")
 
 
 @dataclass(slots=True)
@@ -50,3 +65,48 @@ class LeaseWatch:
             if left > 0:
                 out[n] = left
         return out
+
+
+def incarnation(node: str, live: Mapping[str, object]) -> str:
+    """One run of a node's hacd: its liveness value names its address, pid and start."""
+    return f"{node}|{live.get('address', '')}|{live.get('pid', '')}|{live.get('since', '')}"
+
+
+class EarlyLoss:
+    """Live nodes whose hacd is known dead (refused agent port), treated as lost at once."""
+
+    def __init__(self, agents: AgentClient, wake: Callable[[], None], own_node: str) -> None:
+        self._agents = agents
+        self._wake = wake
+        self._own = own_node
+        self.causes: dict[str, str] = {}  # node -> why it was taken as lost early
+
+    def apply(self, state: ClusterState) -> ClusterState:
+        """Watch every other live node's agent port; drop the known-dead ones from ``live``."""
+        watch = self._agents.port_watch(self._wake)
+        live = {
+            n: incarnation(n, v)
+            for n, v in sorted(state.live.items())
+            if n != self._own and v.get("address")
+        }
+        watch.watch({key: str(state.live[n]["address"]) for n, key in live.items()})
+        enabled = cluster_spec(state).get("fencingEnabled", True) is not False
+        dead = lost_early(live, watch.refused, enabled)
+        for n in [n for n in self.causes if n not in dead]:
+            del self.causes[n]
+        if not dead:
+            return state
+        for n in dead:
+            if n not in self.causes:
+                at = watch.refused_at.get(live[n], time.time())
+                log.warning(
+                    "node %s is lost: %s (%.3fs ago); fencing it without waiting for its lease",
+                    n,
+                    REFUSED_CAUSE,
+                    time.time() - at,
+                )
+                self.causes[n] = REFUSED_CAUSE
+        return replace(state, live={n: v for n, v in state.live.items() if n not in dead})
+
+    def cause(self, node: str) -> str:
+        return self.causes.get(node, "")
