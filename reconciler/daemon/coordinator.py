@@ -68,6 +68,7 @@ class Coordinator:
         lease_ttl: float | None = None,
         lease_margin: float | None = None,
         rng: random.Random | None = None,
+        agents: AgentClient | None = None,
     ) -> None:
         self.planner = planner
         self.kv = kv
@@ -77,7 +78,7 @@ class Coordinator:
         self.fence_agent = fence_agent
         self.fence_params = fence_params
         self.events = events
-        self.agents = AgentClient()
+        self.agents = agents if agents is not None else AgentClient()
         self.wake = asyncio.Event()
         self.progress = Progress()
         self.deposed = False
