@@ -102,7 +102,7 @@ class AgentClient:
     def port_watch(self, on_change: Callable[[], None]) -> PortWatch:
         """The watch of the agents' ports (one per client; closed with the client)."""
         if self._ports is None:
-            self._ports = PortWatch(on_change)
+            self._ports = PortWatch(on_change, http2=self._credentials is None)
         return self._ports
 
     def _stub(self, address: str) -> pbg.NodeAgentStub:
@@ -174,11 +174,14 @@ class PortWatch:
     the node's kernel answered and nothing listens on the port — its ``hacd`` is
     gone. Each watched key (the caller's incarnation id) moves through
     :func:`~reconciler.controller.fencing.port_step`; ``refused`` holds the keys that
-    reached REFUSED, and ``on_change`` is called when one does.
+    reached REFUSED, and ``on_change`` is called when one does. On a TLS port
+    (``http2=False``) the connection sends nothing: the server drops it after its
+    handshake timeout and the watch reconnects, which changes nothing.
     """
 
-    def __init__(self, on_change: Callable[[], None]) -> None:
+    def __init__(self, on_change: Callable[[], None], *, http2: bool = True) -> None:
         self._on_change = on_change
+        self._http2 = http2
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.state: dict[str, Port] = {}
         self.refused_at: dict[str, float] = {}  # key -> wall time of the refusal
@@ -226,7 +229,7 @@ class PortWatch:
                 self._step(key, PortEvent.CONNECTED, address)
                 since = time.monotonic()
                 try:
-                    await self._idle(reader, writer)
+                    await self._idle(reader, writer, self._http2)
                 finally:
                     writer.close()
                     with contextlib.suppress(Exception):
@@ -241,9 +244,15 @@ class PortWatch:
             failures += 1
 
     @staticmethod
-    async def _idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _idle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, http2: bool
+    ) -> None:
         """Hold an idle HTTP/2 connection until it ends: ACK SETTINGS and PINGs, drop the rest."""
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            if not http2:
+                while await reader.read(4096):
+                    pass
+                return
             writer.write(PREFACE)
             await writer.drain()
             while True:
