@@ -17,6 +17,11 @@ Example (what ``hactl cluster init`` / ``hactl cluster up`` write)::
       members: {node1: 127.0.0.1:25301, node2: ..., node3: ...}
     nodes:                           # every node of the cluster and its API address
       node1: 127.0.0.1:25101
+    tls:                             # the listen port over TLS (absent: plaintext)
+      certFile: /etc/hactl/tls/node1.crt   # this node's certificate: server, and the
+      keyFile: /etc/hactl/tls/node1.key    # coordinator's client certificate to agents
+      caFile: /etc/hactl/tls/ca.crt        # the cluster CA: clients must present its certs
+      clientCertAuth: true
     fencing: {agent: fence_hactl_local, params: {state_dir: /run/hactl}}
 """
 
@@ -52,6 +57,16 @@ class StoreConfig(_Cfg):
     member_clients: dict[str, str] = Field(default_factory=dict, alias="memberClients")
 
 
+class TlsConfig(_Cfg):
+    """TLS on hacd's ``listen`` port (hactl API and agent service), as etcd's
+    ``--cert-file --key-file --trusted-ca-file --client-cert-auth``."""
+
+    cert_file: str = Field(alias="certFile")
+    key_file: str = Field(alias="keyFile")
+    ca_file: str = Field(alias="caFile")
+    client_cert_auth: bool = Field(True, alias="clientCertAuth")
+
+
 class FencingConfig(_Cfg):
     agent: str = "fence_hactl_local"
     params: dict[str, str] = Field(default_factory=dict)
@@ -69,6 +84,7 @@ class NodeConfig(_Cfg):
     store: StoreConfig = Field(default_factory=StoreConfig)
     nodes: dict[str, str] = Field(default_factory=dict)
     fencing: FencingConfig | None = None
+    tls: TlsConfig | None = None
     log_level: str = Field("INFO", alias="logLevel")
     # scheduler: the full scheduler; simple: the coordinator's stand-in (primitives, groups)
     planner: Literal["simple", "scheduler"] = "scheduler"
@@ -103,6 +119,11 @@ def load(path: str | Path) -> NodeConfig:
         raise ConfigError(f"{p}: store.endpoints: the etcd backend needs endpoints")
     if cfg.store.backend == "builtin" and cfg.store.member is None:
         raise ConfigError(f"{p}: store.member: the builtin backend needs this member's addresses")
+    if cfg.tls is not None:
+        t = cfg.tls
+        for field, f in (("certFile", t.cert_file), ("keyFile", t.key_file), ("caFile", t.ca_file)):
+            if not Path(f).is_file():
+                raise ConfigError(f"{p}: tls.{field}: {f}: no such file")
     return cfg
 
 

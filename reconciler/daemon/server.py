@@ -32,6 +32,7 @@ from reconciler.gitops.watcher import run_watchers
 from reconciler.statestore.etcd import Cmp, Delete, EtcdKv, Kv, Put, tls_credentials
 from reconciler.system.clock import SystemClock
 from reconciler.transport import agent_api, hactl_api
+from reconciler.transport.tls import TlsFiles
 
 log = logging.getLogger("hacd")
 
@@ -101,6 +102,14 @@ class Hacd:
                 await asyncio.sleep(0.05)
         await asyncio.sleep(0.1)  # the member installs its signal handlers; ours go last
 
+    def _tls(self) -> TlsFiles | None:
+        t = self.cfg.tls
+        if t is None:
+            return None
+        files = TlsFiles(Path(t.cert_file), Path(t.key_file), Path(t.ca_file), t.client_cert_auth)
+        files.server_credentials()  # unreadable files: a ConfigError naming them, now
+        return files
+
     def _attribute(self, update: AttributeUpdate) -> None:
         kv = self.kv
         if kv is None:
@@ -138,13 +147,24 @@ class Hacd:
             on_lease_lost=self.lease_lost.set,
         )
         server = grpc.aio.server()
+        tls = self._tls()
+        dispatchers = frozenset(cfg.nodes) if tls and tls.client_cert_auth else None
         agent_api.add_to_server(
-            agent_api.AgentServicer(cfg.node, agent.execute, lambda: agent.highest_token), server
+            agent_api.AgentServicer(
+                cfg.node, agent.execute, lambda: agent.highest_token, dispatchers
+            ),
+            server,
         )
         hactl_api.add_to_server(hactl_api.ApiServicer(Api(kv, cfg.node)), server)
-        server.add_insecure_port(cfg.listen)
+        if tls is None:
+            server.add_insecure_port(cfg.listen)
+        else:
+            server.add_secure_port(cfg.listen, tls.server_credentials())
         await server.start()
-        log.info("hacd %s listening on %s", cfg.node, cfg.listen)
+        mode = "plaintext" if tls is None else "TLS"
+        if tls is not None and tls.client_cert_auth:
+            mode += ", client certificates from the cluster CA required"
+        log.info("hacd %s listening on %s (%s)", cfg.node, cfg.listen, mode)
         fence_agent = cfg.fencing.agent if cfg.fencing else ""
         fence_params = dict(cfg.fencing.params) if cfg.fencing else {}
         if fence_agent and not fence_agent.startswith("stonith:"):
@@ -207,6 +227,7 @@ class Hacd:
                     events=EventLog(kv, self.cfg.node),
                     planner=self.cfg.planner,
                     lease_ttl=self.cfg.node_timeout,
+                    agents=self._agent_client(),
                 )
                 await self._lead(coord, kv, token)
                 log.warning("no longer the coordinator")
@@ -214,6 +235,12 @@ class Hacd:
         finally:
             keeper.cancel()
             follower.cancel()
+
+    def _agent_client(self) -> agent_api.AgentClient:
+        """The coordinator's client of the agents: with TLS, it presents this node's
+        certificate (the agents accept only cluster nodes' certificates)."""
+        tls = self._tls()
+        return agent_api.AgentClient(tls.channel_credentials() if tls else None)
 
     async def _lead(self, coord: Coordinator, kv: Kv, token: int) -> None:
         """The coordinator's work, and the directory watchers (``syncs:``) beside it.
