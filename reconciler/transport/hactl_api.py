@@ -71,13 +71,38 @@ def add_to_server(servicer: ApiServicer, server: grpc.aio.Server) -> None:
     pbg.add_HactlServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
 
 
-class ApiClient:
-    """Used by hactl: one channel to one hacd (``--server host:port``)."""
+def tls_hint(details: str, tls: bool) -> str:
+    """What a closed connection most likely means, for the error message."""
+    if "Socket closed" not in details and "handshake" not in details.lower():
+        return ""
+    if not tls:
+        return (
+            " (hacd may serve TLS: give --certificate-authority, --client-certificate and "
+            "--client-key, or a context that has them)"
+        )
+    return (
+        " (the TLS handshake failed: hacd accepts only client certificates signed by the "
+        "cluster CA, and its certificate must be signed by --certificate-authority)"
+    )
 
-    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+
+class ApiClient:
+    """Used by hactl: one channel to one hacd (``--server host:port``), over TLS when
+    ``credentials`` are given (see :func:`reconciler.transport.tls.client_credentials`)."""
+
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 10.0,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self._ch = grpc.aio.insecure_channel(address)
+        self._tls = credentials is not None
+        if credentials is None:
+            self._ch = grpc.aio.insecure_channel(address)
+        else:
+            self._ch = grpc.aio.secure_channel(address, credentials)
         self._stub = pbg.HactlStub(self._ch)  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
@@ -86,7 +111,10 @@ class ApiClient:
     def _unavailable(self, e: grpc.RpcError) -> StoreUnavailable:
         code = e.code() if isinstance(e, grpc.aio.AioRpcError) else None
         details = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
-        return StoreUnavailable(f"cannot reach hacd at {self.address}: {code}: {details}")
+        return StoreUnavailable(
+            f"cannot reach hacd at {self.address}: {code}: {details}"
+            + tls_hint(details or "", self._tls)
+        )
 
     async def apply(
         self, documents_json: str, dry_run: bool, prune: bool, selector: str, source: str
@@ -158,10 +186,18 @@ class ApiClient:
 class SyncApiClient:
     """A blocking client for scripts and tests that poll (one channel, reused)."""
 
-    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 10.0,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self._ch = grpc.insecure_channel(address)
+        if credentials is None:
+            self._ch = grpc.insecure_channel(address)
+        else:
+            self._ch = grpc.secure_channel(address, credentials)
         self._stub = pbg.HactlStub(self._ch)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
