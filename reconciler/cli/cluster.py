@@ -9,10 +9,19 @@ from pathlib import Path
 import click
 
 from reconciler.base.errors import HactlError
-from reconciler.cli.common import default_cluster_dir, fail, save_context
+from reconciler.cli.common import (
+    ClientTls,
+    contexts_file,
+    default_cluster_dir,
+    fail,
+    save_context,
+)
 from reconciler.cli.main import EXIT_UNREACHABLE
 from reconciler.daemon import localcluster
 from reconciler.daemon.config import NodeConfig, save
+
+ADMIN = "admin"  # hactl's client certificate: D/tls/admin.crt
+ETC_TLS = "/etc/hactl/tls"  # where the nodes' configs expect the certificates
 
 
 @click.group("cluster")
@@ -96,7 +105,8 @@ def down(directory: Path | None) -> None:
     "--tls/--no-tls",
     default=True,
     show_default=True,
-    help="Create a cluster CA and node certificates for the store (D/tls).",
+    help="Create a cluster CA, node certificates and hactl's admin certificate (D/tls): "
+    "TLS with client-certificate auth on the store and on hacd's port.",
 )
 def init(  # noqa: PLR0917 (a click command's options)
     nodes: tuple[str, ...],
@@ -122,10 +132,13 @@ def init(  # noqa: PLR0917 (a click command's options)
 
         if not (tls_dir / "ca.crt").exists():
             make_ca(tls_dir, f"hactl cluster CA {cluster_id}")
+        if ADMIN in dict(pairs):
+            fail(f"--node {ADMIN}=...: {ADMIN!r} names hactl's client certificate", 2)
         for name, host in pairs:
             make_cert(tls_dir, name, [host, name, "localhost"])
+        make_cert(tls_dir, ADMIN, [ADMIN])
         click.echo(
-            f"wrote the cluster CA and node certificates in {tls_dir} "
+            f"wrote the cluster CA, node certificates and hactl's {ADMIN}.crt in {tls_dir} "
             "(copy ca.crt and each node's <node>.crt/.key; keep ca.key off the nodes)"
         )
     all_nodes = {n: f"{h}:{port}" for n, h in pairs}
@@ -141,7 +154,14 @@ def init(  # noqa: PLR0917 (a click command's options)
                 "members": {n: f"{h}:2380" for n, h in pairs},
                 "memberClients": {n: f"{h}:2379" for n, h in pairs},
             }
+        node_tls = None
         if tls:
+            node_tls = {
+                "certFile": f"{ETC_TLS}/{name}.crt",
+                "keyFile": f"{ETC_TLS}/{name}.key",
+                "caFile": f"{ETC_TLS}/ca.crt",
+                "clientCertAuth": True,
+            }
             store |= {
                 "caFile": "/etc/hactl/tls/ca.crt",
                 "certFile": f"/etc/hactl/tls/{name}.crt",
@@ -156,9 +176,17 @@ def init(  # noqa: PLR0917 (a click command's options)
                 "stateDir": state_dir,
                 "store": store,
                 "nodes": all_nodes,
+                "tls": node_tls,
             }
         )
         save(cfg, directory / f"{name}.yaml")
         click.echo(f"wrote {directory / (name + '.yaml')}")
     click.echo(f"cluster id {cluster_id}; start each node with: hacd --config <node>.yaml")
+    if tls:
+        admin = ClientTls(tls_dir / "ca.crt", tls_dir / f"{ADMIN}.crt", tls_dir / f"{ADMIN}.key")
+        save_context(cluster_id, ",".join(all_nodes.values()), make_current=False, tls=admin)
+        click.echo(
+            f"hactl context {cluster_id!r} (TLS, {ADMIN} certificate) saved in "
+            f"{contexts_file()}: hactl --context {cluster_id} status"
+        )
     sys.exit(0)
