@@ -15,7 +15,7 @@ import hashlib
 import logging
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -127,6 +127,13 @@ class StoreMember:
 
     def apply_entry(self, data: bytes) -> None:
         """Apply one committed normal entry (every member, in log order)."""
+        for _ in self.apply_entry_steps(data):
+            pass
+
+    def apply_entry_steps(self, data: bytes) -> Generator[None, None, None]:
+        """:meth:`apply_entry` in steps (see ``KVStore.apply_steps``): the caller may serve
+        other work between two steps; readers see none of the entry's writes until the
+        last step."""
         if len(data) < _ENTRY.size:
             return  # an empty entry: a new leader's no-op
         proposer, seq = _ENTRY.unpack_from(data)
@@ -135,7 +142,7 @@ class StoreMember:
         except ValueError:
             log.error("skipping an undecodable committed entry (proposer %x)", proposer)
             return
-        result = self.kv.apply(cmd)
+        result = yield from self.kv.apply_steps(cmd)
         self._after_apply(cmd, result)
         if proposer == self.member_id:
             fut = self._waiting.pop(seq, None)
@@ -164,9 +171,13 @@ class StoreMember:
         self._applied.set()
         self._applied = asyncio.Event()
 
-    def restore(self, data: bytes) -> None:
-        """Replace the state by a snapshot's (at start, or one sent by the leader)."""
-        self.kv = kv_snapshot.decode(data) if data else KVStore()
+    def restore(self, data: bytes, decoded: KVStore | None = None) -> None:
+        """Replace the state by a snapshot's (at start, or one sent by the leader);
+        ``decoded``: ``data`` already decoded (elsewhere than on the loop)."""
+        if decoded is not None:
+            self.kv = decoded
+        else:
+            self.kv = kv_snapshot.decode(data) if data else KVStore()
         now = self.clock.monotonic()
         self.lessor = Lessor()
         for rec in self.kv.leases.values():

@@ -1,9 +1,17 @@
 """The Raft engine of a store member: the asyncio shell around the pure ``RaftNode``.
 
 One ready loop does, for each ``Ready``: persist (entries, hard state, snapshot; one
-fsync per Ready, so concurrent writes share it: group commit) -> send -> apply -> answer
-read indexes -> advance. A ticker ticks the node every ``tick_s``. Everything that feeds
-the node (peer messages, proposals, reads) wakes the loop.
+fsync per Ready, so concurrent writes share it: group commit) -> send -> hand the
+committed entries to the apply task -> advance. A ticker ticks the node every ``tick_s``.
+Everything that feeds the node (peer messages, proposals, reads) wakes the loop.
+
+The apply task applies committed entries in log order, in slices of at most
+``APPLY_SLICE_S`` of the loop (a large command is applied in steps, see
+``KVStore.apply_steps``), so a long apply never keeps the ready loop from sending
+heartbeats and votes. It also answers read indexes once applied and takes snapshots
+between two entries. The ready loop waits for it only before a Ready that carries a
+snapshot or a membership change (as etcd does), so the core's membership and the applied
+state never disagree in a snapshot.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import logging
 import os
 import random
 import struct
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +34,7 @@ from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
 from reconciler.daemon.store_peers import MembershipError, PeerInfo, peer_target
 from reconciler.kv import snapshot as kv_snapshot
+from reconciler.kv.store import KVStore
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
@@ -32,6 +43,7 @@ from reconciler.raft.types import (
     ConfChange,
     ConfChangeType,
     Config,
+    Entry,
     EntryType,
     Message,
     Ready,
@@ -54,6 +66,8 @@ TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 # thread and back. The leader always syncs in a worker thread: meanwhile its loop keeps
 # taking client requests (the next Ready's batch), which measured faster with 16 clients.
 SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
+# the apply task gives the loop back after this much work (heartbeats, votes, reads)
+APPLY_SLICE_S = 0.005
 
 
 class RaftEngine:
@@ -100,6 +114,11 @@ class RaftEngine:
         self._snapshotting = False
         self._snapshot_ready: Snapshot | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._apply_q: deque[tuple[Entry, ...]] = deque()
+        self._apply_wake = asyncio.Event()
+        self._apply_progress = asyncio.Event()
+        self._queued = self._applied  # the last index handed to the apply task
+        self._draining = False  # the ready loop waits for the apply task (no snapshot now)
         hs0 = storage.initial_state()[0]
         self._synced_term_vote = (hs0.term, hs0.vote)
         self._tasks: list[asyncio.Task[None]] = []
@@ -308,7 +327,11 @@ class RaftEngine:
         snap = self.storage.snapshot()
         if not snap.is_empty():
             self.restore_state(snap.data)
-        self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        self._tasks = [
+            loop.create_task(self._ticker()),
+            loop.create_task(self._ready_loop()),
+            loop.create_task(self._apply_loop()),
+        ]
         if self.node.conf_state().voters == (self.member.member_id,):
             self.node.campaign()  # a cluster of one need not wait out an election timeout
             self._wake.set()
@@ -352,15 +375,10 @@ class RaftEngine:
                 self._persist_in_memory(rd)
                 if not early:
                     self._send(rd)
-                if rd.committed_entries and rd.messages:
-                    # let the senders hand the messages (the new commit index) to gRPC
-                    # before a long apply holds the loop: followers apply meanwhile
-                    await asyncio.sleep(0)
-                self._apply(rd)
+                await self._apply(rd)
                 self.node.advance(rd)
                 self._after_advance(rd)
             self._answer_reads()
-            self._maybe_snapshot()
 
     def _may_send_before_sync(self, rd: Ready) -> bool:
         """A leader may send its appends while it fsyncs them (Raft thesis 10.2.1).
@@ -441,33 +459,81 @@ class RaftEngine:
             if s is not None:
                 s.send(m)
 
-    def _apply(self, rd: Ready) -> None:
+    async def _apply(self, rd: Ready) -> None:
+        """Hand ``rd``'s committed entries to the apply task (waiting for it only when
+        ``rd`` carries a snapshot or a membership change)."""
         ss = rd.soft_state
         if ss.lead != self._lead or ss.role != self._role:
             if ss.lead != self._lead:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
             self._lead, self._role = ss.lead, ss.role
+        for rs in rd.read_states:
+            futs = self._read_inflight.pop(rs.ctx, None)
+            if futs:
+                self._read_ready.append((rs.index, futs))
         if rd.snapshot is not None and not rd.snapshot.is_empty():
+            await self._drain(self._queued)
+            await self.restore_state_async(rd.snapshot.data)
             log.info(
                 "restored from a snapshot at index %d (term %d) sent by the leader",
                 rd.snapshot.meta.index,
                 rd.snapshot.meta.term,
             )
-            self.restore_state(rd.snapshot.data)
-            self._applied = rd.snapshot.meta.index
-        for e in rd.committed_entries:
-            if e.index <= self._applied:
-                continue
-            if e.type == EntryType.NORMAL:
-                self.member.apply_entry(e.data)
-            else:
-                self._apply_conf(ConfChange.decode(e.data))
-            self._applied = e.index
-            self._since_snapshot += 1
-        for rs in rd.read_states:
-            futs = self._read_inflight.pop(rs.ctx, None)
-            if futs:
-                self._read_ready.append((rs.index, futs))
+            self._applied = max(self._applied, rd.snapshot.meta.index)
+            self._queued = max(self._queued, self._applied)
+            self._progress()
+        ents = tuple(e for e in rd.committed_entries if e.index > self._queued)
+        if not ents:
+            return
+        self._apply_q.append(ents)
+        self._queued = ents[-1].index
+        self._apply_wake.set()
+        if any(e.type != EntryType.NORMAL for e in ents):
+            await self._drain(self._queued)
+
+    async def _drain(self, index: int) -> None:
+        """Wait until the apply task applied up to ``index``."""
+        self._draining = True
+        try:
+            while self._applied < index:
+                ev = self._apply_progress
+                await ev.wait()
+        finally:
+            self._draining = False
+
+    async def _apply_loop(self) -> None:
+        """Apply committed entries in log order, giving the loop back every few ms."""
+        while True:
+            await self._apply_wake.wait()
+            self._apply_wake.clear()
+            began = time.monotonic()
+            while self._apply_q:
+                ents = self._apply_q.popleft()
+                for e in ents:
+                    if e.index <= self._applied:
+                        continue
+                    if e.type == EntryType.NORMAL:
+                        for _ in self.member.apply_entry_steps(e.data):
+                            if time.monotonic() - began > APPLY_SLICE_S:
+                                await asyncio.sleep(0)
+                                began = time.monotonic()
+                    else:
+                        self._apply_conf(ConfChange.decode(e.data))
+                    self._applied = e.index
+                    self._since_snapshot += 1
+                    if time.monotonic() - began > APPLY_SLICE_S:
+                        self._progress()
+                        await asyncio.sleep(0)
+                        began = time.monotonic()
+                self._progress()
+                if self._since_snapshot >= self.snapshot_count and not self._snapshotting:
+                    await self._take_snapshot()
+                    began = time.monotonic()
+
+    def _progress(self) -> None:
+        self._answer_reads()
+        ev, self._apply_progress = self._apply_progress, asyncio.Event()
+        ev.set()
 
     def _apply_conf(self, cc: ConfChange) -> None:
         if cc.type == ConfChangeType.REMOVE_NODE:
@@ -511,20 +577,34 @@ class RaftEngine:
                 still.append((index, futs))
         self._read_ready = still
 
-    def _maybe_snapshot(self) -> None:
+    async def _take_snapshot(self) -> None:
         """Every ``snapshot_count`` applied entries, start a snapshot in the background.
 
-        The state is copied here (cheap, consistent); a worker thread encodes it and writes
-        the snapshot file while the loop keeps serving and heartbeats keep flowing; the
+        Called by the apply task between two entries: the state is copied in slices (the
+        apply task applies nothing meanwhile, so the copy is consistent, and the loop
+        keeps heartbeating); a worker thread encodes it and writes the snapshot file; the
         ready loop then records it (WAL mark, old segments released, log compacted).
+        While the ready loop waits for a membership change to be applied, the core's
+        membership may lag the applied state: no snapshot then (the next entry retries).
         """
-        if self._since_snapshot < self.snapshot_count or self._snapshotting:
+        if self._draining:
             return
         self._since_snapshot = 0
         self._snapshotting = True
         index = self._applied
         meta = SnapshotMeta(index, self.storage.term(index), self.node.conf_state())
-        table, img = self.state_table(), kv_snapshot.image(self.member.kv)
+        table = self.state_table()
+        steps = kv_snapshot.image_steps(self.member.kv)
+        began = time.monotonic()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                img: kv_snapshot.Image = done.value
+                break
+            if time.monotonic() - began > APPLY_SLICE_S:
+                await asyncio.sleep(0)
+                began = time.monotonic()
         disk = self.disk
 
         def build() -> Snapshot:
@@ -579,7 +659,18 @@ class RaftEngine:
     def state_bytes(self) -> bytes:
         return self.state_table() + self.member.snapshot_bytes()
 
-    def restore_state(self, data: bytes) -> None:
+    async def restore_state_async(self, data: bytes) -> None:
+        """:meth:`restore_state`, decoding the key/value image in a worker thread."""
+        if len(data) < 4:
+            self.restore_state(data)
+            return
+        (n,) = struct.unpack_from(">I", data)
+        img = data[4 + n :]
+        loop = asyncio.get_running_loop()
+        kv = await loop.run_in_executor(None, kv_snapshot.decode, img) if img else None
+        self.restore_state(data, kv)
+
+    def restore_state(self, data: bytes, kv: KVStore | None = None) -> None:
         if len(data) < 4:
             self.member.restore(b"")
             return
@@ -589,7 +680,7 @@ class RaftEngine:
             info = PeerInfo.decode(int(key), json.dumps(value).encode())
             if int(key) not in self.peers or not self.peers[int(key)].name:
                 self.set_peer(info)
-        self.member.restore(data[4 + n :])
+        self.member.restore(data[4 + n :], kv)
 
 
 def _time_out(fut: asyncio.Future[None]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,27 @@ class Image:
 
 def image(store: KVStore) -> Image:
     """Copy what ``encode`` needs (lists of immutable values: no encoding work here)."""
+    steps = image_steps(store)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            img: Image = done.value
+            return img
+
+
+def image_steps(store: KVStore) -> Generator[None, None, Image]:
+    """:func:`image` in steps of ``APPLY_CHUNK`` keys; apply no command before it returns."""
+    revision, compact = store.revision, store.compact_revision
+    items: list[tuple[bytes, list[tuple[int, int, KeyValue | None]]]] = []
+    for piece in store.history_steps():
+        items.extend(piece)
+        yield
     leases = [
         LeaseRecord(r.id, r.ttl, set(r.keys))
         for r in sorted(store.leases.values(), key=lambda r: r.id)
     ]
-    return Image(store.revision, store.compact_revision, store.history_items(), leases)
+    return Image(revision, compact, items, leases)
 
 
 def encode(store: KVStore | Image) -> bytes:

@@ -12,11 +12,19 @@ Semantics follow etcd 3.4's ``mvcc`` and ``etcdserver/apply.go``:
   creation, +1 per put, reset by a delete);
 * reads at an old revision see the store as it was, until that revision is compacted;
 * a txn's compares run against the state before it; its ops see each other's writes.
+
+Atomicity for readers while a large command is applied in steps (:meth:`KVStore.apply_steps`
+yields every :data:`APPLY_CHUNK` keys, so the caller can serve other work between steps):
+a command's writes are stored under the next revision, and every read sees the store at
+the *committed* revision, which moves only when the command is complete. A reader between
+two steps of a DeleteRange of 60,000 keys therefore sees all of them or none; the
+lease-to-key bookkeeping and the watch events are published at the same moment.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
 from reconciler.kv import errors
@@ -52,6 +60,7 @@ MAX_TXN_OPS = 128  # etcd's --max-txn-ops default
 MAX_LEASE_TTL = 9_000_000_000  # etcd's lease.MaxLeaseTTL
 MIN_LEASE_TTL = 2  # etcd with --heartbeat-interval=100ms --election-timeout=1000ms
 ENTRY_OVERHEAD = 64  # bytes counted per stored revision on top of key and value
+APPLY_CHUNK = 1000  # keys written (or scanned) between two steps of a command's apply
 
 # One stored revision of a key: (main revision, sub revision, value or None for a tombstone).
 _Rev = tuple[int, int, KeyValue | None]
@@ -88,31 +97,47 @@ class KVStore:
         self._event_revs: list[int] = []
         self.leases: dict[int, LeaseRecord] = {}
         self.size_bytes = 0
-        # write buffer of the command being applied
+        # write buffer of the command being applied (published when it completes)
         self._sub = 0
         self._pending: list[Event] = []
+        self._lease_ops: list[tuple[int, bytes, bool]] = []  # (lease, key, attach?)
+        self._revoked: list[int] = []
 
     # --- reads ----------------------------------------------------------------------------
 
     def get(self, key: bytes, revision: int = 0) -> KeyValue | None:
-        """The value of ``key`` at ``revision`` (0: now), or None."""
+        """The value of ``key`` at ``revision`` (0: the committed revision), or None."""
         hist = self._history.get(key)
         if not hist:
             return None
         if revision <= 0:
-            return hist[-1][2]
+            last = hist[-1]
+            if last[0] <= self.revision:
+                return last[2]
+            revision = self.revision  # a command being applied wrote it: not visible yet
         i = bisect.bisect_right(hist, revision, key=lambda r: r[0])
         return hist[i - 1][2] if i > 0 else None
 
-    def _scan(self, start: bytes, end: bytes, revision: int) -> list[KeyValue]:
-        if not end:
-            kv = self.get(start, revision)
-            return [kv] if kv is not None else []
+    def _latest(self, key: bytes) -> KeyValue | None:
+        """The value including the writes of the command being applied (for that command)."""
+        hist = self._history.get(key)
+        return hist[-1][2] if hist else None
+
+    def _key_span(self, start: bytes, end: bytes) -> list[bytes]:
         lo = bisect.bisect_left(self._keys, start)
         hi = len(self._keys) if end == b"\x00" else bisect.bisect_left(self._keys, end)
+        return self._keys[lo:hi]
+
+    def _scan(
+        self, start: bytes, end: bytes, revision: int, latest: bool = False
+    ) -> list[KeyValue]:
+        look = self._latest if latest else (lambda k: self.get(k, revision))
+        if not end:
+            kv = look(start)
+            return [kv] if kv is not None else []
         out = []
-        for key in self._keys[lo:hi]:
-            kv = self.get(key, revision)
+        for key in self._key_span(start, end):
+            kv = look(key)
             if kv is not None:
                 out.append(kv)
         return out
@@ -125,10 +150,13 @@ class KVStore:
 
     def range(self, req: RangeRequest) -> RangeResponse:
         """Serve a Range as etcd does (filters, sort, limit, count, keys_only)."""
+        return self._range(req, latest=False)
+
+    def _range(self, req: RangeRequest, latest: bool) -> RangeResponse:
         if not req.key:
             raise errors.EmptyKey()
         self._check_revision(req.revision)
-        kvs = self._scan(req.key, req.range_end, req.revision)
+        kvs = self._scan(req.key, req.range_end, req.revision, latest and req.revision <= 0)
         count = len(kvs)
         if req.count_only:
             return RangeResponse(revision=self.revision, kvs=(), more=False, count=count)
@@ -170,41 +198,71 @@ class KVStore:
 
     def apply(self, cmd: Command) -> Applied:
         """Apply one committed command. Errors are values: nothing changed when one is set."""
-        self._sub = 0
-        self._pending = []
-        try:
-            resp = self._dispatch(cmd)
-        except errors.KvError as exc:
-            assert not self._pending, "a failing command must not have written"
-            return Applied(response=None, error=exc)
-        events = tuple(self._pending)
-        if events:
-            self._events.extend(events)
-            self._event_revs.extend(e.kv.mod_revision for e in events)
-            self.revision += 1
-            resp = _with_revision(resp, self.revision)
-        self._pending = []
-        return Applied(response=resp, events=events)
+        steps = self.apply_steps(cmd)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: Applied = done.value
+                return result
 
-    def _dispatch(self, cmd: Command) -> Response:
+    def apply_steps(self, cmd: Command) -> Generator[None, None, Applied]:
+        """Apply ``cmd`` in steps: yields every :data:`APPLY_CHUNK` keys, returns the result.
+
+        Between two steps the store may be read (it shows the committed revision, without
+        any of this command's writes) and a read-only txn may be applied, but no other
+        command: commands are applied one at a time, in log order.
+        """
+        outer = (self._sub, self._pending, self._lease_ops, self._revoked)
+        self._sub, self._pending, self._lease_ops, self._revoked = 0, [], [], []
+        try:
+            try:
+                resp = yield from self._dispatch(cmd)
+            except errors.KvError as exc:
+                assert not self._pending, "a failing command must not have written"
+                return Applied(response=None, error=exc)
+            events = tuple(self._pending)
+            self._publish()
+            if events:
+                self._events.extend(events)
+                self._event_revs.extend(e.kv.mod_revision for e in events)
+                self.revision += 1
+                resp = _with_revision(resp, self.revision)
+            return Applied(response=resp, events=events)
+        finally:
+            self._sub, self._pending, self._lease_ops, self._revoked = outer
+
+    def _publish(self) -> None:
+        """The command's lease bookkeeping takes effect (with its revision)."""
+        for lease, key, attach in self._lease_ops:
+            rec = self.leases.get(lease)
+            if rec is not None:
+                if attach:
+                    rec.keys.add(key)
+                else:
+                    rec.keys.discard(key)
+        for lease in self._revoked:
+            self.leases.pop(lease, None)
+
+    def _dispatch(self, cmd: Command) -> Generator[None, None, Response]:
         if isinstance(cmd, PutRequest):
             self._check_put(cmd)
             return self._put(cmd)
         if isinstance(cmd, DeleteRangeRequest):
             if not cmd.key:
                 raise errors.EmptyKey()
-            return self._delete(cmd)
+            return (yield from self._delete(cmd))
         if isinstance(cmd, TxnRequest):
             self._check_txn(cmd)
-            return self._txn(cmd, self._txn_path(cmd))
+            return (yield from self._txn(cmd, self._txn_path(cmd)))
         if isinstance(cmd, RangeRequest):
             return self.range(cmd)
         if isinstance(cmd, CompactionRequest):
-            return self._compact(cmd.revision)
+            return (yield from self._compact(cmd.revision))
         if isinstance(cmd, LeaseGrantRequest):
             return self._grant(cmd)
         if isinstance(cmd, LeaseRevokeRequest):
-            return self._revoke(cmd.id)
+            return (yield from self._revoke(cmd.id))
         raise TypeError(f"not a command: {cmd!r}")
 
     def _next_rev(self) -> int:
@@ -233,7 +291,7 @@ class KVStore:
             raise errors.KeyNotFound()
 
     def _put(self, req: PutRequest) -> PutResponse:
-        prev = self.get(req.key)
+        prev = self._latest(req.key)
         rev = self._next_rev()
         value = prev.value if (req.ignore_value and prev) else req.value
         lease = prev.lease if (req.ignore_lease and prev) else req.lease
@@ -245,21 +303,32 @@ class KVStore:
             value=value,
             lease=lease,
         )
-        if prev and prev.lease and prev.lease != lease and prev.lease in self.leases:
-            self.leases[prev.lease].keys.discard(req.key)
+        if prev and prev.lease and prev.lease != lease:
+            self._lease_ops.append((prev.lease, req.key, False))
         if lease:
-            self.leases[lease].keys.add(req.key)
+            self._lease_ops.append((lease, req.key, True))
         self._record(req.key, kv, Event(EventType.PUT, kv, prev))
         return PutResponse(revision=rev, prev_kv=prev if req.prev_kv else None)
 
-    def _delete(self, req: DeleteRangeRequest) -> DeleteRangeResponse:
-        victims = self._scan(req.key, req.range_end, 0)
+    def _delete(self, req: DeleteRangeRequest) -> Generator[None, None, DeleteRangeResponse]:
+        if req.range_end:
+            victims = []
+            for n, key in enumerate(self._key_span(req.key, req.range_end), 1):
+                kv = self._latest(key)
+                if kv is not None:
+                    victims.append(kv)
+                if n % APPLY_CHUNK == 0:
+                    yield
+        else:
+            victims = self._scan(req.key, b"", 0, latest=True)
         rev = self._next_rev()
-        for kv in victims:
-            if kv.lease and kv.lease in self.leases:
-                self.leases[kv.lease].keys.discard(kv.key)
+        for n, kv in enumerate(victims, 1):
+            if kv.lease:
+                self._lease_ops.append((kv.lease, kv.key, False))
             tomb = KeyValue(key=kv.key, mod_revision=rev)
             self._record(kv.key, None, Event(EventType.DELETE, tomb, kv))
+            if n % APPLY_CHUNK == 0:
+                yield
         return DeleteRangeResponse(
             revision=rev if victims else self.revision,
             deleted=len(victims),
@@ -310,32 +379,40 @@ class KVStore:
                 path.extend(self._txn_path(op))
         return path
 
-    def _txn(self, req: TxnRequest, path: list[bool]) -> TxnResponse:
+    def _txn(self, req: TxnRequest, path: list[bool]) -> Generator[None, None, TxnResponse]:
         ok = path.pop(0)
         ops = req.success if ok else req.failure
         out: list[_OpResponse] = []
         for op in ops:
             if isinstance(op, RangeRequest):
-                r = self.range(op)
+                # the txn's ops see each other's writes (and only this txn's pending ones)
+                r = self._range(op, latest=bool(self._pending))
                 out.append(replace(r, revision=self._next_rev() if self._pending else r.revision))
             elif isinstance(op, PutRequest):
                 out.append(self._put(op))
             elif isinstance(op, DeleteRangeRequest):
-                out.append(self._delete(op))
+                out.append((yield from self._delete(op)))
             else:
-                out.append(self._txn(op, path))
+                out.append((yield from self._txn(op, path)))
         return TxnResponse(revision=self.revision, succeeded=ok, responses=tuple(out))
 
     # --- compaction -----------------------------------------------------------------------
 
-    def _compact(self, revision: int) -> CompactionResponse:
+    def _compact(self, revision: int) -> Generator[None, None, CompactionResponse]:
+        """Drop revisions older than ``revision``, in steps.
+
+        Readers between steps are served as after the compaction: ``compact_revision`` is
+        set first, and what is dropped is only what a read at or after it cannot see.
+        """
         if revision <= self.compact_revision:
             raise errors.CompactedRevision()
         if revision > self.revision:
             raise errors.FutureRevision()
         self.compact_revision = revision
         dead = []
-        for key in self._keys:
+        for n, key in enumerate(list(self._keys), 1):
+            if n % APPLY_CHUNK == 0:
+                yield
             hist = self._history[key]
             i = bisect.bisect_right(hist, revision, key=lambda r: r[0])
             keep_from = i - 1 if i > 0 and hist[i - 1][2] is not None else i
@@ -368,24 +445,50 @@ class KVStore:
         self.leases[req.id] = LeaseRecord(id=req.id, ttl=ttl)
         return LeaseGrantResponse(revision=self.revision, id=req.id, ttl=ttl)
 
-    def _revoke(self, lease_id: int) -> LeaseRevokeResponse:
+    def _revoke(self, lease_id: int) -> Generator[None, None, LeaseRevokeResponse]:
         rec = self.leases.get(lease_id)
         if rec is None:
             raise errors.LeaseNotFound()
         rev = self._next_rev()
-        for key in sorted(rec.keys):
-            kv = self.get(key)
+        for n, key in enumerate(sorted(rec.keys), 1):
+            kv = self._latest(key)
             if kv is None:
                 continue
             tomb = KeyValue(key=key, mod_revision=rev)
             self._record(key, None, Event(EventType.DELETE, tomb, kv))
-        del self.leases[lease_id]
+            if n % APPLY_CHUNK == 0:
+                yield
+        self._revoked.append(lease_id)
         return LeaseRevokeResponse(revision=self.revision)
 
     # --- snapshots (see reconciler.kv.snapshot) -------------------------------------------
 
     def history_items(self) -> list[tuple[bytes, list[_Rev]]]:
-        return [(k, list(self._history[k])) for k in self._keys]
+        out: list[tuple[bytes, list[_Rev]]] = []
+        for steps in self.history_steps():
+            out.extend(steps)
+        return out
+
+    def history_steps(self) -> Generator[list[tuple[bytes, list[_Rev]]], None, None]:
+        """The committed history in pieces of :data:`APPLY_CHUNK` keys (for snapshots).
+
+        The pieces form one consistent copy only if no command is applied between them
+        (the member takes its snapshots between two commands, on the path that applies).
+        """
+        keys = list(self._keys)
+        rev = self.revision
+        for i in range(0, len(keys), APPLY_CHUNK):
+            piece = []
+            for k in keys[i : i + APPLY_CHUNK]:
+                hist = self._history.get(k)
+                if not hist:
+                    continue
+                if hist[-1][0] > rev:  # writes of a command still being applied
+                    hist = [r for r in hist if r[0] <= rev]
+                    if not hist:
+                        continue
+                piece.append((k, list(hist)))
+            yield piece
 
     def load(
         self,
