@@ -79,7 +79,9 @@ class EarlyLoss:
         self._agents = agents
         self._wake = wake
         self._own = own_node
-        self.causes: dict[str, str] = {}  # node -> why it was taken as lost early
+        # node -> why it was taken as lost early; kept after the node left (the fencing
+        # that follows records it) until the node is live again
+        self.causes: dict[str, str] = {}
 
     def apply(self, state: ClusterState) -> ClusterState:
         """Watch every other live node's agent port; drop the known-dead ones from ``live``."""
@@ -92,8 +94,8 @@ class EarlyLoss:
         watch.watch({key: str(state.live[n]["address"]) for n, key in live.items()})
         enabled = cluster_spec(state).get("fencingEnabled", True) is not False
         dead = lost_early(live, watch.refused, enabled)
-        for n in [n for n in self.causes if n not in dead]:
-            del self.causes[n]
+        for n in [n for n in self.causes if n in live and n not in dead]:
+            del self.causes[n]  # live again (a new incarnation) or alive after all
         if not dead:
             return state
         for n in dead:

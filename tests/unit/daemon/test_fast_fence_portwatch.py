@@ -125,6 +125,9 @@ def test_early_loss_drops_the_refused_incarnation_only_with_fencing() -> None:
         await asyncio.wait_for(woken.wait(), 5)
         assert sorted(early.apply(st).live) == ["node1"]
         assert early.cause("node2") == REFUSED_CAUSE
+        gone = ClusterState(revision=2, live={"node1": st.live["node1"]}, desired=st.desired)
+        assert early.apply(gone).live == gone.live
+        assert early.cause("node2") == REFUSED_CAUSE, "kept for the fencing that follows"
         off = _state(PORT + 3, fencing=False)
         assert sorted(early.apply(off).live) == ["node1", "node2"]  # lease wait, as before
         assert early.cause("node2") == ""
