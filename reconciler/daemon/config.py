@@ -23,6 +23,7 @@ Example (what ``hactl cluster init`` / ``hactl cluster up`` write)::
       caFile: /etc/hactl/tls/ca.crt        # the cluster CA: clients must present its certs
       clientCertAuth: true
     fencing: {agent: fence_hactl_local, params: {state_dir: /run/hactl}}
+    twoNode: {fenceDelay: {node1: 5}}   # two nodes only: two_node + wait_for_all, see fencing.md
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reconciler.base.errors import ConfigError
 
@@ -72,6 +73,18 @@ class FencingConfig(_Cfg):
     params: dict[str, str] = Field(default_factory=dict)
 
 
+class TwoNodeConfig(_Cfg):
+    """A plain two-node cluster (Corosync's two_node + wait_for_all; see docs/fencing.md)."""
+
+    # seconds to wait before fencing the named node: the node listed survives a split
+    fence_delay: dict[str, float] = Field(default_factory=dict, alias="fenceDelay")
+    # seconds without a store leader (after Raft's own election timeout) before the peer
+    # counts as lost and is fenced
+    loss_timeout: float = Field(1.0, gt=0, alias="lossTimeout")
+    # False: an operator's override for a node restarted alone (docs/fencing.md)
+    wait_for_all: bool = Field(True, alias="waitForAll")
+
+
 class NodeConfig(_Cfg):
     cluster: str
     node: str
@@ -85,11 +98,22 @@ class NodeConfig(_Cfg):
     nodes: dict[str, str] = Field(default_factory=dict)
     fencing: FencingConfig | None = None
     tls: TlsConfig | None = None
+    two_node: TwoNodeConfig | None = Field(None, alias="twoNode")
     log_level: str = Field("INFO", alias="logLevel")
     # scheduler: the full scheduler; simple: the coordinator's stand-in (primitives, groups)
     planner: Literal["simple", "scheduler"] = "scheduler"
     # directory watchers (GitOps) run by whichever node is the coordinator; see docs/gitops.md
     syncs: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("two_node", mode="before")
+    @classmethod
+    def _two_node_flag(cls, v: object) -> object:
+        """``twoNode: true`` is the defaults; ``false`` is off."""
+        if v is True:
+            return {}
+        if v is False:
+            return None
+        return v
 
     def node_state_dir(self) -> Path:
         return Path(self.state_dir) / self.node
@@ -124,7 +148,25 @@ def load(path: str | Path) -> NodeConfig:
         for field, f in (("certFile", t.cert_file), ("keyFile", t.key_file), ("caFile", t.ca_file)):
             if not Path(f).is_file():
                 raise ConfigError(f"{p}: tls.{field}: {f}: no such file")
+    if cfg.two_node is not None:
+        _check_two_node(cfg, p)
     return cfg
+
+
+def _check_two_node(cfg: NodeConfig, p: Path) -> None:
+    two = cfg.two_node
+    assert two is not None
+    if len(cfg.nodes) != 2:
+        raise ConfigError(f"{p}: twoNode: needs exactly two nodes (nodes: lists {len(cfg.nodes)})")
+    if cfg.fencing is None:
+        raise ConfigError(f"{p}: twoNode: fencing is mandatory in a two-node cluster (fencing:)")
+    if cfg.store.backend == "builtin" and sorted(cfg.store.members) != sorted(cfg.nodes):
+        raise ConfigError(
+            f"{p}: twoNode: store.members must be the two nodes (the store's two voters)"
+        )
+    for name in sorted(two.fence_delay):
+        if name not in cfg.nodes:
+            raise ConfigError(f"{p}: twoNode.fenceDelay: {name!r} is not a node")
 
 
 def save(cfg: NodeConfig, path: str | Path) -> None:
