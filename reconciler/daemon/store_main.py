@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -83,7 +84,11 @@ def _tls(cert: str | None, key: str | None, ca: str | None, auth: bool) -> TlsFi
     return TlsFiles(Path(cert), Path(key), Path(ca), auth)
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(
+    args: argparse.Namespace, on_engine: Callable[[RaftEngine], None] | None = None
+) -> None:
+    """Run one member until SIGTERM; ``on_engine`` receives its Raft engine once it runs
+    (hacd's two-node guard watches and, after a fencing, forces it)."""
     founders: list[PeerInfo] = []
     token = args.initial_cluster_token
     for item in args.initial_cluster.split(","):
@@ -164,6 +169,8 @@ async def serve(args: argparse.Namespace) -> None:
             client_server.add_insecure_port(_hostport(url))
     await peer_server.start()
     engine.start()
+    if on_engine is not None:
+        on_engine(engine)
     for f in founders:
         if f.id != me.id:
             engine.set_peer(f)
