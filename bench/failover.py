@@ -119,6 +119,39 @@ def store_leader(lay: localcluster.Layout) -> str | None:
     return None
 
 
+STAGES = (  # (name, what a hacd log line holds), in the order a failover passes them
+    ("port refused", "refused connections after the connection broke"),
+    ("lost", "is lost: agent port refused connections"),
+    ("fence sent", "fencing {victim}: level"),
+    ("fenced", "fenced {victim} via"),
+    ("start sent", f"dispatch {RSC}_start"),
+)
+
+
+def timeline(lay: localcluster.Layout, victim: str, t0: float, t1: float) -> dict[str, float]:
+    """Stage -> seconds after the kill, from every surviving node's hacd.log (first hit)."""
+    out: dict[str, float] = {}
+    for n in lay.nodes:
+        if n == victim:
+            continue
+        try:
+            lines = (lay.directory / n / "hacd.log").read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines[-3000:]:
+            try:
+                stamp = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
+                at = stamp + int(line[20:23]) / 1000
+            except ValueError:
+                continue
+            if not t0 - 0.01 <= at <= t1 + 0.01:
+                continue
+            for name, marker in STAGES:
+                if marker.format(victim=victim) in line and name not in out:
+                    out[name] = at - t0
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+
 def roles(victim: str, coordinator: str | None, leader: str | None) -> str:
     held = [r for r, n in (("coordinator", coordinator), ("store leader", leader)) if n == victim]
     return " + ".join(held) or "resources only"
@@ -130,6 +163,7 @@ def run(trials: int, store: str) -> dict[str, object]:
     checker: ActiveChecker | None = None
     times: list[float] = []
     kinds: list[str] = []
+    stages: list[dict[str, float]] = []
     problem = ""
     try:
         localcluster.wait_ready(lay, 60)
@@ -141,12 +175,16 @@ def run(trials: int, store: str) -> dict[str, object]:
         for t in range(trials):
             [victim] = wait_where(checker, lambda w: len(w) == 1, f"{RSC} on one node", 30)
             held = roles(victim, (v or {}).get("coordinator", {}).get("node"), store_leader(lay))
-            t0 = time.monotonic()
+            t0, wall0 = time.monotonic(), time.time()
             localcluster.kill_node_processes(lay, victim)
             w = wait_where(checker, lambda w, v=victim: w and v not in w, "failover", 60)
             times.append(time.monotonic() - t0)
             kinds.append(held)
             print(f"trial {t + 1:2}: kill -9 {victim} ({held}) -> {w[0]} in {times[-1]:.2f} s")
+            tl = timeline(lay, victim, wall0, wall0 + times[-1])
+            tl["running"] = times[-1]
+            stages.append(tl)
+            print("          " + ", ".join(f"{k} {s:.2f}" for k, s in tl.items()))
             localcluster.start_node(lay, victim)
             v, last = wait_rejoined(servers)
             if v is None:
@@ -175,6 +213,12 @@ def run(trials: int, store: str) -> dict[str, object]:
         "violations": list(checker.violations) if checker else [],
         "samples": checker.samples if checker else 0,
         "problem": problem,
+        "stages": {
+            name: (len(ts), statistics.median(ts))
+            for name in [*(n for n, _ in STAGES), "running"]
+            for ts in [[tl[name] for tl in stages if name in tl]]
+            if ts
+        },
         "by_role": {
             k: (len(ts), statistics.median(ts))
             for k in sorted(set(kinds))
@@ -219,6 +263,16 @@ def render(results: list[dict[str, object]]) -> str:
         assert isinstance(by, dict)
         parts = [f"{k}: {n} trial(s), p50 {m:.2f} s" for k, (n, m) in sorted(by.items())]
         lines.append(f"* {r['store']}: " + "; ".join(parts))
+    lines += [
+        "",
+        "Where the time goes (median seconds after the kill, from the hacd logs' timestamps, ms resolution):",
+        "",
+    ]
+    for r in results:
+        st = r["stages"]
+        assert isinstance(st, dict)
+        parts = [f"{k} {m:.2f} s ({n})" for k, (n, m) in st.items()]
+        lines.append(f"* {r['store']}: " + " → ".join(parts))
     lines += [f"\nIncomplete run ({r['store']}): {r['problem']}." for r in results if r["problem"]]
     lines += [
         "",

@@ -184,6 +184,7 @@ async def attempt_plan(
             ]
             if not await _write(kv, token, ops):
                 return FenceResult(plan.target, False, deposed=True)
+            log.info("fenced %s via %s (%s)", plan.target, executor, devices)
             return FenceResult(plan.target, True, device=devices, failed=tuple(failed))
     reason = (
         f"every device failed ({', '.join(failed)})"
