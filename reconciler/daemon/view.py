@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from reconciler.controller.fencing import Health
 from reconciler.daemon import planning
 from reconciler.daemon.state import (
     ClusterState,
@@ -55,10 +57,34 @@ def _ops_of(n: str, h: Any) -> list[dict[str, Any]]:
     return out
 
 
+def lease_expired(state: ClusterState, configured: Sequence[str]) -> list[str]:
+    """With fencing disabled: lost nodes the coordinator recovered after their lease wait.
+
+    Nothing is written to the store when the wait ends (the coordinator counts such a
+    node as cleanly down from then on); its last observed state still shows what it
+    ran. The coordinator's published health says ``offline`` for it: trust that.
+    """
+    if planning.cluster_spec(state).get("fencingEnabled", True) is not False:
+        return []
+    reported = (state.coordinator or {}).get("health") or {}
+    hs = healths(state, configured)
+    return [
+        n
+        for n, h in sorted(hs.items())
+        if h is Health.UNCLEAN and n not in state.live and reported.get(n) == "offline"
+    ]
+
+
 def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict[str, Any]:
     coord = state.coordinator or {}
     configured = list(state.live) + list(coord.get("health", {}))
+    expired = lease_expired(state, configured)
+    if expired:  # down and clean: what they last ran has stopped
+        state = replace(
+            state, histories={n: h for n, h in state.histories.items() if n not in expired}
+        )
     hs = healths(state, configured)
+    fencing_enabled = planning.cluster_spec(state).get("fencingEnabled", True) is not False
     group_of = {m: g for g, ms in planning.groups(state).items() for m in ms}
     cspec = planning.cluster_spec(state)
     nodes: list[dict[str, Any]] = []
@@ -155,7 +181,7 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
         if len(rv["nodes"]) > 1 and not rv["clone"]:
             warnings.append(f"{rv['name']} is active on {', '.join(rv['nodes'])}")
     for nv in nodes:
-        if nv["state"] == "unclean":
+        if nv["state"] == "unclean" and fencing_enabled:  # else: the coordinator's note
             warnings.append(f"node {nv['name']} is unclean: waiting for fencing")
         if nv["maintenance"]:
             warnings.append(f"node {nv['name']} is in maintenance: no actions on it")
