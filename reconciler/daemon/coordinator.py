@@ -20,6 +20,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +37,7 @@ from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_run import HistorySeq, run_plan
 from reconciler.daemon.fencing_wait import EarlyLoss, LeaseWatch
+from reconciler.daemon.graph_run import RunningGraph
 from reconciler.daemon.state import ClusterState, healths, live_addresses, read
 from reconciler.statestore.etcd import Cmp, Kv, Put
 from reconciler.transport.agent_api import AgentClient
@@ -77,7 +79,7 @@ class Coordinator:
         self.configured = configured
         self.fence_agent = fence_agent
         self.fence_params = fence_params
-        self.events = events
+        self.events = events.guarded_by(token)  # a deposed coordinator writes no event
         self.agents = agents if agents is not None else AgentClient()
         self.wake = asyncio.Event()
         self.progress = Progress()
@@ -91,6 +93,7 @@ class Coordinator:
         self.fence_notes: dict[str, str] = {}  # node -> why it is still not fenced
         self.held_notes: list[str] = []
         self.early = EarlyLoss(self.agents, self.wake.set, node)  # refused agent port: fence now
+        self.graph = RunningGraph()  # the transition being executed (see .graph_run)
 
     async def run(self) -> None:
         log.info("coordinator on %s with token %d", self.node, self.token)
@@ -103,8 +106,18 @@ class Coordinator:
             while not self.deposed:
                 self.wake.clear()
                 try:
+                    self.graph.passes += 1
+                    t0 = time.perf_counter()
                     state = await read(self.kv)
+                    t1 = time.perf_counter()
                     timeout = await self.reconcile(state)
+                    log.debug(
+                        "pass %d at revision %d: read %.1f ms, plan and act %.1f ms",
+                        self.graph.passes,
+                        state.revision,
+                        (t1 - t0) * 1000,
+                        (time.perf_counter() - t1) * 1000,
+                    )
                 except StoreError as e:
                     log.warning("reconcile: store: %s", e)
                     timeout = 0.5
@@ -123,7 +136,11 @@ class Coordinator:
         while True:
             try:
                 async for evs in self.kv.watch(keys.ROOT, start):
-                    relevant = [e for e in evs if e.key != keys.COORDINATOR]
+                    relevant = [
+                        e
+                        for e in evs
+                        if e.key != keys.COORDINATOR and not self.graph.own_record(e.key)
+                    ]
                     start = evs[-1].mod_revision + 1
                     if relevant:
                         self.wake.set()
@@ -209,22 +226,12 @@ class Coordinator:
         by_id: dict[str, PlannedAction],
         now: float,
     ) -> float:
-        d = decide(planned.plan.steps(), self.progress.in_flight, now, self.progress.retries)
-        addresses = live_addresses(state)
-        for sid in d.dispatch:
-            pa = by_id[sid]
-            node = pa.step.node or ""
-            address = addresses.get(node)
-            if not address:
-                continue
-            self.progress.retries = self.progress.retries.record(sid, now)
-            self.progress.in_flight[sid] = InFlight(sid, pa.step.resource, pa.step.node, now)
-            if pa.target:
-                t = asyncio.create_task(self._fence(state, pa, node, address))
-            else:
-                t = asyncio.create_task(self._dispatch(pa, address))
-            self._tasks.add(t)
-            t.add_done_callback(self._tasks.discard)
+        steps = self.graph.install(planned, by_id, live_addresses(state))
+        if steps is None:  # planned from a state read before a result came back
+            self.wake.set()
+            return 0.05
+        d = decide(steps, self.progress.in_flight, now, self.progress.retries)
+        self._launch(state, d.dispatch, now)
         await self._report(state, planned, d.converged, d.aborted)
         timeout = IDLE_RECHECK_S
         for deadline in (planned.recheck_at, d.retry_at):
@@ -232,7 +239,49 @@ class Coordinator:
                 timeout = min(timeout, max(0.05, deadline - now))
         return timeout
 
-    async def _dispatch(self, pa: PlannedAction, address: str) -> None:
+    def _launch(self, state: ClusterState, ids: Iterable[str], now: float) -> None:
+        """Dispatch these steps of the running graph (each to its node's agent)."""
+        for sid in ids:
+            pa = self.graph.by_id[sid]
+            node = pa.step.node or ""
+            address = self.graph.addresses.get(node)
+            if not address:
+                continue
+            self.progress.retries = self.progress.retries.record(sid, now)
+            self.progress.in_flight[sid] = InFlight(sid, pa.step.resource, pa.step.node, now)
+            if pa.target:
+                t = asyncio.create_task(self._fence(state, pa, node, address))
+            else:
+                self.graph.expect_record(pa)
+                meta = self.graph.meta.get(sid, {})
+                t = asyncio.create_task(self._dispatch(state, pa, address, meta))
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    def _continue(self, state: ClusterState) -> None:
+        """An action ended as expected: run what the graph has ready now, without a re-plan
+        (Pacemaker's controller runs the whole transition graph the same way). A plan from
+        the next pass replaces the graph; any unexpected result wakes that pass instead."""
+        now = time.time()
+        steps = self.graph.remaining()
+        if steps is None:
+            self.wake.set()
+            return
+        d = decide(steps, self.progress.in_flight, now, self.progress.retries)
+        if d.aborted:
+            self.wake.set()
+            return
+        self._launch(state, d.dispatch, now)
+        if not self.progress.in_flight:  # the graph is done: plan again to confirm
+            self.wake.set()
+
+    async def _dispatch(
+        self,
+        state: ClusterState,
+        pa: PlannedAction,
+        address: str,
+        meta: Mapping[str, str],
+    ) -> None:
         step = pa.step
         action = Action(
             token=self.token,
@@ -243,6 +292,7 @@ class Coordinator:
             interval_ms=pa.interval_ms,
             timeout_ms=pa.timeout_ms,
             params=pa.params,
+            meta=meta,
             expected_rc=pa.expected_rc,
             target=pa.target,
             coordinator=self.node,
@@ -250,10 +300,19 @@ class Coordinator:
         log.info("dispatch %s to %s", step.id, address)
         try:
             outcome = await self.agents.execute(address, action, pa.timeout_ms / 1000 + 10)
+            self.progress.in_flight.pop(step.id, None)
+            expected = outcome.op_status == 0 and outcome.rc == pa.expected_rc
+            if not outcome.refused and (expected or step.operation == "notify"):
+                # a failed notification is reported, not retried (Pacemaker records none)
+                self.graph.completed(step.id)
+                self._continue(state)
+            else:
+                self.graph.unexpected(pa)
+                self.wake.set()
             if outcome.refused and "stale fencing token" in outcome.reason:
                 log.error("deposed: %s", outcome.reason)
                 self.deposed = True
-            elif step.operation in ("start", "stop") or outcome.rc != pa.expected_rc:
+            elif step.operation in ("start", "stop") or not expected:
                 what = f"{step.operation} {step.resource} on {step.node}"
                 if outcome.refused:
                     await self.events.emit(
@@ -268,8 +327,9 @@ class Coordinator:
                         f"{what}: rc={outcome.rc} {outcome.reason}".strip(),
                     )
         finally:
-            self.progress.in_flight.pop(step.id, None)
-            self.wake.set()
+            if self.progress.in_flight.pop(step.id, None) is not None:  # failed to dispatch
+                self.graph.unexpected(pa)
+                self.wake.set()
 
     def fence_plan(self, state: ClusterState, target: str) -> fence_plan.FencePlan:
         """The devices that can fence ``target``, level by level, from the desired objects.

@@ -344,11 +344,23 @@ class NodeAgent:
                 action = replace(action, params=self._params[action.resource])
             if action.operation == "monitor" and action.interval_ms > 0:
                 return await self._start_monitor(action)
+            t0 = time.perf_counter()
             outcome = await self.runner.run(action)
             if action.target:  # fencing: recorded by the coordinator
                 return outcome
+            if action.operation == "notify":  # no record, as Pacemaker keeps none
+                log.info("%s: rc %d", action.action_id, outcome.rc)
+                return outcome
             self._note(action, outcome)
+            t1 = time.perf_counter()
             await self.record(action, outcome)
+            log.debug(
+                "%s: rc %d, run %.1f ms, recorded in %.1f ms",
+                action.action_id,
+                outcome.rc,
+                (t1 - t0) * 1000,
+                (time.perf_counter() - t1) * 1000,
+            )
             return outcome
 
     async def _start_monitor(self, action: Action) -> Outcome:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +68,8 @@ class Planned:
     healths: dict[str, Health]
     recheck_at: float | None
     failure_timeouts: dict[str, float | None]
+    # step id -> the agent's OCF_RESKEY_CRM_meta_* variables (clone instances, notify)
+    meta: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def resources(state: ClusterState) -> list[Rsc]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.agents.request import clone_meta
 from reconciler.controller.failures import next_recheck
 from reconciler.controller.fencing import choose_fencer
 from reconciler.controller.simple_plan import PlannedAction, SimplePlan, params_digest
@@ -28,7 +29,7 @@ from reconciler.scheduler.plan import plan as schedule
 
 log = logging.getLogger("hacd.scheduling")
 
-DISPATCHED = ("start", "stop", "monitor", "promote", "demote")
+DISPATCHED = ("start", "stop", "monitor", "promote", "demote", "notify")
 _INSTANCE = re.compile(r":\d+$")
 
 
@@ -73,6 +74,55 @@ def _primitives(res: Iterable[si.Resource]) -> dict[str, si.Primitive]:
             out.update(_primitives(r.members))
         else:
             out.update(_primitives([r.child]))
+    return out
+
+
+def _clone_int(meta: Mapping[str, str], names: tuple[str, ...], default: int) -> int:
+    for n in names:
+        if n in meta:
+            try:
+                return max(0, int(meta[n]))
+            except ValueError:
+                return default
+    return default
+
+
+def _clone_metas(inp: si.SchedulerInput) -> dict[str, dict[str, str]]:
+    """Per primitive inside a clone: the ``CRM_meta_*`` Pacemaker passes to every operation
+    of its instances (without ``clone``, the instance number)."""
+    out: dict[str, dict[str, str]] = {}
+    nodes = len(inp.nodes)
+    for r in inp.resources:
+        if not isinstance(r, si.Clone):
+            continue
+        meta = {**inp.options.rsc_defaults, **r.meta}
+        common = clone_meta(
+            clone=0,
+            clone_max=_clone_int(meta, ("clone-max",), nodes),
+            clone_node_max=_clone_int(meta, ("clone-node-max",), 1),
+            notify=str(meta.get("notify", "")).lower() in ("true", "yes", "on", "1"),
+            promotable=r.promotable,
+            promoted_max=_clone_int(meta, ("promoted-max", "master-max"), 1),
+            promoted_node_max=_clone_int(meta, ("promoted-node-max", "master-node-max"), 1),
+            globally_unique=str(meta.get("globally-unique", "")).lower()
+            in ("true", "yes", "on", "1"),
+        )
+        del common["clone"]
+        for pid in _primitives([r.child]):
+            out[pid] = common
+    return out
+
+
+def _meta(a: Any, clone_metas: Mapping[str, Mapping[str, str]], instance: str) -> dict[str, str]:
+    """What the agent gets as ``OCF_RESKEY_CRM_meta_*`` for this action: the clone's
+    meta for an instance (``name:N``), and the notification variables (a ``notify``
+    action's type, operation and lists; the lists alone on the instances' start/stop)."""
+    base, _, number = instance.rpartition(":")
+    common = clone_metas.get(base) if number.isdigit() else None
+    if common is None:
+        return {}
+    out = {**common, "clone": number}
+    out.update({k: v for k, v in a.notify.items() if not k.startswith("notify_key_")})
     return out
 
 
@@ -133,6 +183,8 @@ def plan_full(
         inp = replace(inp, resources=(*inp.resources, default))
     p = schedule(inp, int(now))
     prims = _primitives(inp.resources)
+    clone_metas = _clone_metas(inp)
+    metas: dict[str, dict[str, str]] = {}
     devices: Mapping[str, tuple[str, Mapping[str, str]]] = fence_devices(state, hs)
     by_idx = {a.id: a for a in p.actions}
     required = {a.id for a in p.required_actions()}
@@ -213,6 +265,9 @@ def plan_full(
                 expected_rc=_expected(prim, a.task, a.interval_ms),
             )
         )
+        meta = _meta(a, clone_metas, a.resource or "")
+        if meta:
+            metas[keys[idx]] = meta
     fencing_targets = {a.target for a in actions if a.target}
     for n in sorted(state.node_attributes):
         if "fence-requested" not in state.node_attributes[n] or n in fencing_targets:
@@ -235,7 +290,7 @@ def plan_full(
     recheck = next_recheck(
         [float(p.recheck_at) if p.recheck_at is not None else None, *lifetime_ends], now
     )
-    return Planned(SimplePlan(tuple(actions), placement, tuple(notes)), hs, recheck, {})
+    return Planned(SimplePlan(tuple(actions), placement, tuple(notes)), hs, recheck, {}, metas)
 
 
 def describe(plan: Any) -> str:  # pragma: no cover - debugging aid
