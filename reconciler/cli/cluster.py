@@ -48,11 +48,35 @@ def cluster() -> None:
     help="The store: builtin (embedded in hacd) or etcd (Debian's etcd-server, 3 members).",
 )
 @click.option("--timeout", default=60.0, show_default=True)
-def up(nodes: int, directory: Path | None, base_port: int, backend: str, timeout: float) -> None:
+@click.option(
+    "--two-node",
+    is_flag=True,
+    help="Two nodes, no witness: two_node + wait_for_all with mandatory fencing "
+    "(node1 wins a split; see docs/fencing.md).",
+)
+@click.option(
+    "--fence-delay",
+    default=localcluster.TWO_NODE_FENCE_DELAY,
+    show_default=True,
+    help="--two-node: seconds node2 waits before fencing node1.",
+)
+def up(  # noqa: PLR0917 (a click command's options)
+    nodes: int,
+    directory: Path | None,
+    base_port: int,
+    backend: str,
+    timeout: float,
+    two_node: bool,
+    fence_delay: float,
+) -> None:
     """Start a real cluster of hacd processes on 127.0.0.1 (again: restart it with its data)."""
     d = directory or default_cluster_dir()
+    if two_node:
+        nodes = 2
     try:
-        lay = localcluster.up(d, nodes, base_port, backend)
+        lay = localcluster.up(
+            d, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay
+        )
         localcluster.wait_ready(lay, timeout)
     except HactlError as e:
         fail(str(e), EXIT_UNREACHABLE)
@@ -108,6 +132,18 @@ def down(directory: Path | None) -> None:
     help="Create a cluster CA, node certificates and hactl's admin certificate (D/tls): "
     "TLS with client-certificate auth on the store and on hacd's port.",
 )
+@click.option(
+    "--two-node",
+    is_flag=True,
+    help="Exactly two nodes, no witness: two_node + wait_for_all; needs --fence-agent.",
+)
+@click.option("--fence-agent", default="", help="The nodes' fence agent (e.g. fence_ipmilan).")
+@click.option("--fence-param", multiple=True, help="KEY=VALUE for the fence agent (repeat).")
+@click.option(
+    "--fence-delay",
+    multiple=True,
+    help="--two-node: NODE=SECONDS, fencing NODE waits that long (NODE wins a split).",
+)
 def init(  # noqa: PLR0917 (a click command's options)
     nodes: tuple[str, ...],
     directory: Path,
@@ -116,8 +152,13 @@ def init(  # noqa: PLR0917 (a click command's options)
     state_dir: str,
     data_dir: str,
     tls: bool,
+    two_node: bool,
+    fence_agent: str,
+    fence_param: tuple[str, ...],
+    fence_delay: tuple[str, ...],
 ) -> None:
     """Write hacd configs for a cluster of real machines (copy each to its node)."""
+    extra = _fencing_settings(nodes, two_node, fence_agent, fence_param, fence_delay)
     pairs = []
     for item in nodes:
         name, _, host = item.partition("=")
@@ -178,6 +219,7 @@ def init(  # noqa: PLR0917 (a click command's options)
                 "nodes": all_nodes,
                 "tls": node_tls,
             }
+            | extra
         )
         save(cfg, directory / f"{name}.yaml")
         click.echo(f"wrote {directory / (name + '.yaml')}")
@@ -190,3 +232,42 @@ def init(  # noqa: PLR0917 (a click command's options)
             f"{contexts_file()}: hactl --context {cluster_id} status"
         )
     sys.exit(0)
+
+
+def _fencing_settings(
+    nodes: tuple[str, ...],
+    two_node: bool,
+    agent: str,
+    params: tuple[str, ...],
+    delays: tuple[str, ...],
+) -> dict[str, object]:
+    """``fencing:`` and ``twoNode:`` of every node's config, from init's options."""
+    out: dict[str, object] = {}
+    if agent:
+        kv = {}
+        for item in params:
+            k, sep, v = item.partition("=")
+            if not sep or not k:
+                fail(f"--fence-param {item!r}: expected KEY=VALUE", 2)
+            kv[k] = v
+        out["fencing"] = {"agent": agent, "params": kv}
+    if not two_node:
+        if delays:
+            fail("--fence-delay is for --two-node", 2)
+        return out
+    if len(nodes) != 2:
+        fail(f"--two-node needs exactly two --node (got {len(nodes)})", 2)
+    if not agent:
+        fail("--two-node: fencing is mandatory; give --fence-agent", 2)
+    names = {n.partition("=")[0] for n in nodes}
+    delay: dict[str, float] = {}
+    for item in delays:
+        n, sep, v = item.partition("=")
+        try:
+            if not sep or n not in names:
+                raise ValueError
+            delay[n] = float(v)
+        except ValueError:
+            fail(f"--fence-delay {item!r}: expected NODE=SECONDS for one of the nodes", 2)
+    out["twoNode"] = {"fenceDelay": delay}
+    return out

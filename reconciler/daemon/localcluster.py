@@ -32,6 +32,7 @@ from reconciler.base.errors import ConfigError, StoreUnavailable
 from reconciler.daemon.config import FencingConfig, NodeConfig, StoreConfig, save
 
 DEFAULT_BASE_PORT = 25500
+TWO_NODE_FENCE_DELAY = 3.0  # s; longer than the local fence agent needs to power a node off
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class Layout:
     nodes: tuple[str, ...]
     base_port: int
     backend: str
+    two_node: bool = False  # two nodes, two_node + wait_for_all (docs/fencing.md)
+    fence_delay: float = 0.0  # two_node: fencing node1 waits this long (node1 wins a split)
 
     def api(self, i: int) -> str:
         return f"127.0.0.1:{self.base_port + 10 * i + 1}"
@@ -72,10 +75,21 @@ class Layout:
         return [self.member_client(i) for i in range(len(self.nodes))]
 
 
-def layout(directory: Path, nodes: int, base_port: int, backend: str) -> Layout:
+def layout(
+    directory: Path,
+    nodes: int,
+    base_port: int,
+    backend: str,
+    *,
+    two_node: bool = False,
+    fence_delay: float = TWO_NODE_FENCE_DELAY,
+) -> Layout:
     if not 1 <= nodes <= 9:
         raise ConfigError("a local cluster has 1 to 9 nodes")
-    return Layout(directory, tuple(f"node{i + 1}" for i in range(nodes)), base_port, backend)
+    if two_node and (nodes != 2 or backend != "builtin"):
+        raise ConfigError("a two-node cluster has exactly 2 nodes and the builtin store")
+    names = tuple(f"node{i + 1}" for i in range(nodes))
+    return Layout(directory, names, base_port, backend, two_node, fence_delay if two_node else 0.0)
 
 
 def _alive(pid: int) -> bool:
@@ -160,6 +174,7 @@ def write_configs(lay: Layout) -> None:
                     agent="fence_hactl_local", params={"state_dir": str(lay.state_dir)}
                 ).model_dump(),
             }
+            | ({"twoNode": {"fenceDelay": {lay.nodes[0]: lay.fence_delay}}} if lay.two_node else {})
         )
         lay.config_path(n).parent.mkdir(parents=True, exist_ok=True)
         save(cfg, lay.config_path(n))
@@ -204,6 +219,7 @@ def save_layout(lay: Layout) -> None:
                 "basePort": lay.base_port,
                 "backend": lay.backend,
             }
+            | ({"twoNode": True, "fenceDelay": lay.fence_delay} if lay.two_node else {})
         )
     )
     (lay.directory / "servers").write_text(",".join(lay.api(i) for i in range(len(lay.nodes))))
@@ -214,7 +230,14 @@ def load_layout(directory: Path) -> Layout:
         data = yaml.safe_load((directory / "cluster.yaml").read_text())
     except OSError:
         raise ConfigError(f"no local cluster in {directory}") from None
-    return Layout(directory, tuple(data["nodes"]), int(data["basePort"]), str(data["backend"]))
+    return Layout(
+        directory,
+        tuple(data["nodes"]),
+        int(data["basePort"]),
+        str(data["backend"]),
+        bool(data.get("twoNode", False)),
+        float(data.get("fenceDelay", 0.0)),
+    )
 
 
 def up(
@@ -223,12 +246,17 @@ def up(
     base_port: int = DEFAULT_BASE_PORT,
     backend: str = "etcd",
     extra_env: dict[str, str] | None = None,
+    *,
+    two_node: bool = False,
+    fence_delay: float = TWO_NODE_FENCE_DELAY,
 ) -> Layout:
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "cluster.yaml").exists():
         lay = load_layout(directory)
     else:
-        lay = layout(directory, nodes, base_port, backend)
+        lay = layout(
+            directory, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay
+        )
         write_configs(lay)
         save_layout(lay)
     lay.state_dir.mkdir(parents=True, exist_ok=True)

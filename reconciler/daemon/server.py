@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -34,6 +35,9 @@ from reconciler.system.clock import SystemClock
 from reconciler.transport import agent_api, hactl_api
 from reconciler.transport.tls import TlsFiles
 
+if TYPE_CHECKING:
+    from reconciler.daemon.store_raft import RaftEngine
+
 log = logging.getLogger("hacd")
 
 
@@ -45,6 +49,7 @@ class Hacd:
         self.stopping = asyncio.Event()
         self.lease_lost = asyncio.Event()
         self._member: asyncio.Task[None] | None = None
+        self._engine: RaftEngine | None = None  # the builtin member's (two-node guard)
         self._pending: set[asyncio.Task[None]] = set()
 
     async def _store(self) -> Kv:
@@ -89,7 +94,9 @@ class Hacd:
                 "--peer-trusted-ca-file", tls[2], "--peer-client-cert-auth",
             ]  # fmt: skip
         args = store_main.parse_args(argv)
-        self._member = asyncio.create_task(store_main.serve(args), name="store member")
+        self._member = asyncio.create_task(
+            store_main.serve(args, on_engine=self._set_engine), name="store member"
+        )
         host, _, port = store.member.client.rpartition(":")
         for _ in range(200):
             if self._member.done():
@@ -137,6 +144,7 @@ class Hacd:
             loop.add_signal_handler(sig, self.stopping.set)
         runner = ExecutorRunner(cfg.node, self.node_dir, on_attribute=self._attribute)
         await runner.start()
+        guard = self._start_two_node(runner, kv)
         agent = NodeAgent(
             kv,
             node=cfg.node,
@@ -188,6 +196,8 @@ class Hacd:
                     log.error("lease lost: stopping coordinator work and rejoining")
         finally:
             log.info("hacd %s shutting down", cfg.node)
+            if guard is not None:  # a node stopping must not fence its peer
+                guard.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(agent.leave(stop_resources=True), 60)
             await server.stop(1)
@@ -199,6 +209,33 @@ class Hacd:
                     await self._member
             with contextlib.suppress(OSError):
                 (self.node_dir / "hacd.pid").unlink()
+
+    def _set_engine(self, engine: RaftEngine) -> None:
+        self._engine = engine
+
+    def _start_two_node(self, runner: ExecutorRunner, kv: Kv) -> asyncio.Task[None] | None:
+        """``twoNode:`` with the builtin store: the guard (two_node + wait_for_all)."""
+        two = self.cfg.two_node
+        if two is None or self._engine is None or self.cfg.fencing is None:
+            return None  # store: etcd keeps its own quorum: the coordinator fences as usual
+        from reconciler.daemon.two_node import TwoNodeGuard
+
+        peer = next(n for n in sorted(self.cfg.nodes) if n != self.cfg.node)
+        agent = self.cfg.fencing.agent
+        guard = TwoNodeGuard(
+            self._engine,
+            node=self.cfg.node,
+            peer=peer,
+            runner=runner,
+            kv=kv,
+            fence_agent=agent if agent.startswith("stonith:") else "stonith:" + agent,
+            fence_params=self.cfg.fencing.params,
+            fence_delay=two.fence_delay.get(peer, 0.0),
+            loss_timeout=two.loss_timeout,
+            wait_for_all=two.wait_for_all,
+            status_file=self.node_dir / "two-node.json",
+        )
+        return asyncio.create_task(guard.run(), name="two-node guard")
 
     async def _join(self, agent: NodeAgent) -> None:
         while not self.stopping.is_set():

@@ -1,0 +1,333 @@
+"""The two-node guard: Corosync's two_node + wait_for_all for a cluster of two store voters.
+
+Runs inside hacd beside the node's builtin store member when ``twoNode:`` is configured.
+Two voters cannot commit once one is gone, so by itself such a cluster stops at the first
+loss. The guard turns a loss into exactly one survivor:
+
+1. **wait_for_all / armed.** The guard acts only once it has seen, in this run of the
+   process, the pair working with this node as a voter: it led the current term, or it
+   voted for the peer's leadership and holds a committed entry of that term. Then this
+   node's configuration is the cluster's and its log holds every committed entry (the
+   precondition of ``raft.force``). A node restarted alone waits for its peer, as
+   Corosync's wait_for_all does (``twoNode.waitForAll: false`` is the operator's override).
+2. **Loss.** No store leader (Raft already waited its election timeout) for
+   ``lossTimeout`` more seconds.
+3. **Fence, with the delay.** The peer is fenced through the cluster's FencingDevices as
+   last applied here (else the node configuration's agent), level by level, run by this
+   node's own runner; before that the guard waits ``fenceDelay[peer]`` (and each device's
+   own delay applies). In a real split the node whose fencing is delayed is shot by the
+   other before its own delay is over: one survivor.
+4. **Force, only after a success.** ``raft.force.force_config`` with the fence proof: this
+   member becomes the only voter and leads; then the fencing is recorded in the store
+   (history, ``/hactl/fencing/<peer>``, the peer's observed state and liveness dropped),
+   so the coordinator recovers the peer's resources at once. A failed fencing moves
+   nothing: the guard retries with a growing back-off and says why (log and
+   ``<stateDir>/<node>/two-node.json``).
+5. **Rejoin.** Alone, the survivor re-adds the peer under its old member id as a learner;
+   the fenced node, back with its old data, cannot win an election (its log is behind the
+   forced term) and takes the survivor's log. Once caught up and heard from it is
+   promoted to voter, and leadership is handed to it once, so that both nodes are armed
+   again: the pair is two_node again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.base.errors import HactlError, StoreError
+from reconciler.controller import fence_plan
+from reconciler.controller.dispatch import Action, Outcome
+from reconciler.daemon import keys
+from reconciler.daemon.store_peers import PeerInfo
+from reconciler.daemon.store_raft import RaftEngine
+from reconciler.kv.types import RangeRequest
+from reconciler.raft.force import FenceProof, force_config
+from reconciler.raft.types import ConfChange, ConfChangeType, StateType
+from reconciler.statestore.etcd import Delete, Kv, Put, prefix_end
+
+log = logging.getLogger("hacd.two_node")
+
+POLL_S = 0.1
+MAX_BACKOFF_S = 10.0
+
+
+class Runner(Protocol):
+    async def run(self, action: Action) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FenceOutcome:
+    ok: bool
+    device: str = ""  # the devices of the level that succeeded
+    reason: str = ""
+
+
+class TwoNodeGuard:
+    def __init__(
+        self,
+        engine: RaftEngine,
+        *,
+        node: str,
+        peer: str,
+        runner: Runner,
+        kv: Kv,
+        fence_agent: str,
+        fence_params: Mapping[str, str],
+        fence_delay: float,
+        loss_timeout: float,
+        wait_for_all: bool = True,
+        status_file: Path | None = None,
+    ) -> None:
+        self.engine = engine
+        self.node = node
+        self.peer = peer
+        self.runner = runner
+        self.kv = kv
+        self.fence_agent = fence_agent
+        self.fence_params = dict(fence_params)
+        self.fence_delay = fence_delay
+        self.loss_timeout = loss_timeout
+        self.armed = not wait_for_all
+        self.status_file = status_file
+        self.me = engine.member.member_id
+        info = next((p for p in engine.peers.values() if p.name == peer), None)
+        if info is None:
+            raise HactlError(f"two-node: the store does not know the peer {peer!r}")
+        self.peer_info: PeerInfo = info
+        self.pid = info.id
+        self.state = ""
+        self.reason = ""
+        self.fenced = 0  # successful fencings by this guard (tests, status)
+        self._handoff = False
+        self._rng = random.Random()
+
+    # ------------------------------------------------------------------ status
+    def _set(self, state: str, reason: str = "") -> None:
+        if (state, reason) == (self.state, self.reason):
+            return
+        self.state, self.reason = state, reason
+        (log.warning if reason else log.info)(
+            "two-node: %s%s", state, f": {reason}" if reason else ""
+        )
+        if self.status_file is not None:
+            doc = {"state": state, "reason": reason, "peer": self.peer, "since": time.time()}
+            with contextlib.suppress(OSError):
+                tmp = self.status_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(doc) + "\n")
+                tmp.replace(self.status_file)
+
+    # ------------------------------------------------------------------ the loop
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        lost_since: float | None = None
+        while True:
+            await asyncio.sleep(POLL_S)
+            st = self.engine.node.status()
+            voters = set(st.conf_state.voters)
+            if voters == {self.me}:
+                lost_since = None
+                await self._alone(st.conf_state.learners)
+                continue
+            if voters != {self.me, self.pid}:
+                lost_since = None
+                self._set("not a voter of the pair (rejoining)")
+                continue
+            self._arm(st.role, st.lead, st.vote, st.term, st.commit)
+            if st.lead != 0:
+                lost_since = None
+                self._set("pair" if self.armed else "pair (not armed yet)")
+                if self._handoff and st.role == StateType.LEADER:
+                    await self._hand_off()
+                continue
+            if not self.armed:
+                self._set(
+                    "waiting for the peer",
+                    f"wait_for_all: {self.peer} has not been seen since this node started",
+                )
+                continue
+            now = loop.time()
+            if lost_since is None:
+                lost_since = now
+            if now - lost_since < self.loss_timeout:
+                continue
+            await self._fence_and_force()
+            lost_since = None
+
+    def _arm(self, role: StateType, lead: int, vote: int, term: int, commit: int) -> None:
+        if self.armed:
+            return
+        if role == StateType.LEADER:
+            self.armed = True
+        elif lead == self.pid and vote == self.pid:
+            self.armed = self.engine.node.log.zero_term(commit) == term
+        if self.armed:
+            log.info("two-node: armed (the pair works with this node as a voter)")
+
+    # ------------------------------------------------------------------ loss
+    async def _fence_and_force(self) -> None:
+        backoff = 1.0
+        while True:
+            if self.fence_delay > 0:
+                self._set("peer lost", f"fencing {self.peer} after a {self.fence_delay:g} s delay")
+                await asyncio.sleep(self.fence_delay)
+            if self.engine.node.status().lead != 0:
+                self._set("pair", "")
+                return  # the peer answered during the delay
+            self._set("fencing", f"{self.peer} is lost")
+            res = await self.fence()
+            if res.ok:
+                break
+            self._set(
+                "fencing failed",
+                f"{self.peer} is not fenced ({res.reason}); nothing moves; retry in {backoff:g} s",
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(MAX_BACKOFF_S, backoff * 2)
+            if self.engine.node.status().lead != 0:
+                self._set("pair", "")
+                return
+        proof = FenceProof((self.pid,), by=self.node, device=res.device, at=time.time())
+        force_config(self.engine.node, proof)
+        self.engine._wake.set()
+        self.fenced += 1
+        self._set("alone", f"{self.peer} fenced via {res.device}; this node continues alone")
+        asyncio.get_running_loop().create_task(self._record(res))
+
+    def _devices(self) -> tuple[list[fence_plan.Device], list[fence_plan.Topology]]:
+        """FencingDevices and topologies as last applied by this member (the store has no
+        quorum now: the local state is a committed prefix)."""
+        kv = self.engine.member.kv
+
+        def docs(kind: str) -> list[dict[str, Any]]:
+            start = keys.desired_kind(kind).encode()
+            resp = kv.range(RangeRequest(key=start, range_end=prefix_end(start)))
+            out = []
+            for item in sorted(resp.kvs, key=lambda k: k.key):
+                with contextlib.suppress(ValueError):
+                    out.append(dict(json.loads(item.value)))
+            return out
+
+        devices = []
+        for d in docs("FencingDevice"):
+            with contextlib.suppress(Exception):
+                devices.append(fence_plan.device_from_doc(d))
+        topologies = []
+        for d in docs("FencingTopology"):
+            with contextlib.suppress(Exception):
+                topologies.append(fence_plan.topology_from_doc(d))
+        if not devices and self.fence_agent:
+            devices = [fence_plan.config_device(self.fence_agent, self.fence_params)]
+        return devices, topologies
+
+    async def fence(self) -> FenceOutcome:
+        """Fence the peer with this node's runner: levels in order, all devices of a level."""
+        devices, topologies = self._devices()
+        plan = fence_plan.plan_fencing(self.peer, devices, topologies, {}, rng=self._rng)
+        if not plan.levels:
+            why = "; ".join(plan.problems) or "no fence device can fence it"
+            return FenceOutcome(False, reason=why)
+        failed = []
+        for level in plan.levels:
+            ok = True
+            for a in level:
+                act = Action(
+                    token=0,
+                    action_id=f"fence_{self.peer}_{a.level}_{a.device}",
+                    resource="",
+                    operation="off",
+                    agent=a.agent,
+                    timeout_ms=a.timeout_ms,
+                    params=dict(a.params),
+                    target=self.peer,
+                    coordinator=self.node,
+                )
+                log.info("two-node: fencing %s: level %d device %s", self.peer, a.level, a.device)
+                try:
+                    o = await self.runner.run(act)
+                except Exception as e:
+                    o = Outcome(rc=1, op_status=4, reason=str(e))
+                if o.rc != 0 or o.op_status != 0 or o.refused:
+                    failed.append(f"{a.device}: {o.reason or f'rc {o.rc}'}")
+                    ok = False
+                    break
+            if ok:
+                return FenceOutcome(True, device=",".join(a.device for a in level))
+        return FenceOutcome(False, reason="; ".join(failed))
+
+    async def _record(self, res: FenceOutcome) -> None:
+        """Write the fencing into the store once this member leads alone."""
+        rec = {
+            "at": time.time(),
+            "by": self.node,
+            "device": res.device,
+            "rc": 0,
+            "ok": True,
+            "reason": "fenced by the two-node guard (peer lost)",
+            "kind": "result",
+            "action": "off",
+        }
+        body = json.dumps(rec).encode()
+        for _ in range(60):
+            try:
+                live = await self.kv.get(keys.live(self.peer))
+                if live is not None and live.lease:
+                    with contextlib.suppress(StoreError):
+                        await self.kv.revoke(live.lease)  # also frees its election key
+                await self.kv.txn(
+                    [],
+                    [
+                        Put(keys.fencing_history(self.peer, int(time.time() * 1000)), body),
+                        Put(keys.fencing(self.peer), body),
+                        Delete(keys.observed_node(self.peer), prefix=True),
+                        Delete(keys.live(self.peer)),
+                        Delete(keys.node_attribute(self.peer, "fence-requested")),
+                    ],
+                )
+                return
+            except (StoreError, TimeoutError) as e:
+                log.warning("two-node: cannot record the fencing yet: %s", e)
+                await asyncio.sleep(0.5)
+
+    # ------------------------------------------------------------------ alone, rejoin
+    async def _alone(self, learners: tuple[int, ...]) -> None:
+        self._set("alone", self.reason if self.state == "alone" else "")
+        st = self.engine.node.status()
+        if st.role != StateType.LEADER:
+            return
+        try:
+            if self.pid not in learners:
+                cc = ConfChange(ConfChangeType.ADD_LEARNER, self.pid, self.peer_info.encode())
+                await self.engine._conf_change(cc)
+                log.info("two-node: %s re-added as a learner", self.peer)
+                return
+            pr = next((p for p in st.progress if p.id == self.pid), None)
+            if pr is None or not pr.recent_active or pr.match < self.engine.node.log.last_index():
+                return
+            await self.engine.member_promote(self.pid)
+            self._handoff = True
+            log.info("two-node: %s caught up and promoted to voter", self.peer)
+        except (HactlError, TimeoutError) as e:
+            log.debug("two-node: rejoin step not done yet: %s", e)
+            await asyncio.sleep(0.5)
+
+    async def _hand_off(self) -> None:
+        """Let the peer win an election with our vote: then both nodes are armed."""
+        st = self.engine.node.status()
+        pr = next((p for p in st.progress if p.id == self.pid), None)
+        if pr is None or not pr.recent_active or pr.match < self.engine.node.log.last_index():
+            return
+        try:
+            await self.engine.move_leader(self.pid)
+            self._handoff = False
+            log.info("two-node: leadership handed to %s; the pair is two_node again", self.peer)
+        except (HactlError, TimeoutError) as e:
+            log.debug("two-node: hand-off not done yet: %s", e)
