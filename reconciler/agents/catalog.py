@@ -353,10 +353,17 @@ def _check_value(agent: str, spec: ParamSpec, value: str, where: str) -> list[Pr
 _DEFAULT_CATALOG: AgentCatalog | None = None
 
 
+def extra_ocf_roots(value: str | None) -> tuple[Path, ...]:
+    """``HACTL_OCF_PATH``: more OCF roots (``ROOT/resource.d/PROVIDER/TYPE``), colon
+    separated, searched after the system's and before hactl's own agents."""
+    return tuple(Path(p) for p in (value or "").split(":") if p)
+
+
 def default_catalog() -> AgentCatalog:
     global _DEFAULT_CATALOG
     if _DEFAULT_CATALOG is None:
-        _DEFAULT_CATALOG = AgentCatalog()
+        extra = extra_ocf_roots(os.environ.get("HACTL_OCF_PATH"))
+        _DEFAULT_CATALOG = AgentCatalog(extra_ocf_roots=(*extra, PACKAGE_OCF_ROOT))
     return _DEFAULT_CATALOG
 
 
