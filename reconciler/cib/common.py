@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.base.errors import Problem, ValidationError
+from reconciler.cib.xmlread import refuse_dtd
 
 TRUE_WORDS = frozenset({"true", "on", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "off", "no", "n", "0"})
@@ -109,10 +109,6 @@ class Report:
         self.warnings.append(message)
 
 
-#: text fed to the XML parser at a time, so that status elements can be dropped as they end
-CHUNK = 1 << 20
-
-
 def _located(e: ET.ParseError, source: str) -> ValidationError:
     line, column = e.position
     return ValidationError(
@@ -120,52 +116,10 @@ def _located(e: ET.ParseError, source: str) -> ValidationError:
     )
 
 
-def _refuse_dtd(text: str, source: str) -> None:
-    if "<!DOCTYPE" in text[:4096] or "<!ENTITY" in text[:65536]:
-        raise ValidationError([Problem("DTDs and entities are not accepted in a CIB", file=source)])
-
-
 def parse_xml(text: str, source: str) -> ET.Element:
     """Parse CIB text; a clear located error instead of a traceback."""
-    _refuse_dtd(text, source)
+    refuse_dtd(text, source)
     try:
         return ET.fromstring(text)
     except ET.ParseError as e:
         raise _located(e, source) from None
-
-
-def parse_cib(
-    text: str, source: str, node_state: Callable[[ET.Element, ET.Element], bool]
-) -> ET.Element:
-    """Parse a CIB, handing each ``/cib/status/node_state`` to ``node_state(element, root)``
-    as soon as it ends. When that returns True the element is dropped from the tree, so a
-    status of hundreds of thousands of operation records is never held whole."""
-    _refuse_dtd(text, source)
-    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-    root: ET.Element | None = None
-    status: ET.Element | None = None  # the root's child being read, when it is <status>
-    depth = 0  # of the element that starts next
-    el: ET.Element
-    try:
-        for offset in range(0, len(text), CHUNK):
-            parser.feed(text[offset : offset + CHUNK])
-            for item in parser.read_events():
-                event, el = item  # type: ignore[misc,assignment]  # a (str, Element) pair
-                if event == "start":
-                    if depth == 0:
-                        root = el
-                    elif depth == 1:
-                        status = el if el.tag == "status" else None
-                    depth += 1
-                    continue
-                depth -= 1
-                if depth == 2 and status is not None and el.tag == "node_state":
-                    assert root is not None
-                    if node_state(el, root):
-                        status.remove(el)
-        parser.close()
-    except ET.ParseError as e:
-        raise _located(e, source) from None
-    if root is None:
-        raise ValidationError([Problem("no XML element in the file", file=source)])
-    return root

@@ -8,17 +8,23 @@ unclean is kept, since fencing lines in a Transition Summary quote it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.base import score as scores
 from reconciler.cib.common import Report, nvpairs, truthy
+from reconciler.cib.xmlread import LrmResource
 from reconciler.model.status import (
     Failcount,
+    NodeHistory,
     NodeState,
     ObservedNode,
     ObservedStatus,
     OperationRecord,
+    OpRecord,
     ResourceHistory,
+    op_record,
+    split_agent,
 )
 
 _NODE_STATE_ATTRS = {
@@ -129,10 +135,9 @@ def _nonneg_fast(value: str | None, high: int = 1 << 62) -> int | None:
     return _nonneg(value, high)
 
 
-def operation(op: ET.Element) -> OperationRecord:
-    """One ``lrm_rsc_op``. Values are checked here, so the record is built unvalidated:
-    a converged 64-node cluster has hundreds of thousands of them."""
-    attrs = op.attrib
+def operation(attrs: Mapping[str, str]) -> OperationRecord:
+    """One ``lrm_rsc_op`` (its attributes). Values are checked here, so the record is built
+    unvalidated: a converged 64-node cluster has hundreds of thousands of them."""
     get = attrs.get
     name = get("operation")
     if not name:
@@ -176,14 +181,53 @@ def operation(op: ET.Element) -> OperationRecord:
     return obj
 
 
+def light_operation(resource: str, attrs: Mapping[str, str]) -> OpRecord:
+    """One ``lrm_rsc_op`` straight into the scheduler's record: what
+    ``op_record(resource, operation(attrs))`` gives, without the model in between."""
+    get = attrs.get
+    name = get("operation")
+    if not name:
+        return op_record(resource, operation(attrs))  # the model names what is wrong
+    key = get("transition-key")
+    parts = key.split(":", 3) if key else ()
+    status_text = get("op-status")
+    status = _SMALL.get(status_text) if status_text is not None else 0
+    if status is None:
+        status = _int(status_text)
+        status = status if status is not None and -1 <= status <= 9 else 0
+    elif status > 9:
+        status = 0
+    call_text = get("call-id")
+    call_id = _SMALL.get(call_text) if call_text is not None else 0
+    if call_id is None:
+        call_id = _int(call_text) or 0
+    interval = _nonneg_fast(get("interval")) or 0
+    expected = _nonneg_fast(parts[2], 255) if len(parts) >= 3 else None
+    if expected is None:
+        expected = 7 if (name == "monitor" and interval == 0) else 0
+    changed = _nonneg(get("last-rc-change"))
+    return OpRecord(
+        name,
+        interval,
+        _nonneg_fast(get("rc-code"), 255) or 0,
+        call_id,
+        status,
+        expected,
+        changed if changed is not None else _nonneg(get("last-run")),
+        get("exit-reason") or "",
+        get("id") or f"{resource}_{name}_{interval}",
+        get("op-digest"),
+    )
+
+
 def _history(
-    name: str, agent: str | None, container: str | None, lr: ET.Element
+    name: str, agent: str | None, container: str | None, ops: list[dict[str, str]]
 ) -> ResourceHistory:
     fields = {
         "name": name,
         "agent": agent,
         "container": container,
-        "operations": tuple([operation(o) for o in lr.findall("lrm_rsc_op")]),
+        "operations": tuple([operation(o) for o in ops]),
     }
     if not name:
         return ResourceHistory.model_validate(fields)  # the model names what is wrong
@@ -227,21 +271,42 @@ def failcounts(transient: dict[str, str], report: Report, where: str) -> list[Fa
 
 
 class StatusReader:
-    """Turns ``node_state`` elements into ObservedNodes, one at a time (they can be huge)."""
+    """Turns ``node_state`` elements into ObservedNodes, one at a time (they can be huge).
 
-    def __init__(self, conf: ET.Element | None, stonith: bool, report: Report) -> None:
+    ``light``: the operation history goes straight into the scheduler's records
+    (:attr:`history`), and the nodes carry none (``resources`` empty): what planning a
+    CIB needs, at a fraction of the cost. Otherwise each node carries its history as
+    the status model's records (for the status file).
+    """
+
+    def __init__(
+        self, conf: ET.Element | None, stonith: bool, report: Report, *, light: bool = False
+    ) -> None:
         self.stonith = stonith
         self.report = report
+        self.light = light
         self.ids: dict[str, str] = {}
         nodes_el = conf.find("nodes") if conf is not None else None
         for n in nodes_el.findall("node") if nodes_el is not None else []:
             self.ids[n.get("id", "")] = n.get("uname") or n.get("id") or ""
         self.by_name = {name: nid for nid, name in self.ids.items()}
         self.nodes: list[ObservedNode] = []
-        #: (class, provider, type) -> "class:provider:type", joined once per agent
-        self.agents: dict[tuple[str, str | None, str | None], str | None] = {}
+        self.history: list[NodeHistory] = []
+        #: (class, provider, type) -> "class:provider:type" and its parts, once per agent
+        self.agents: dict[
+            tuple[str, str | None, str | None], tuple[str | None, tuple[str, str | None, str]]
+        ] = {}
 
-    def add(self, ns: ET.Element) -> None:
+    def _agent(self, attrs: Mapping[str, str]) -> tuple[str | None, tuple[str, str | None, str]]:
+        get = attrs.get
+        spelled = (get("class", ""), get("provider"), get("type"))
+        known = self.agents.get(spelled)
+        if known is None:
+            agent = ":".join(p for p in spelled if p) or None
+            known = self.agents[spelled] = (agent, split_agent(agent))
+        return known
+
+    def add(self, ns: ET.Element, lrm: list[LrmResource]) -> None:
         name = ns.get("uname") or self.ids.get(ns.get("id", ""), "")
         where = f"node_state {name or ns.get('id', '?')}"
         if truthy(ns.get("remote_node")):
@@ -256,18 +321,13 @@ class StatusReader:
             for k, v in sorted(transient.items())
             if not k.startswith(("fail-count-", "last-failure-"))
         }
-        histories = []
-        lrm = ns.find("lrm")
-        lrs = lrm.find("lrm_resources") if lrm is not None else None
-        agents = self.agents
-        for lr in lrs.findall("lrm_resource") if lrs is not None else ():
-            get = lr.get
-            spelled = (get("class", ""), get("provider"), get("type"))
-            agent = agents.get(spelled, "")
-            if agent == "":
-                agent = ":".join(p for p in spelled if p) or None
-                agents[spelled] = agent
-            histories.append(_history(get("id", ""), agent, get("container"), lr))
+        histories: tuple[ResourceHistory, ...] = ()
+        light = self.light and self._light(name, lrm)
+        if not light:
+            histories = tuple(
+                _history(attrs.get("id", ""), self._agent(attrs)[0], attrs.get("container"), ops)
+                for attrs, ops in lrm
+            )
         self.nodes.append(
             ObservedNode(
                 name=name,
@@ -277,9 +337,26 @@ class StatusReader:
                 reason=reason,
                 attributes=attributes,
                 failcounts=tuple(failcounts(transient, self.report, where)),
-                resources=tuple(histories),
+                resources=histories,
             )
         )
+
+    def _light(self, node: str, lrm: list[LrmResource]) -> bool:
+        """Read the node's history into :attr:`history`; False (nothing read) when a record
+        is invalid or a resource is listed twice: the model then says what is wrong."""
+        names = [attrs.get("id", "") for attrs, _ in lrm]
+        if not all(names) or len(set(names)) != len(names):
+            return False
+        out = []
+        for attrs, ops in lrm:
+            rsc = attrs["id"]
+            _, (cls, provider, type_) = self._agent(attrs)
+            records = tuple([light_operation(rsc, o) for o in ops])
+            out.append(
+                NodeHistory(rsc, node, cls, type_, provider, records, attrs.get("container"))
+            )
+        self.history.extend(out)
+        return True
 
     def result(self, root: ET.Element) -> ObservedStatus:
         dc = root.get("dc-uuid")

@@ -5,6 +5,8 @@ Pure: the caller reads the file. Usage::
     result = import_cib(text, "cib.xml")
     result.manifests      # ManifestSet (every object checked on its own)
     result.status         # ObservedStatus
+    result.history        # with light=True: the operation history as the scheduler's
+                          # records (the nodes in ``status`` then carry none)
     result.warnings       # what was not carried over, each by name
     result.problems       # cross-object problems of the imported set (empty when it loads)
 """
@@ -17,12 +19,13 @@ from dataclasses import dataclass
 import pydantic
 
 from reconciler.base.errors import Problem, ValidationError
-from reconciler.cib.common import Report, nvpairs, parse_cib, truthy
+from reconciler.cib.common import Report, nvpairs, truthy
 from reconciler.cib.import_config import ConfigReader
 from reconciler.cib.import_status import StatusReader
+from reconciler.cib.xmlread import LrmResource, parse_cib
 from reconciler.model import KINDS, ManifestSet, validate_set
 from reconciler.model.base import Manifest
-from reconciler.model.status import ObservedStatus
+from reconciler.model.status import NodeHistory, ObservedStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class CibImport:
     status: ObservedStatus
     warnings: tuple[str, ...]
     problems: tuple[Problem, ...]
+    history: tuple[NodeHistory, ...] | None = None
 
 
 def _describe(err: pydantic.ValidationError) -> str:
@@ -41,21 +45,26 @@ def _describe(err: pydantic.ValidationError) -> str:
     return "; ".join(parts)
 
 
-def import_cib(text: str, source: str = "<cib>") -> CibImport:
-    """Translate a whole CIB. Raises ValidationError only when the XML is not a CIB."""
+def import_cib(text: str | bytes, source: str = "<cib>", *, light: bool = False) -> CibImport:
+    """Translate a whole CIB. Raises ValidationError only when the XML is not a CIB.
+
+    ``light``: read the operation history straight into the scheduler's records
+    (``history``) instead of into the status (for planning a large CIB; see StatusReader).
+    """
     report = Report()
     readers: list[StatusReader] = []
 
-    def on_node_state(ns: ET.Element, cib: ET.Element) -> bool:
+    def on_node_state(ns: ET.Element, cib: ET.Element, lrm: list[LrmResource]) -> bool:
         conf = cib.find("configuration")
         if conf is None:
             return False  # the configuration comes later: read this one at the end
         if not readers:
-            readers.append(StatusReader(conf, _stonith(conf), report))
-        readers[0].add(ns)
+            readers.append(StatusReader(conf, _stonith(conf), report, light=light))
+        readers[0].add(ns, lrm)
         return True
 
-    root = parse_cib(text, source, on_node_state)
+    parsed = parse_cib(text, source, on_node_state)
+    root = parsed.root
     if root.tag != "cib":
         raise ValidationError([Problem(f"root element is <{root.tag}>, not <cib>", file=source)])
     conf = root.find("configuration")
@@ -77,13 +86,13 @@ def import_cib(text: str, source: str = "<cib>") -> CibImport:
             name = doc["metadata"]["name"]
             report.unsupported(f"{doc['kind']} {name}", "the object", _describe(e))
     if not readers:
-        readers.append(StatusReader(conf, _stonith(conf), report))
-    status_el = root.find("status")
-    for ns in status_el.findall("node_state") if status_el is not None else []:
-        readers[0].add(ns)  # only those read before the configuration was complete
+        readers.append(StatusReader(conf, _stonith(conf), report, light=light))
+    for ns, lrm in parsed.pending:
+        readers[0].add(ns, lrm)  # only those read before the configuration was complete
     status = readers[0].result(root)
     mset, problems = _consistent(objects, report)
-    return CibImport(mset, status, tuple(report.warnings), problems)
+    history = tuple(readers[0].history) if light else None
+    return CibImport(mset, status, tuple(report.warnings), problems, history)
 
 
 def _stonith(conf: ET.Element) -> bool:

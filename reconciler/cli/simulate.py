@@ -28,6 +28,7 @@ from reconciler.cli.main import EXIT_FAILED, EXIT_USAGE
 from reconciler.model import ManifestSet
 from reconciler.model.status import (
     Failcount,
+    NodeHistory,
     NodeState,
     ObservedNode,
     ObservedStatus,
@@ -257,35 +258,47 @@ def _fail(problems: list[Problem] | tuple[Problem, ...]) -> None:
     sys.exit(EXIT_FAILED)
 
 
-def _read(path: str, limit: int) -> str:
+def _read_bytes(path: str, limit: int) -> bytes:
     p = Path(path)
     try:
         if p.stat().st_size > limit:
             _fail([Problem(f"larger than {limit // 1_048_576} MiB", file=path)])
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        _fail([Problem(f"cannot read: {getattr(e, 'strerror', None) or e}", file=path)])
+        return p.read_bytes()
+    except OSError as e:
+        _fail([Problem(f"cannot read: {e.strerror or e}", file=path)])
+    raise AssertionError  # unreachable
+
+
+def _read(path: str, limit: int) -> str:
+    try:
+        return _read_bytes(path, limit).decode("utf-8")
+    except UnicodeDecodeError as e:
+        _fail([Problem(f"cannot read: {e}", file=path)])
     raise AssertionError  # unreachable
 
 
 def load_inputs(
-    paths: tuple[str, ...], status_path: str | None, cib: str | None
-) -> tuple[ManifestSet, ObservedStatus, list[str]]:
-    """Manifests + status from files, or both from a CIB; warnings of the import."""
+    paths: tuple[str, ...], status_path: str | None, cib: str | None, *, light: bool = False
+) -> tuple[ManifestSet, ObservedStatus, tuple[NodeHistory, ...] | None, list[str]]:
+    """Manifests + status from files, or both from a CIB; warnings of the import.
+
+    ``light`` (a CIB only): its operation history comes back as the scheduler's records,
+    and the status's nodes carry none (see ``import_cib``)."""
     from reconciler.model import load_paths
     from reconciler.model.status import all_online, load_status_text
 
     if cib is not None:
         from reconciler.cib.importer import import_cib
 
-        result = import_cib(_read(cib, MAX_CIB_BYTES), cib)
+        result = import_cib(_read_bytes(cib, MAX_CIB_BYTES), cib, light=light)
         if result.problems:
             _fail(result.problems)
-        return result.manifests, result.status, list(result.warnings)
+        return result.manifests, result.status, result.history, list(result.warnings)
     mset = load_paths(list(paths))
     if status_path is None:
-        return mset, all_online(list(mset.nodes)), []
-    return mset, load_status_text(_read(status_path, MAX_CIB_BYTES), status_path), []
+        return mset, all_online(list(mset.nodes)), None, []
+    status = load_status_text(_read(status_path, MAX_CIB_BYTES), status_path)
+    return mset, status, None, []
 
 
 @click.command("simulate")
@@ -350,7 +363,10 @@ def simulate(
             click.echo("Error: --status goes with -f; a CIB carries its own status", err=True)
             sys.exit(EXIT_USAGE)
         try:
-            mset, status, warnings = load_inputs(paths, status_path, cib)
+            # --op-fail edits the status's histories: only then are they read into it
+            mset, status, history, warnings = load_inputs(
+                paths, status_path, cib, light=not op_fail
+            )
         except ValidationError as e:
             _fail(e.problems)
         from reconciler.system.clock import SystemClock
@@ -369,8 +385,8 @@ def simulate(
         from reconciler.scheduler.plan import plan as make_plan
         from reconciler.scheduler.summary import render
 
-        scheduler_input = from_model(mset, status)
-        del status  # the scheduler's copy is all that is needed now: a lower peak
+        scheduler_input = from_model(mset, status, history)
+        del status, history  # the scheduler's copy is all that is needed now: a lower peak
         result = make_plan(scheduler_input, at)
         if fmt == "pacemaker":
             body = render(result)

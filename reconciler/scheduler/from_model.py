@@ -13,9 +13,6 @@ of its documents (member Resource, Group or Clone) in the set.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -45,8 +42,14 @@ from reconciler.model.pacemaker_meta import (
     primitive_meta,
 )
 from reconciler.model.resources import Operation as MOperation
+from reconciler.model.status import (
+    NodeHistory,
+    ObservedStatus,
+    OperationRecord,
+    op_record,
+    split_agent,
+)
 from reconciler.model.status import NodeState as ObservedState
-from reconciler.model.status import ObservedStatus, OperationRecord
 from reconciler.scheduler import input as si
 
 
@@ -384,73 +387,19 @@ def fencing_levels(mset: ManifestSet) -> tuple[si.FencingLevel, ...]:
 # -------------------------------------------------------------------------- observed
 
 
-_AGENT = re.compile(r"^(?P<cls>[^:]+)(?::(?P<provider>[^:]+))?:(?P<type>.+)$")
-
-
-@functools.lru_cache(maxsize=1024)
-def _agent(text: str | None) -> tuple[str, str | None, str]:
-    if not text:
-        return "", None, ""
-    m = _AGENT.match(text)
-    if m is None:
-        return text, None, ""
-    if m.group("cls") != "ocf" and m.group("provider") is not None:
-        return m.group("cls"), None, f"{m.group('provider')}:{m.group('type')}"
-    return m.group("cls"), m.group("provider"), m.group("type")
-
-
-#: si.OpRecord's fields in order: records are built positionally (twice as fast as by
-#: keyword, and a converged cluster has hundreds of thousands of them)
-_OP_RECORD_FIELDS = (
-    "operation",
-    "interval_ms",
-    "rc",
-    "call_id",
-    "status",
-    "expected_rc",
-    "last_rc_change",
-    "exit_reason",
-    "id",
-    "op_digest",
-)
-#: the same for si.ResourceHistory
-_HISTORY_FIELDS = ("resource", "node", "cls", "type", "provider", "operations", "container")
-for _cls, _fields in ((si.OpRecord, _OP_RECORD_FIELDS), (si.ResourceHistory, _HISTORY_FIELDS)):
-    if tuple(f.name for f in dataclasses.fields(_cls)) != _fields:
-        raise ImportError(f"scheduler.input.{_cls.__name__}'s fields changed: update from_model")
-
-
 def _op_records(name: str, operations: tuple[OperationRecord, ...]) -> tuple[si.OpRecord, ...]:
-    record = si.OpRecord
-    out = []
-    for op in operations:
-        task = op.operation
-        interval = op.interval_ms
-        expected = op.expected_rc
-        if expected is None:
-            expected = 7 if (task == "monitor" and interval == 0) else 0  # op.target_rc
-        changed = op.last_rc_change
-        out.append(
-            record(
-                task,
-                interval,
-                op.rc,
-                op.call_id,
-                op.op_status,
-                expected,
-                changed if changed is not None else op.last_run,
-                op.exit_reason or "",
-                op.id or f"{name}_{task}_{interval}",
-                op.digest,
-            )
-        )
-    return tuple(out)
+    return tuple([op_record(name, op) for op in operations])
 
 
-def observed(status: ObservedStatus | None) -> si.Observed:
+def observed(
+    status: ObservedStatus | None, history: tuple[NodeHistory, ...] | None = None
+) -> si.Observed:
+    """The scheduler's view of the status. ``history``: the operation history already read
+    into the scheduler's records (from a CIB); the nodes' own ``resources`` are then not
+    looked at."""
     if status is None:
         return si.Observed()
-    states, history, counts = [], [], []
+    states, records, counts = [], [], []
     for node in status.nodes:
         attrs = dict(node.attributes)
         for fc in node.failcounts:
@@ -483,22 +432,38 @@ def observed(status: ObservedStatus | None) -> si.Observed:
                 transient_attributes=_freeze(attrs),
             )
         )
-        record = si.ResourceHistory
+        if history is not None:
+            continue
         for h in node.resources:
-            cls, provider, type_ = _agent(h.agent)
+            cls, provider, type_ = split_agent(h.agent)
             ops = _op_records(h.name, h.operations)
-            history.append(record(h.name, node.name, cls, type_, provider, ops, h.container))
+            records.append(
+                si.ResourceHistory(
+                    resource=h.name,
+                    node=node.name,
+                    cls=cls,
+                    type=type_,
+                    provider=provider,
+                    operations=ops,
+                    container=h.container,
+                )
+            )
     return si.Observed(
         nodes=tuple(states),
-        history=tuple(history),
+        history=history if history is not None else tuple(records),
         failcounts=tuple(counts),
         have_quorum=status.have_quorum,
         dc=status.dc_node,
     )
 
 
-def from_model(mset: ManifestSet, status: ObservedStatus | None = None) -> si.SchedulerInput:
-    """The scheduler's input for these manifests and this observed status."""
+def from_model(
+    mset: ManifestSet,
+    status: ObservedStatus | None = None,
+    history: tuple[NodeHistory, ...] | None = None,
+) -> si.SchedulerInput:
+    """The scheduler's input for these manifests and this observed status (``history``: its
+    operation history read straight into the scheduler's records, see ``observed``)."""
     return si.SchedulerInput(
         options=options(mset.cluster),
         nodes=nodes(mset, status),
@@ -507,5 +472,5 @@ def from_model(mset: ManifestSet, status: ObservedStatus | None = None) -> si.Sc
         colocations=colocations(mset),
         orders=orders(mset),
         fencing_levels=fencing_levels(mset),
-        observed=observed(status),
+        observed=observed(status, history),
     )

@@ -58,6 +58,9 @@ Change log
 * v1.1: mapping defaults via default_factory (v1 failed at import time).
 * v1.2: ``NodeState.unclean_reason`` (additive; ``#unclean-reason`` still read).
 * v1.3: ``Primitive.params_digest`` (additive, optional).
+* v1.4: :class:`OpRecord` and :class:`ResourceHistory` are defined in
+  ``reconciler.model.status`` (``OpRecord``, ``NodeHistory``) and re-exported here
+  unchanged, so that a CIB's status is read straight into them.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from reconciler.base.score import Score
+from reconciler.model import status as _status
+
+#: the history records, defined with the observed status (see the v1.4 change above)
+OpRecord = _status.OpRecord
+ResourceHistory = _status.NodeHistory
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
 EMPTY_INT: Mapping[str, int] = MappingProxyType({})
@@ -359,44 +367,6 @@ class FencingLevel:
 
 
 # ---------------------------------------------------------------------- observed
-
-
-@dataclass(frozen=True, slots=True)
-class OpRecord:
-    """One ``lrm_rsc_op``: an operation result of a resource on a node.
-
-    ``rc``: OCF exit code (0 ok, 7 not running, 8 running promoted, 9 failed
-    promoted, 1-6 errors...). ``status``: execution status (``op-status``;
-    0 done, 1 cancelled, 2 timed out, 3 not supported, 4 error, 5 not
-    installed, 6 invalid, 7 pending...). ``expected_rc``: target rc from the
-    transition key. ``call_id`` orders records (-1: pending).
-    ``id``: the lrm_rsc_op id (``rsc_last_0``, ``rsc_last_failure_0``,
-    ``rsc_monitor_10000``...).
-    """
-
-    operation: str
-    interval_ms: int
-    rc: int
-    call_id: int
-    status: int = 0
-    expected_rc: int = 0
-    last_rc_change: int | None = None
-    exit_reason: str = ""
-    id: str = ""
-    op_digest: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceHistory:
-    """``<lrm_resource id= class= provider= type=>`` on one node with its operations."""
-
-    resource: str
-    node: str
-    cls: str
-    type: str
-    provider: str | None = None
-    operations: tuple[OpRecord, ...] = ()
-    container: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,12 @@ def test_both_paths_decide_the_same(name: str) -> None:
     ours = _lines(
         render(plan(from_model(result.manifests, result.status), result.status.now or DEFAULT_NOW))
     )
+    # simulate --cib reads the history straight into the scheduler's records: the same input
+    light = import_cib(path.read_bytes(), path.name, light=True)
+    assert light.history is not None and all(not n.resources for n in light.status.nodes)
+    assert from_model(light.manifests, light.status, light.history) == from_model(
+        result.manifests, result.status
+    )
     if name in KNOWN:
         assert ours != reference, f"{name} now agrees: remove it from KNOWN"
         assert result.warnings, f"{name} differs but the import reported nothing"
