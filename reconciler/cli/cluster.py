@@ -190,7 +190,10 @@ def init(  # noqa: PLR0917 (a click command's options)
         else:
             store = {
                 "backend": "builtin",
-                "endpoints": [f"{h}:2379" for _, h in pairs],
+                # with TLS, the node's own member only: the store client checks each
+                # member's certificate against one name, which a list of hosts does not
+                # have (the member forwards to the leader, so nothing is lost)
+                "endpoints": [f"{host}:2379"] if tls else [f"{h}:2379" for _, h in pairs],
                 "member": {"client": f"{host}:2379", "peer": f"{host}:2380"},
                 "members": {n: f"{h}:2380" for n, h in pairs},
                 "memberClients": {n: f"{h}:2379" for n, h in pairs},
