@@ -1,0 +1,153 @@
+"""A plain two-node cluster (no witness): two_node + wait_for_all with mandatory fencing.
+
+Real hacd processes with the builtin store (two voters), real agents and the local fence
+agent (``hactl cluster up --two-node``; fencing node1 is delayed). Each node is lost in
+turn the way a power cut loses it (hacd, its store member and everything its agents
+started, killed at once). The survivor cannot commit with one voter of two: its two-node
+guard fences the lost node, forces its store member to a single voter, and the
+coordinator there recovers the resource. The killed node restarts with its old data,
+cannot form a cluster of its own, and is re-added (learner, then voter): two_node again.
+The active-twice checker samples every node's ground truth throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.daemon import localcluster
+from reconciler.testing.active_checker import ActiveChecker
+from reconciler.testing.livecluster import LiveCluster
+
+BASE_PORT = 25700
+RSC = "tn-rsc"
+DELAY = 2.0  # fencing node1 waits this long (node1 wins a split)
+
+
+def manifests() -> str:
+    return f"""apiVersion: hactl.io/v1
+kind: Resource
+metadata: {{name: {RSC}}}
+spec:
+  agent: ocf:pacemaker:Dummy
+  stickiness: 100
+  operations:
+    - {{name: monitor, interval: 1s}}
+---
+apiVersion: hactl.io/v1
+kind: Location
+metadata: {{name: {RSC}-pref}}
+spec: {{resource: {RSC}, node: node2, score: 50}}
+"""
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveCluster]:
+    if not Path("/usr/lib/ocf/resource.d/pacemaker/Dummy").exists():
+        pytest.skip("pacemaker-resource-agents (ocf:pacemaker:Dummy) is not installed")
+    if shutil.which("python3") is None:
+        pytest.skip("no python3 for the local fence agent")
+    c = LiveCluster(tmp_path, BASE_PORT, nodes=2, backend="builtin")
+    c.lay = localcluster.up(tmp_path, 2, BASE_PORT, "builtin", two_node=True, fence_delay=DELAY)
+    try:
+        localcluster.wait_ready(c.lay, 60)
+        yield c
+    finally:
+        c.down()
+
+
+def guard_state(c: LiveCluster, node: str) -> dict[str, Any]:
+    assert c.lay is not None
+    try:
+        return dict(json.loads((c.lay.state_dir / node / "two-node.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_view(c: LiveCluster, pred: Any, what: str, timeout: float) -> dict[str, Any]:
+    """Poll the view; right after a power cut a node may briefly fail to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return c.wait(pred, what, max(0.1, deadline - time.monotonic()))
+        except AssertionError as e:
+            if "no hacd answered" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_for(pred: Any, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def lose(c: LiveCluster, victim: str, survivor: str) -> float:
+    """Power-cut ``victim``; the resource must come back on ``survivor``; seconds taken."""
+    assert c.lay is not None
+    cut = time.monotonic()
+    localcluster.kill_node_processes(c.lay, victim)
+    wait_view(
+        c,
+        lambda v: c.where(v, RSC) == [survivor] and v["coordinator"].get("converged"),
+        f"{RSC} recovered on {survivor}",
+        timeout=40,
+    )
+    took = time.monotonic() - cut
+    assert (c.lay.state_dir / victim / "off").exists(), f"{victim} was not fenced"
+    st = guard_state(c, survivor)
+    assert st.get("state") in ("alone", "pair"), st
+    out = c.hactl("fence", "history", victim).stdout
+    assert f"FENCED by {survivor}" in out, out
+    return took
+
+
+def rejoin(c: LiveCluster, node: str) -> None:
+    assert c.lay is not None
+    localcluster.start_node(c.lay, node)
+    wait_view(
+        c,
+        lambda v: (
+            [n["state"] for n in v["nodes"]] == ["online", "online"]
+            and v["coordinator"].get("converged")
+        ),
+        f"{node} rejoins",
+        timeout=40,
+    )
+    wait_for(
+        lambda: all(guard_state(c, n).get("state") == "pair" for n in ("node1", "node2")),
+        "both guards report the pair again (two voters)",
+        30,
+    )
+
+
+def test_two_nodes_survive_either_loss_and_rejoin(live: LiveCluster) -> None:
+    assert live.lay is not None
+    live.apply(manifests(), "--wait")
+    assert live.wait_on(RSC, timeout=30) == ["node2"]
+    checker = ActiveChecker(live.lay.state_dir, live.nodes).start()
+    live.checker = checker
+    try:
+        first = lose(live, "node2", "node1")  # node1 fences at once
+        rejoin(live, "node2")
+        assert live.wait_on(RSC, timeout=20) == ["node1"]  # stickiness: it stays
+        second = lose(live, "node1", "node2")  # fencing node1 waits DELAY first
+    finally:
+        checker.stop()
+        live.checker = None
+    checker.check()
+    assert checker.samples > 0
+    assert second > DELAY, f"node1 was fenced {second:.2f} s after the cut: its delay was skipped"
+    print(
+        f"\ntwo-node: node2 lost -> {RSC} on node1 in {first:.2f} s; node2 rejoined; "
+        f"node1 lost -> on node2 in {second:.2f} s (fence delay {DELAY:g} s); "
+        f"{checker.samples} checker samples"
+    )
