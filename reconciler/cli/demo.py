@@ -184,12 +184,18 @@ def watch_recovery(
         if step not in steps:
             steps[step] = (time.monotonic() - t_kill, what)
 
-    deadline = t_kill + timeout
-    while time.monotonic() < deadline:
-        if was_leader and "store" not in steps:
+    def follow_store() -> None:  # its own thread: reading the view blocks without a leader
+        while time.monotonic() < deadline and "started" not in steps:
             leader = store_leader(lay, skip=victim)
             if leader is not None:
                 seen("store", f"the store elected a new leader ({leader})")
+                return
+            time.sleep(0.05)
+
+    deadline = t_kill + timeout
+    if was_leader:
+        threading.Thread(target=follow_store, daemon=True).start()
+    while time.monotonic() < deadline:
         try:
             v = view(servers)
         except click.ClickException:
@@ -206,7 +212,7 @@ def watch_recovery(
         if web_node(v) not in (None, victim):
             seen("started", f"the service started on {web_node(v)}")
             if v["coordinator"]["converged"]:
-                return v, sorted(steps.values())
+                return v, sorted(dict(steps).values())
         time.sleep(0.1)
     raise click.ClickException("the cluster did not recover in time; see `hactl status`")
 
