@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from reconciler.base.errors import HactlError
 from reconciler.cli.status import render
 from reconciler.daemon import localcluster
 from reconciler.transport.hactl_api import ApiClient
@@ -232,7 +233,11 @@ def demo(keep: bool, pace: float) -> None:
 
     say("Starting a local cluster: 3 hacd processes on 127.0.0.1, the builtin store inside them")
     lay = localcluster.up(DEMO_DIR, 3, BASE_PORT, "builtin")
-    localcluster.wait_ready(lay, 60)
+    try:
+        localcluster.wait_ready(lay, 60)
+    except HactlError as e:
+        localcluster.down(DEMO_DIR)
+        raise click.ClickException(f"{e}; see {DEMO_DIR}/node*/hacd.log") from None
     servers = [lay.api(i) for i in range(3)]
     click.echo(
         f"  nodes {', '.join(lay.nodes)}; API on {', '.join(servers)}; "
