@@ -357,8 +357,8 @@ def demo(keep: bool, pace: float) -> None:
         click.echo(render(v))
         say("What happened (hactl events):")
         for ev in v["events"][-12:]:
-            at = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
-            click.echo(f"  {at}  {ev['message']}")
+            hms = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
+            click.echo(f"  {hms}  {ev['message']}")
         click.echo(f"\n  HTTP requests answered: {poller.ok}, unanswered: {poller.failed}")
     finally:
         if poller is not None:
