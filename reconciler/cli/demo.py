@@ -204,12 +204,14 @@ def watch_recovery(
             continue
         state = {n["name"]: n["state"] for n in v["nodes"]}
         if state.get(victim) != "online":
-            seen("lease", f"{victim}'s liveness lease expired ({state.get(victim)})")
+            seen("lost", f"{victim} seen lost: {state.get(victim)}")
         coord = v["coordinator"]["node"]
         if was_coordinator and coord not in (None, victim):
             seen("coord", f"{coord} became the coordinator (token {v['coordinator']['token']})")
-        if any(h.get("node") == victim and h.get("ok") for h in v.get("fencingHistory", [])):
-            seen("fenced", f"{victim} fenced")
+        done = [h for h in v.get("fencingHistory", []) if h.get("node") == victim and h.get("ok")]
+        if done:
+            cause = f" ({done[-1]['cause']})" if done[-1].get("cause") else ""
+            seen("fenced", f"{victim} fenced{cause}")
         if web_node(v) not in (None, victim):
             seen("started", f"the service started on {web_node(v)}")
             if v["coordinator"]["converged"]:
@@ -328,9 +330,7 @@ def demo(keep: bool, pace: float) -> None:
         time.sleep(0.3)
         fenced = [h for h in v.get("fencingHistory", []) if h.get("node") == victim]
         how = f"fenced by {fenced[-1]['by']} ({fenced[-1]['device']})" if fenced else "fenced"
-        click.echo(
-            f"  {victim}'s lease expired; it was {how}; the service runs on {web_node(v)} again"
-        )
+        click.echo(f"  {victim} was lost and {how}; the service runs on {web_node(v)} again")
         for at, what in steps:
             click.echo(f"    +{at:5.2f}s  {what}")
         click.echo(
