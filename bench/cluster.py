@@ -93,9 +93,25 @@ async def apply_to_started(servers: list[str], n: int) -> list[float]:
     return times
 
 
-def bench_live(n: int, keep: str | None = None) -> dict[str, float]:
+def debug_configs(d: Path) -> None:
+    """Write the local cluster's configs with ``logLevel: DEBUG`` (timings in hacd.log)."""
+    import yaml
+
+    lay = localcluster.layout(d, 3, BASE_PORT, "etcd")
+    localcluster.write_configs(lay)
+    localcluster.save_layout(lay)
+    for n in lay.nodes:
+        path = lay.config_path(n)
+        cfg = yaml.safe_load(path.read_text())
+        cfg["logLevel"] = "DEBUG"
+        path.write_text(yaml.safe_dump(cfg))
+
+
+def bench_live(n: int, keep: str | None = None, debug: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hactl-bench-cluster-") as tmp:
         d = keep or tmp
+        if debug:
+            debug_configs(Path(d))
         lay = localcluster.up(Path(d), 3, BASE_PORT, "etcd")
         try:
             localcluster.wait_ready(lay, 60)
@@ -228,8 +244,9 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--keep", help="run the live cluster in this directory and keep its logs")
+    ap.add_argument("--debug-log", action="store_true", help="hacd logs at DEBUG (timings)")
     args = ap.parse_args()
-    live = None if args.no_live else bench_live(args.applies, args.keep)
+    live = None if args.no_live else bench_live(args.applies, args.keep, args.debug_log)
     if live:
         print(
             f"apply -> started: p50 {live['p50_ms']:.1f} ms, p90 {live['p90_ms']:.1f} ms, max {live['max_ms']:.1f} ms"

@@ -89,6 +89,8 @@ class NodeAgent:
         self._on_lease_lost = on_lease_lost
         self.lease_ok = asyncio.Event()
         self._params: dict[str, dict[str, str]] = {}
+        # history key -> (mod revision, history) as this agent last wrote it
+        self._histories: dict[str, tuple[int, ResourceHistory]] = {}
         # what this process knows runs here (for noQuorumPolicy without the store):
         # resource -> (agent, params), in start order; and the promoted ones
         self._active: dict[str, tuple[str, dict[str, str]]] = {}
@@ -110,6 +112,7 @@ class NodeAgent:
         if old:  # a previous lease may still hold the election key: let it go now
             with contextlib.suppress(StoreError, TimeoutError):
                 await asyncio.wait_for(self.kv.revoke(old), 1.0)
+        self._histories.clear()
         sent = time.monotonic()
         self.lease = await self.kv.grant(self.node_timeout)
         self._renewed_at = sent
@@ -434,17 +437,24 @@ class NodeAgent:
             digest=params_digest(action.params) if action.operation == "start" else None,
         )
         hkey = keys.history(self.node, action.resource)
+        known = self._histories.pop(hkey, None)  # what this agent wrote last (saves a read)
         for _ in range(20):
             try:
-                cur = await self.kv.get(hkey)
-                h = ResourceHistory.model_validate_json(cur.value) if cur is not None else None
+                h: ResourceHistory | None
+                if known is not None:
+                    rev, h = known
+                    known = None
+                else:
+                    cur = await self.kv.get(hkey)
+                    rev = cur.mod_revision if cur is not None else 0
+                    h = ResourceHistory.model_validate_json(cur.value) if cur is not None else None
                 fc_new = failcount_after(action.operation, action.interval_ms, op.rc, expected, 0)
                 failed = fc_new is not None or op.op_status != 0
                 updated = history.record(h, action.resource, action.agent, op, failed)
                 ops: list[Put | Delete] = [
                     Put(hkey, updated.model_dump_json(by_alias=True, exclude_none=True).encode())
                 ]
-                compares = [Cmp(hkey, "mod", "==", cur.mod_revision if cur else 0)]
+                compares = [Cmp(hkey, "mod", "==", rev)]
                 if failed:
                     fkey = keys.failcount(
                         self.node, action.resource, action.operation, action.interval_ms
@@ -468,8 +478,9 @@ class NodeAgent:
                     )
                     ops.append(Put(fkey, fc.model_dump_json(by_alias=True).encode()))
                     compares.append(Cmp(fkey, "mod", "==", fcur.mod_revision if fcur else 0))
-                ok, _ = await self.kv.txn(compares, ops)
+                ok, revision = await self.kv.txn(compares, ops)
                 if ok:
+                    self._histories[hkey] = (revision, updated)
                     return
             except StoreError as e:
                 log.warning("recording %s failed: %s; retrying", action.action_id, e)

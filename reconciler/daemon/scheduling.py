@@ -33,8 +33,50 @@ DISPATCHED = ("start", "stop", "monitor", "promote", "demote", "notify")
 _INSTANCE = re.compile(r":\d+$")
 
 
-def _manifests(state: ClusterState, now: float) -> tuple[ManifestSet, list[float]]:
-    """The stored objects as models, without Locations whose lifetime is over."""
+# (kind, name, resourceVersion) -> the validated (frozen) model, from the previous pass
+_models: dict[tuple[str, str, str], Any] = {}
+
+
+def _model(
+    kind: str,
+    cls: Any,
+    doc: dict[str, Any],
+    seen: dict[tuple[str, str, str], Any],
+    known: dict[tuple[str, str, str], Any],
+) -> Any:
+    meta = doc.get("metadata") or {}
+    k = (kind, str(meta.get("name")), str(meta.get("resourceVersion")))
+    m = known.get(k)
+    if m is None:
+        m = cls.model_validate(doc)
+    seen[k] = m
+    return m
+
+
+def _manifests(
+    state: ClusterState, now: float, stored: bool = False
+) -> tuple[ManifestSet, list[float]]:
+    """The stored objects as models, without Locations whose lifetime is over.
+
+    ``stored``: ``state`` was read from the store, where (kind, name, resourceVersion)
+    names one content, so the models of the previous call are reused (not for a
+    predicted state such as ``hactl diff``'s, whose objects keep their live version)."""
+    global _models
+    seen: dict[tuple[str, str, str], Any] = {}
+    if not stored:
+        return _validated(state, now, seen, {})
+    try:
+        return _validated(state, now, seen, _models)
+    finally:
+        _models = seen
+
+
+def _validated(
+    state: ClusterState,
+    now: float,
+    seen: dict[tuple[str, str, str], Any],
+    known: dict[tuple[str, str, str], Any],
+) -> tuple[ManifestSet, list[float]]:
     objs = []
     ends: list[float] = []
     for kind, cls in KINDS.items():
@@ -46,7 +88,7 @@ def _manifests(state: ClusterState, now: float) -> tuple[ManifestSet, list[float
                 if end is not None:
                     ends.append(end)
             try:
-                objs.append((cls.model_validate(doc), None))
+                objs.append((_model(kind, cls, doc, seen, known), None))
             except Exception as e:  # stored objects were validated at apply time
                 log.warning("skipping %s/%s: %s", kind, doc["metadata"].get("name"), e)
     return ManifestSet(objs), ends
@@ -167,7 +209,7 @@ def plan_full(
 ) -> Planned:
     hs = healths(state, configured)
     status = observed_status(state, configured, now, dc=coordinator_node)
-    mset, lifetime_ends = _manifests(state, now)
+    mset, lifetime_ends = _manifests(state, now, stored=True)
     inp = from_model(mset, status)
     inp = replace(inp, resources=_with_digests(inp.resources))
     if fence_agent and not any(

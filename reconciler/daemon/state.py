@@ -54,7 +54,34 @@ def _json(e: Entry) -> Any:
         return None
 
 
+# (key, mod revision) -> the parsed history or failcount (frozen models): a key that did
+# not change since the last read is not parsed again (the coordinator reads every pass)
+_Parsed = dict[tuple[str, int], Any]
+_parsed: _Parsed = {}
+
+
+def _cached(e: Entry, cls: type[ResourceHistory] | type[Failcount], seen: _Parsed) -> Any:
+    k = (e.key, e.mod_revision)
+    v = _parsed.get(k)
+    if v is None:
+        try:
+            v = cls.model_validate_json(e.value)
+        except ValueError:
+            return None
+    seen[k] = v
+    return v
+
+
 def parse(entries: Iterable[Entry], revision: int) -> ClusterState:
+    global _parsed
+    seen: _Parsed = {}
+    try:
+        return _parse(entries, revision, seen)
+    finally:
+        _parsed = seen
+
+
+def _parse(entries: Iterable[Entry], revision: int, seen: _Parsed) -> ClusterState:
     st = ClusterState(revision=revision)
     for e in entries:
         k = e.key
@@ -74,16 +101,14 @@ def parse(entries: Iterable[Entry], revision: int) -> ClusterState:
                 continue
             node, what = parts[0], parts[1]
             if what == "rsc":
-                try:
-                    h = ResourceHistory.model_validate_json(e.value)
-                except ValueError:
+                h = _cached(e, ResourceHistory, seen)
+                if h is None:
                     continue
                 st.histories.setdefault(node, {})[h.name] = h
                 st.history_revs[(node, h.name)] = e.mod_revision
             elif what == "fail":
-                try:
-                    fc = Failcount.model_validate_json(e.value)
-                except ValueError:
+                fc = _cached(e, Failcount, seen)
+                if fc is None:
                     continue
                 st.failcounts.setdefault(node, []).append(fc)
             elif what == "attr":
