@@ -74,20 +74,27 @@ def active_monitors(done: list[OpRecord]) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+def probed_stopped(ops: tuple[OpRecord, ...]) -> bool:
+    """Only a probe that found the resource stopped: the usual history on most nodes,
+    for which :func:`replay` gives a fresh ``_NodeHist`` (stopped, nothing else)."""
+    if len(ops) != 1:
+        return False
+    only = ops[0]
+    return (
+        only.rc == 7
+        and only.status == 0
+        and only.call_id >= 0
+        and only.interval_ms == 0
+        and only.operation == "monitor"
+    )
+
+
 def replay(
     prim: Prim, ops: tuple[OpRecord, ...], stonith: bool, node: str, now: int | None = None
 ) -> _NodeHist:
     h = _NodeHist()
-    if len(ops) == 1:
-        only = ops[0]
-        if (
-            only.rc == 7
-            and only.status == 0
-            and only.call_id >= 0
-            and only.interval_ms == 0
-            and only.operation == "monitor"
-        ):
-            return h  # probed and found stopped: the usual record on most nodes
+    if probed_stopped(ops):
+        return h
     done = sorted((o for o in ops if o.call_id >= 0), key=lambda o: (o.call_id, o.id))
     pend = [o for o in ops if o.call_id < 0 or o.status == 7]
     h.monitors = active_monitors(done)

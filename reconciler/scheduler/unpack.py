@@ -20,13 +20,14 @@ from reconciler.scheduler.cluster import (
     PrimState,
     Unpacked,
 )
-from reconciler.scheduler.history import assign_history, failcount, replay
+from reconciler.scheduler.history import assign_history, failcount, probed_stopped, replay
 from reconciler.scheduler.input import (
     Clone,
     FailCount,
     Group,
     NodeState,
     Primitive,
+    ResourceHistory,
     SchedulerInput,
 )
 from reconciler.scheduler.units import (
@@ -309,6 +310,13 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
     fc_by_node: dict[str, list[FailCount]] = {}
     for fc in inp.observed.failcounts:
         fc_by_node.setdefault(fc.node, []).append(fc)
+    fc_nodes = [n for n in nodes if n.name in fc_by_node]
+    # (instance, node) -> history, as instance -> node -> history: most instances have
+    # no history at all (a fresh cluster), and the rest a probe on most nodes
+    hist_of: dict[str, dict[str, ResourceHistory]] = {}
+    for (rid, node_name), h in mapped.items():
+        hist_of.setdefault(rid, {})[node_name] = h
+    no_history: dict[str, ResourceHistory] = {}
     for pid in order:
         prim = prims[pid]
         running: list[str] = []
@@ -324,8 +332,9 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         probed: list[str] = []
         monitors: list[tuple[str, int]] = []
         hist_names: list[tuple[str, str]] = []
-        for n in nodes:
-            hist = mapped.get((pid, n.name))
+        histories = hist_of.get(pid, no_history)
+        for n in nodes if histories else ():
+            hist = histories.get(n.name)
             if hist is None:
                 continue
             h = hist
@@ -334,6 +343,8 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 continue
             probed.append(n.name)
             hist_names.append((n.name, h.resource))
+            if probed_stopped(h.operations):
+                continue  # what replay() gives: stopped there, nothing else to note
             st = replay(prim, h.operations, stonith, n.name, now)
             if n.online:
                 monitors.extend((n.name, interval) for interval in st.monitors)
@@ -382,9 +393,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
             if st.start_failed and inp.options.start_failure_is_fatal and st.failed:
                 bans.append((n.name, "start failure"))
         # failcount / migration-threshold, on every node with a failcount
-        for n in nodes:
-            if n.name not in fc_by_node:
-                continue
+        for n in fc_nodes:
             count, _last, expires = failcount(fc_by_node[n.name], prim, n.name, now)
             if expires is not None:
                 recheck = expires if recheck is None else min(recheck, expires)
