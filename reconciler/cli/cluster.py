@@ -237,6 +237,43 @@ def init(  # noqa: PLR0917 (a click command's options)
     sys.exit(0)
 
 
+@cluster.command("two-node-confirm")
+@click.argument("peer")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The surviving node's hacd.yaml.",
+)
+def two_node_confirm(peer: str, config_path: Path) -> None:
+    """Declare the lost PEER of a two-node cluster off, when fencing it keeps failing.
+
+    Run on the surviving node, only after making sure PEER is really off (power cable,
+    console): its guard then continues alone as if a fence device had succeeded."""
+    import json
+
+    from reconciler.daemon.config import load
+
+    try:
+        cfg = load(config_path)
+    except HactlError as e:
+        fail(str(e), 2)
+    if cfg.two_node is None:
+        fail(f"{config_path}: not a two-node cluster (no twoNode:)", 2)
+    if peer == cfg.node or peer not in cfg.nodes:
+        fail(f"{peer!r} is not this node's peer", 2)
+    state_file = cfg.node_state_dir() / "two-node.json"
+    try:
+        state = json.loads(state_file.read_text()).get("state", "")
+    except (OSError, ValueError):
+        state = ""
+    if state != "fencing failed":
+        fail(f"{cfg.node}'s two-node guard is not failing to fence ({state or 'not running'})")
+    (cfg.node_state_dir() / "two-node-confirm").write_text(peer + "\n")
+    click.echo(f"{peer} confirmed off; {cfg.node} continues alone once its guard reads it")
+
+
 def _fencing_settings(
     nodes: tuple[str, ...],
     two_node: bool,

@@ -234,6 +234,7 @@ class Hacd:
             loss_timeout=two.loss_timeout,
             wait_for_all=two.wait_for_all,
             status_file=self.node_dir / "two-node.json",
+            confirm_file=self.node_dir / "two-node-confirm",
         )
         return asyncio.create_task(guard.run(), name="two-node guard")
 

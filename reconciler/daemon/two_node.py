@@ -86,6 +86,7 @@ class TwoNodeGuard:
         loss_timeout: float,
         wait_for_all: bool = True,
         status_file: Path | None = None,
+        confirm_file: Path | None = None,
     ) -> None:
         self.engine = engine
         self.node = node
@@ -98,6 +99,12 @@ class TwoNodeGuard:
         self.loss_timeout = loss_timeout
         self.armed = not wait_for_all
         self.status_file = status_file
+        # an operator's "the peer is off" (``hactl cluster two-node-confirm``): honoured only
+        # while a fencing is failing; one left from before this run is void
+        self.confirm_file = confirm_file
+        if confirm_file is not None:
+            with contextlib.suppress(OSError):
+                confirm_file.unlink()
         self.me = engine.member.member_id
         info = next((p for p in engine.peers.values() if p.name == peer), None)
         if info is None:
@@ -174,14 +181,14 @@ class TwoNodeGuard:
 
     # ------------------------------------------------------------------ loss
     async def _fence_and_force(self) -> None:
+        if self.fence_delay > 0:
+            self._set("peer lost", f"fencing {self.peer} after a {self.fence_delay:g} s delay")
+            await asyncio.sleep(self.fence_delay)
         backoff = 1.0
         while True:
-            if self.fence_delay > 0:
-                self._set("peer lost", f"fencing {self.peer} after a {self.fence_delay:g} s delay")
-                await asyncio.sleep(self.fence_delay)
             if self.engine.node.status().lead != 0:
                 self._set("pair", "")
-                return  # the peer answered during the delay
+                return  # the peer answered meanwhile: nothing was fenced, nothing moves
             self._set("fencing", f"{self.peer} is lost")
             res = await self.fence()
             if res.ok:
@@ -190,17 +197,40 @@ class TwoNodeGuard:
                 "fencing failed",
                 f"{self.peer} is not fenced ({res.reason}); nothing moves; retry in {backoff:g} s",
             )
-            await asyncio.sleep(backoff)
+            res = await self._wait_confirm(backoff)
+            if res.ok:
+                break
             backoff = min(MAX_BACKOFF_S, backoff * 2)
-            if self.engine.node.status().lead != 0:
-                self._set("pair", "")
-                return
         proof = FenceProof((self.pid,), by=self.node, device=res.device, at=time.time())
         force_config(self.engine.node, proof)
         self.engine._wake.set()
         self.fenced += 1
         self._set("alone", f"{self.peer} fenced via {res.device}; this node continues alone")
         asyncio.get_running_loop().create_task(self._record(res))
+
+    async def _wait_confirm(self, seconds: float) -> FenceOutcome:
+        """Sleep ``seconds`` before the next attempt, unless an operator confirms first."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if self._confirmed():
+                return FenceOutcome(True, device="manual")
+            await asyncio.sleep(POLL_S)
+        return FenceOutcome(False)
+
+    def _confirmed(self) -> bool:
+        """The operator confirmed the peer is off (consumed once)."""
+        if self.confirm_file is None:
+            return False
+        try:
+            named = self.confirm_file.read_text().strip()
+            self.confirm_file.unlink()
+        except OSError:
+            return False
+        if named != self.peer:
+            log.error("two-node: ignoring a confirmation for %r (the peer is %s)", named, self.peer)
+            return False
+        log.warning("two-node: an operator confirmed %s is off", self.peer)
+        return True
 
     def _devices(self) -> tuple[list[fence_plan.Device], list[fence_plan.Topology]]:
         """FencingDevices and topologies as last applied by this member (the store has no
@@ -267,11 +297,13 @@ class TwoNodeGuard:
         """Write the fencing into the store once this member leads alone."""
         rec = {
             "at": time.time(),
-            "by": self.node,
+            "by": "human" if res.device == "manual" else self.node,
             "device": res.device,
             "rc": 0,
             "ok": True,
-            "reason": "fenced by the two-node guard (peer lost)",
+            "reason": "confirmed by an operator (two-node)"
+            if res.device == "manual"
+            else "fenced by the two-node guard (peer lost)",
             "kind": "result",
             "action": "off",
         }

@@ -48,13 +48,14 @@ spec: {{resource: {RSC}, node: node2, score: 50}}
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveCluster]:
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveCluster]:
     if not Path("/usr/lib/ocf/resource.d/pacemaker/Dummy").exists():
         pytest.skip("pacemaker-resource-agents (ocf:pacemaker:Dummy) is not installed")
     if shutil.which("python3") is None:
         pytest.skip("no python3 for the local fence agent")
-    c = LiveCluster(tmp_path, BASE_PORT, nodes=2, backend="builtin")
-    c.lay = localcluster.up(tmp_path, 2, BASE_PORT, "builtin", two_node=True, fence_delay=DELAY)
+    base = BASE_PORT + 50 * int(getattr(request, "param", 0))
+    c = LiveCluster(tmp_path, base, nodes=2, backend="builtin")
+    c.lay = localcluster.up(tmp_path, 2, base, "builtin", two_node=True, fence_delay=DELAY)
     try:
         localcluster.wait_ready(c.lay, 60)
         yield c
@@ -151,3 +152,54 @@ def test_two_nodes_survive_either_loss_and_rejoin(live: LiveCluster) -> None:
         f"node1 lost -> on node2 in {second:.2f} s (fence delay {DELAY:g} s); "
         f"{checker.samples} checker samples"
     )
+
+
+BROKEN_DEVICE = """---
+apiVersion: hactl.io/v1
+kind: FencingDevice
+metadata: {name: broken}
+spec:
+  agent: fence_hactl_local
+  params: {state_dir: /nonexistent/hactl}
+  hostList: [node1, node2]
+"""
+
+
+@pytest.mark.parametrize("live", [1], indirect=True)
+def test_failed_fencing_moves_nothing_until_an_operator_confirms(live: LiveCluster) -> None:
+    assert live.lay is not None
+    lay = live.lay
+    live.apply(manifests() + BROKEN_DEVICE, "--wait")
+    assert live.wait_on(RSC, timeout=30) == ["node2"]
+    checker = ActiveChecker(lay.state_dir, live.nodes).start()
+    try:
+        localcluster.kill_node_processes(lay, "node2")
+        wait_for(
+            lambda: guard_state(live, "node1").get("state") == "fencing failed",
+            "node1's guard to report the failed fencing",
+            30,
+        )
+        reason = guard_state(live, "node1")["reason"]
+        assert "node2 is not fenced" in reason and "broken" in reason, reason
+        # nothing moves: node1 keeps failing, never forces, never starts the resource
+        until = time.monotonic() + 4
+        while time.monotonic() < until:
+            assert "node1" not in checker.sample().get(RSC, [])
+            assert guard_state(live, "node1").get("state") in ("fencing", "fencing failed")
+            time.sleep(0.1)
+        # the operator makes sure node2 is off (here: what a power-off leaves), confirms
+        (lay.state_dir / "node2" / "off").write_text("")
+        out = live.hactl(
+            "cluster", "two-node-confirm", "node2", "--config", str(lay.config_path("node1"))
+        )
+        assert "confirmed off" in out.stdout
+        wait_view(
+            live,
+            lambda v: live.where(v, RSC) == ["node1"] and v["coordinator"].get("converged"),
+            f"{RSC} recovered on node1",
+            timeout=40,
+        )
+        assert "confirmed off by human" in live.hactl("fence", "history", "node2").stdout
+    finally:
+        checker.stop()
+    checker.check()
