@@ -18,6 +18,13 @@ stored) in, an ordered tuple of levels of attempts out. Pacemaker's rules:
 * Delays: ``delayBase`` plus a random part up to ``delayMax`` (Pacemaker's
   pcmk_delay_base/pcmk_delay_max), drawn from an injected generator so a seed
   reproduces them; the attempt carries the resulting fixed delay.
+* Action (Pacemaker's stonith-action): the device's ``action`` if it sets one,
+  else the Cluster's ``fencingAction``, else ``reboot`` for a FencingDevice and
+  ``off`` for the node configuration's stand-in device (nothing restarts a
+  local cluster's hacd after a reboot). As Pacemaker does, a level of several
+  devices does not reboot them one by one (one PDU would power the node again
+  while the other is still off): every device of the level is turned ``off``,
+  then the ones whose action is reboot are turned ``on`` again (``power_on``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.model.values import Duration
@@ -48,6 +55,8 @@ class Device:
     priority: int = 0
     timeout_ms: int | None = None
     enabled: bool = True
+    action: str | None = None  # off | reboot; None: the Cluster's fencingAction
+    default_action: str = "reboot"  # when neither the device nor the Cluster says
 
     def may_fence(self, node: str) -> bool:
         """False only when the device provably cannot fence ``node`` (static list)."""
@@ -91,6 +100,7 @@ class Attempt:
     params: tuple[tuple[str, str], ...]  # agent params + pcmk_* host/delay settings
     delay_s: float
     timeout_ms: int
+    action: str = "off"  # the agent action: off, reboot, or on (after a level's offs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,15 @@ class FencePlan:
     target: str
     levels: tuple[tuple[Attempt, ...], ...]
     problems: tuple[str, ...] = ()  # e.g. a topology naming an unknown device
+    # per level (same index): the "on" attempts that follow its successful "off"s when a
+    # level of several devices reboots; their failure does not undo the fencing
+    power_on: tuple[tuple[Attempt, ...], ...] = ()
+
+    def action(self, level: int) -> str:
+        """What fencing by level ``level`` (1-based) does to the node: reboot or off."""
+        lvl = self.levels[level - 1]
+        ons = self.power_on[level - 1] if level <= len(self.power_on) else ()
+        return "reboot" if ons or any(a.action == "reboot" for a in lvl) else "off"
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -134,6 +153,7 @@ def device_from_doc(doc: Mapping[str, Any]) -> Device:
         priority=int(spec.get("priority") or 0),
         timeout_ms=int(_seconds(timeout) * 1000) if timeout else None,
         enabled=str(spec.get("targetRole") or "Started") != "Stopped",
+        action=str(spec["action"]) if spec.get("action") else None,
     )
 
 
@@ -158,6 +178,7 @@ def config_device(agent: str, params: Mapping[str, str]) -> Device:
         agent=agent.removeprefix("stonith:"),
         params=tuple(sorted(params.items())),
         host_check="none",
+        default_action="off",
     )
 
 
@@ -168,8 +189,19 @@ def delay_for(dev: Device, rng: random.Random) -> float:
     return dev.delay_base_s
 
 
+def action_for(dev: Device, cluster_action: str | None) -> str:
+    """The device's own action, else the Cluster's, else the device's default."""
+    return dev.action or cluster_action or dev.default_action
+
+
 def attempt_for(
-    dev: Device, level: int, target: str, rng: random.Random, default_timeout_ms: int
+    dev: Device,
+    level: int,
+    target: str,
+    rng: random.Random,
+    default_timeout_ms: int,
+    *,
+    action: str = "off",
 ) -> Attempt:
     params = dict(dev.params)
     if dev.host_list:
@@ -189,6 +221,7 @@ def attempt_for(
         params=tuple(sorted(params.items())),
         delay_s=delay,
         timeout_ms=dev.timeout_ms or default_timeout_ms,
+        action=action,
     )
 
 
@@ -200,6 +233,7 @@ def plan_fencing(
     *,
     rng: random.Random,
     default_timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    cluster_action: str | None = None,
 ) -> FencePlan:
     """The levels of attempts that fence ``target`` (empty: nothing can fence it)."""
     by_name = {d.name: d for d in devices}
@@ -234,8 +268,27 @@ def plan_fencing(
         for dev in sorted(by_name.values(), key=lambda d: (-d.priority, d.name)):
             if dev.may_fence(target):
                 level_devices.append([dev])
-    levels = tuple(
-        tuple(attempt_for(d, i, target, rng, default_timeout_ms) for d in devs)
-        for i, devs in enumerate(level_devices, start=1)
-    )
-    return FencePlan(target, levels, tuple(problems))
+    levels: list[tuple[Attempt, ...]] = []
+    power_on: list[tuple[Attempt, ...]] = []
+    for i, devs in enumerate(level_devices, start=1):
+        actions = [action_for(d, cluster_action) for d in devs]
+        if len(devs) == 1:
+            levels.append(
+                (attempt_for(devs[0], i, target, rng, default_timeout_ms, action=actions[0]),)
+            )
+            power_on.append(())
+            continue
+        offs = [attempt_for(d, i, target, rng, default_timeout_ms, action="off") for d in devs]
+        levels.append(tuple(offs))
+        power_on.append(
+            tuple(
+                replace(a, action="on", delay_s=0.0, params=_undelayed(a.params))
+                for a, act in zip(offs, actions, strict=True)
+                if act == "reboot"
+            )
+        )
+    return FencePlan(target, tuple(levels), tuple(problems), tuple(power_on))
+
+
+def _undelayed(params: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, v) for k, v in params if k != "pcmk_delay_base")

@@ -345,7 +345,13 @@ class Coordinator:
         cspec = planning.cluster_spec(state)
         timeout = planning.seconds(cspec.get("fencingTimeout"), 60.0) or 60.0
         return fence_plan.plan_fencing(
-            target, devices, topologies, attrs, rng=self.rng, default_timeout_ms=int(timeout * 1000)
+            target,
+            devices,
+            topologies,
+            attrs,
+            rng=self.rng,
+            default_timeout_ms=int(timeout * 1000),
+            cluster_action=cspec.get("fencingAction"),  # off | reboot (stonith-action)
         )
 
     async def _fence(

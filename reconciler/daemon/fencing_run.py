@@ -87,7 +87,7 @@ async def run_plan(
     token: int,
     coordinator: str,
     seq: HistorySeq,
-    action: str = "off",
+    action: str | None = None,
     cause: str = "",
 ) -> FenceResult:
     """Run the plan (:func:`attempt_plan`), then trim the node's history to its newest records."""
@@ -121,45 +121,62 @@ async def attempt_plan(
     token: int,
     coordinator: str,
     seq: HistorySeq,
-    action: str = "off",
+    action: str | None = None,
     cause: str = "",
 ) -> FenceResult:
     """Try the plan's levels in order; record every attempt; stop at the first success.
 
+    Each attempt runs its own action (``off`` or ``reboot``; ``action`` overrides them
+    all). A level of several devices that reboots turns them all off, then on again
+    (``plan.power_on``): a failed "on" is recorded but the node is fenced all the same.
     ``cause`` (why the node is fenced, when known) is recorded in every record."""
     failed: list[str] = []
     why = {"cause": cause} if cause else {}
-    for level in plan.levels:
+
+    async def attempt(a: Attempt) -> dict[str, object] | None:
+        """Run and record one attempt; None when this coordinator was deposed."""
+        op = action or a.action
+        act = Action(
+            token=token,
+            action_id=f"fence_{plan.target}_{a.level}_{a.device}_{op}",
+            resource="",
+            operation=op,
+            agent=a.agent,
+            timeout_ms=a.timeout_ms,
+            params=dict(a.params),
+            target=plan.target,
+            coordinator=coordinator,
+        )
+        log.info(
+            "fencing %s: level %d device %s %s via %s",
+            plan.target, a.level, a.device, op, executor,
+        )  # fmt: skip
+        started = time.time()
+        try:
+            o = await execute(address, act, a.timeout_ms / 1000 + a.delay_s + 10)
+        except Exception as e:  # the executing node went away mid-attempt
+            o = Outcome(rc=1, op_status=4, reason=f"{executor} did not answer: {e}")
+        if o.refused and "stale fencing token" in o.reason:
+            return None
+        rec = attempt_record(a, executor, o, token, action=op, at=started) | why
+        if not await _write(kv, token, [_history(plan.target, seq, rec)]):
+            return None
+        return rec
+
+    for i, level in enumerate(plan.levels):
         level_ok = True
         for a in level:
-            act = Action(
-                token=token,
-                action_id=f"fence_{plan.target}_{a.level}_{a.device}",
-                resource="",
-                operation=action,
-                agent=a.agent,
-                timeout_ms=a.timeout_ms,
-                params=dict(a.params),
-                target=plan.target,
-                coordinator=coordinator,
-            )
-            log.info(
-                "fencing %s: level %d device %s via %s", plan.target, a.level, a.device, executor
-            )
-            started = time.time()
-            try:
-                o = await execute(address, act, a.timeout_ms / 1000 + a.delay_s + 10)
-            except Exception as e:  # the executing node went away mid-attempt
-                o = Outcome(rc=1, op_status=4, reason=f"{executor} did not answer: {e}")
-            if o.refused and "stale fencing token" in o.reason:
-                return FenceResult(plan.target, False, deposed=True)
-            rec = attempt_record(a, executor, o, token, action=action, at=started) | why
-            if not await _write(kv, token, [_history(plan.target, seq, rec)]):
+            rec = await attempt(a)
+            if rec is None:
                 return FenceResult(plan.target, False, deposed=True)
             if not rec["ok"]:
                 failed.append(a.device)
                 level_ok = False
                 break  # the level has failed: the next level is tried
+        if level_ok and level and action is None and i < len(plan.power_on):
+            for a in plan.power_on[i]:  # every device has the node off: power it on again
+                if await attempt(a) is None:
+                    return FenceResult(plan.target, False, deposed=True)
         if level_ok and level:
             devices = ",".join(a.device for a in level)
             done = {
@@ -172,7 +189,7 @@ async def attempt_plan(
                 "reason": "fenced",
                 "kind": "result",
                 "token": token,
-                "action": action,
+                "action": action or plan.action(level[0].level),
                 **why,
             }
             ops: list[Put | Delete] = [
@@ -201,7 +218,6 @@ async def attempt_plan(
         "reason": reason,
         "kind": "result",
         "token": token,
-        "action": action,
         **why,
     }
     if not await _write(kv, token, [_history(plan.target, seq, summary)]):

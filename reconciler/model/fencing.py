@@ -60,6 +60,12 @@ class FencingDeviceSpec(Model):
     target_role: Literal["Started", "Stopped"] = Field(
         default="Started", description="Stopped disables the device."
     )
+    action: Literal["reboot", "off"] | None = Field(
+        default=None,
+        description="What fencing with this device does to a node (default: the Cluster's "
+        "`fencingAction`). In a topology level of several devices, reboot turns them all "
+        "off, then on.",
+    )
     description: str | None = Field(default=None, description="Free text for people.")
 
     @property

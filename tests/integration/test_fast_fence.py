@@ -135,3 +135,56 @@ def test_a_node_that_stops_cleanly_is_not_fenced(live: LiveCluster, checker: Act
     live.wait(lambda v: all(x["state"] == "online" for x in v["nodes"]), f"{victim} back", 30)
     live.hactl("delete", "resource", "clean", check=False)
     live.hactl("delete", "location", "clean-pref", check=False)
+
+
+def test_reboot_action_the_node_comes_back_and_rejoins_cleanly(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    """A FencingDevice reboots by default (Pacemaker's stonith-action): the local agent
+    kills everything of the node and clears its tmpfs; the node's hacd starts again (what
+    its init system does after a reboot), probes, and nothing starts twice."""
+    assert live.lay is not None
+    victim = victim_node(live)
+    nodes = ", ".join(live.nodes)
+    live.apply(
+        "apiVersion: hactl.io/v1\nkind: FencingDevice\nmetadata: {name: local}\n"
+        f"spec:\n  agent: fence_hactl_local\n  params: {{state_dir: {live.lay.state_dir}}}\n"
+        f"  hostList: [{nodes}]\n" + pinned("boot", victim),
+        "--wait",
+    )
+    assert live.wait_on("boot") == [victim]
+    t0 = time.time()
+    localcluster.stop_node(live.lay, victim, signal.SIGKILL)
+    v = live.wait(
+        lambda v: live.where(v, "boot") not in ([], [victim]) and v["coordinator"]["converged"],
+        "rebooted and recovered",
+        timeout=30,
+    )
+    [home] = live.where(v, "boot")
+    recs = history(v, victim, t0)
+    assert [(h["kind"], h["device"], h["action"], h["ok"]) for h in recs] == [
+        ("attempt", "local", "reboot", True),
+        ("result", "local", "reboot", True),
+    ], recs
+    assert not (live.lay.state_dir / victim / "off").exists(), "a reboot leaves it powered on"
+    assert not live.state_file(victim, "boot").exists(), "the reboot cleared its tmpfs"
+    assert "level 1 local reboot" in live.hactl("fence", "history", victim).stdout
+    started = live.start_op("boot", home)
+    localcluster.start_node(live.lay, victim)  # its init system starts hacd after the boot
+    v = live.wait(
+        lambda v: (
+            all(x["state"] == "online" for x in v["nodes"])
+            and v["coordinator"]["converged"]
+            and any(
+                o["node"] == victim and o["operation"] == "monitor" and o["intervalMs"] == 0
+                for o in (live.resource("boot") or {}).get("operations", [])
+            )
+        ),
+        f"{victim} rejoined and probed",
+        timeout=30,
+    )
+    assert live.where(v, "boot") == [home], "stickiness keeps it where it was recovered"
+    assert live.start_op("boot", home) == started, "a healthy resource was restarted"
+    assert live.start_op("boot", victim) is None
+    for kind, name in (("resource", "boot"), ("location", "boot-pref"), ("fencingdevice", "local")):
+        live.hactl("delete", kind, name, check=False)

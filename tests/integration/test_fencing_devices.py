@@ -111,7 +111,8 @@ def test_failing_and_timed_out_devices_block_until_fence_confirm(
     assert (second["device"], second["level"], second["ok"]) == ("hangs", 2, False)
     assert "timed out" in second["reason"] and 1.5 <= second["duration"] < 10
     for a in (first, second):
-        assert a["by"] != victim and a["action"] == "off" and a["token"] > 0
+        # a FencingDevice reboots by default (Pacemaker's stonith-action)
+        assert a["by"] != victim and a["action"] == "reboot" and a["token"] > 0
     [result] = [h for h in history(v, victim, t0) if h.get("kind") == "result"][:1]
     assert not result["ok"] and "broken" in result["reason"] and "hangs" in result["reason"]
     # blocked: not recovered anywhere while the node may still run it
@@ -126,9 +127,9 @@ def test_failing_and_timed_out_devices_block_until_fence_confirm(
     status = live.hactl("status").stdout
     assert f"node {victim} is not fenced" in status
     hist = live.hactl("fence", "history", victim).stdout
-    assert "level 1 broken off" in hist and "FAILED" in hist and "timed out" in hist
+    assert "level 1 broken reboot" in hist and "FAILED" in hist and "timed out" in hist
     described = live.hactl("describe", f"node/{victim}").stdout
-    assert "Fencing history:" in described and "level 2 hangs off" in described
+    assert "Fencing history:" in described and "level 2 hangs reboot" in described
     # the human powers it off and says so
     power_off_by_hand(live, victim)
     live.hactl("fence", "confirm", victim)
@@ -163,7 +164,7 @@ def test_topology_first_level_fails_second_fences_then_node_rejoins_cleanly(
             "power",
             "fence_hactl_local",
             f"state_dir: {live.lay.state_dir}",
-            "  delayBase: 300ms\n  delayMax: 600ms\n",
+            "  delayBase: 300ms\n  delayMax: 600ms\n  action: 'off'\n",
         )
         + topology
         + pinned("moved", victim),
@@ -220,7 +221,9 @@ def test_failed_stop_escalates_to_fencing(live: LiveCluster, checker: ActiveChec
         "    - {name: monitor, interval: 5s, timeout: 10s}"
     )
     live.apply(
-        device("power", "fence_hactl_local", f"state_dir: {live.lay.state_dir}")
+        device(
+            "power", "fence_hactl_local", f"state_dir: {live.lay.state_dir}", "  action: 'off'\n"
+        )
         + pinned("stuck", victim, params="op_sleep: '2'", ops=ops),
         "--wait",
         "--timeout",
