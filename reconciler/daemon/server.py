@@ -13,13 +13,14 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 
 from reconciler.agents.attrd import AttributeUpdate
-from reconciler.base.errors import StoreError
+from reconciler.base.errors import ConfigError, StoreError
 from reconciler.daemon import election, keys
 from reconciler.daemon.api import Api
 from reconciler.daemon.config import NodeConfig
@@ -51,6 +52,7 @@ class Hacd:
         self._member: asyncio.Task[None] | None = None
         self._engine: RaftEngine | None = None  # the builtin member's (two-node guard)
         self._pending: set[asyncio.Task[None]] = set()
+        self._agent_creds: grpc.ChannelCredentials | None = None  # the coordinator's TLS
 
     async def _store(self) -> Kv:
         store = self.cfg.store
@@ -156,6 +158,7 @@ class Hacd:
         )
         server = grpc.aio.server()
         tls = self._tls()
+        self._agent_creds = tls.channel_credentials() if tls else None
         dispatchers = frozenset(cfg.nodes) if tls and tls.client_cert_auth else None
         agent_api.add_to_server(
             agent_api.AgentServicer(
@@ -277,8 +280,7 @@ class Hacd:
     def _agent_client(self) -> agent_api.AgentClient:
         """The coordinator's client of the agents: with TLS, it presents this node's
         certificate (the agents accept only cluster nodes' certificates)."""
-        tls = self._tls()
-        return agent_api.AgentClient(tls.channel_credentials() if tls else None)
+        return agent_api.AgentClient(self._agent_creds)
 
     async def _lead(self, coord: Coordinator, kv: Kv, token: int) -> None:
         """The coordinator's work, and the directory watchers (``syncs:``) beside it.
@@ -316,4 +318,8 @@ def serve(cfg: NodeConfig) -> None:
         format=f"%(asctime)s {cfg.node} %(name)s %(levelname)s %(message)s",
     )
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
-    asyncio.run(Hacd(cfg).run())
+    try:
+        asyncio.run(Hacd(cfg).run())
+    except ConfigError as e:  # e.g. a certificate file that is not PEM
+        log.error("%s", e)
+        sys.exit(2)
