@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import random
@@ -201,9 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     # 16 clients on this loaded 2-core machine it cost 30-40% more CPU per write and
     # halved throughput, for no gain with one client. Python's default (5 ms) is kept.
     sys.setswitchinterval(float(os.environ.get("HACTL_SWITCH_INTERVAL", "0.005")))
-    # the store holds many small long-lived objects (every revision of every key): full
-    # collections walking all of them stall the loop; collect young objects less often
-    gc.set_threshold(50_000, 50, 1000)
+    # garbage collection is set up by the engine (reconciler.daemon.store_gc)
     try:
         asyncio.run(serve(args))
     except HactlError as exc:

@@ -31,6 +31,7 @@ from typing import Any
 import grpc
 
 from reconciler.base.errors import NoSpace, StoreUnavailable
+from reconciler.daemon import store_gc
 from reconciler.daemon.store_member import StoreMember, member_id_of
 from reconciler.daemon.store_peers import MembershipError, PeerInfo, peer_target
 from reconciler.kv import snapshot as kv_snapshot
@@ -68,6 +69,7 @@ TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
 # the apply task gives the loop back after this much work (heartbeats, votes, reads)
 APPLY_SLICE_S = 0.005
+STALL_WARN_S = 0.15  # a longer hold of the loop is logged (see docs/store.md, timing)
 
 
 class RaftEngine:
@@ -119,6 +121,7 @@ class RaftEngine:
         self._apply_progress = asyncio.Event()
         self._queued = self._applied  # the last index handed to the apply task
         self._draining = False  # the ready loop waits for the apply task (no snapshot now)
+        self.last_tick = 0.0  # monotonic time of the last tick (a stall watchdog reads it)
         hs0 = storage.initial_state()[0]
         self._synced_term_vote = (hs0.term, hs0.vote)
         self._tasks: list[asyncio.Task[None]] = []
@@ -327,10 +330,12 @@ class RaftEngine:
         snap = self.storage.snapshot()
         if not snap.is_empty():
             self.restore_state(snap.data)
+        store_gc.configure()
         self._tasks = [
             loop.create_task(self._ticker()),
             loop.create_task(self._ready_loop()),
             loop.create_task(self._apply_loop()),
+            loop.create_task(store_gc.full_collections()),
         ]
         if self.node.conf_state().voters == (self.member.member_id,):
             self.node.campaign()  # a cluster of one need not wait out an election timeout
@@ -346,8 +351,27 @@ class RaftEngine:
             await s.close()
 
     async def _ticker(self) -> None:
+        """One tick every ``tick_s``; a loop held longer is logged (it delays heartbeats).
+
+        After a stall the node gets one tick, not one per tick missed: the peers'
+        messages that arrived meanwhile are still unread, and counting the stall as
+        silence would start an election against a leader that kept sending.
+        """
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.tick_s
+        self.last_tick = time.monotonic()
+        if os.environ.get("HACTL_STORE_STALL_STACKS") == "1":
+            from reconciler.daemon import store_watchdog
+
+            store_watchdog.start(lambda: self.last_tick, 2 * self.tick_s)
         while True:
-            await asyncio.sleep(self.tick_s)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            now = loop.time()
+            late = now - due
+            if late > STALL_WARN_S:
+                log.warning("event loop held for %.0f ms: Raft ticks were late", late * 1000)
+            due = (due if late < self.tick_s else now) + self.tick_s
+            self.last_tick = time.monotonic()
             self.node.tick()
             self._wake.set()
 
