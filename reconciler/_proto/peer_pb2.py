@@ -24,29 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1creconciler/_proto/peer.proto\x12\rhactl.peer.v1\"@\n\x05\x45ntry\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04type\x18\x03 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"@\n\tConfState\x12\x0e\n\x06voters\x18\x01 \x03(\x04\x12\x10\n\x08learners\x18\x02 \x03(\x04\x12\x11\n\twitnesses\x18\x03 \x03(\x04\"Y\n\x0cSnapshotMeta\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12,\n\nconf_state\x18\x03 \x01(\x0b\x32\x18.hactl.peer.v1.ConfState\"\xcd\x02\n\x07Message\x12\x0c\n\x04type\x18\x01 \x01(\r\x12\n\n\x02to\x18\x02 \x01(\x04\x12\x0b\n\x03\x66rm\x18\x03 \x01(\x04\x12\x0c\n\x04term\x18\x04 \x01(\x04\x12\x10\n\x08log_term\x18\x05 \x01(\x04\x12\r\n\x05index\x18\x06 \x01(\x04\x12%\n\x07\x65ntries\x18\x07 \x03(\x0b\x32\x14.hactl.peer.v1.Entry\x12\x0e\n\x06\x63ommit\x18\x08 \x01(\x04\x12\x0e\n\x06reject\x18\t \x01(\x08\x12\x13\n\x0breject_hint\x18\n \x01(\x04\x12\x0f\n\x07\x63ontext\x18\x0b \x01(\x0c\x12\x14\n\x0chas_snapshot\x18\x0c \x01(\x08\x12-\n\x08snapshot\x18\r \x01(\x0b\x32\x1b.hactl.peer.v1.SnapshotMeta\x12\x11\n\tsnap_data\x18\x0e \x01(\x0c\x12\x13\n\x0bsnap_offset\x18\x0f \x01(\x04\x12\x12\n\nsnap_total\x18\x10 \x01(\x04\"R\n\x05\x42\x61tch\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x0b\n\x03\x66rm\x18\x02 \x01(\x04\x12(\n\x08messages\x18\x03 \x03(\x0b\x32\x16.hactl.peer.v1.Message\"\x19\n\x07Refusal\x12\x0e\n\x06reason\x18\x01 \x01(\t\"?\n\tLeaseCall\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x0c\n\x04what\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\x03\"(\n\nLeaseReply\x12\x0b\n\x03ttl\x18\x01 \x01(\x03\x12\r\n\x05\x65rror\x18\x02 \x01(\t2~\n\x04Peer\x12\x38\n\x04Raft\x12\x14.hactl.peer.v1.Batch\x1a\x16.hactl.peer.v1.Refusal(\x01\x30\x01\x12<\n\x05Lease\x12\x18.hactl.peer.v1.LeaseCall\x1a\x19.hactl.peer.v1.LeaseReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1creconciler/_proto/peer.proto\x12\rhactl.peer.v1\">\n\x05\x42\x61tch\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x0b\n\x03\x66rm\x18\x02 \x01(\x04\x12\x0e\n\x06\x66rames\x18\x04 \x01(\x0cJ\x04\x08\x03\x10\x04\"\x19\n\x07Refusal\x12\x0e\n\x06reason\x18\x01 \x01(\t\"?\n\tLeaseCall\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x0c\n\x04what\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\x03\"(\n\nLeaseReply\x12\x0b\n\x03ttl\x18\x01 \x01(\x03\x12\r\n\x05\x65rror\x18\x02 \x01(\t2~\n\x04Peer\x12\x38\n\x04Raft\x12\x14.hactl.peer.v1.Batch\x1a\x16.hactl.peer.v1.Refusal(\x01\x30\x01\x12<\n\x05Lease\x12\x18.hactl.peer.v1.LeaseCall\x1a\x19.hactl.peer.v1.LeaseReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reconciler._proto.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRY']._serialized_start=47
-  _globals['_ENTRY']._serialized_end=111
-  _globals['_CONFSTATE']._serialized_start=113
-  _globals['_CONFSTATE']._serialized_end=177
-  _globals['_SNAPSHOTMETA']._serialized_start=179
-  _globals['_SNAPSHOTMETA']._serialized_end=268
-  _globals['_MESSAGE']._serialized_start=271
-  _globals['_MESSAGE']._serialized_end=604
-  _globals['_BATCH']._serialized_start=606
-  _globals['_BATCH']._serialized_end=688
-  _globals['_REFUSAL']._serialized_start=690
-  _globals['_REFUSAL']._serialized_end=715
-  _globals['_LEASECALL']._serialized_start=717
-  _globals['_LEASECALL']._serialized_end=780
-  _globals['_LEASEREPLY']._serialized_start=782
-  _globals['_LEASEREPLY']._serialized_end=822
-  _globals['_PEER']._serialized_start=824
-  _globals['_PEER']._serialized_end=950
+  _globals['_BATCH']._serialized_start=47
+  _globals['_BATCH']._serialized_end=109
+  _globals['_REFUSAL']._serialized_start=111
+  _globals['_REFUSAL']._serialized_end=136
+  _globals['_LEASECALL']._serialized_start=138
+  _globals['_LEASECALL']._serialized_end=201
+  _globals['_LEASEREPLY']._serialized_start=203
+  _globals['_LEASEREPLY']._serialized_end=243
+  _globals['_PEER']._serialized_start=245
+  _globals['_PEER']._serialized_end=371
 # @@protoc_insertion_point(module_scope)

@@ -19,14 +19,8 @@ from typing import Any
 import grpc
 
 from reconciler._proto import peer_pb2, peer_pb2_grpc
-from reconciler.raft.types import (
-    ConfState,
-    Entry,
-    EntryType,
-    Message,
-    MsgType,
-    SnapshotMeta,
-)
+from reconciler.raft.types import Message
+from reconciler.transport import peer_codec
 
 log = logging.getLogger(__name__)
 Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -44,72 +38,6 @@ GRPC_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
 ]
-
-
-def _cs_to_pb(cs: ConfState) -> Any:
-    return peer_pb2.ConfState(
-        voters=list(cs.voters), learners=list(cs.learners), witnesses=list(cs.witnesses)
-    )
-
-
-def _cs_from_pb(p: Any) -> ConfState:
-    return ConfState(tuple(p.voters), tuple(p.learners), tuple(p.witnesses))
-
-
-def message_to_pb(m: Message) -> Any:
-    out = peer_pb2.Message(
-        type=int(m.type),
-        to=m.to,
-        frm=m.frm,
-        term=m.term,
-        log_term=m.log_term,
-        index=m.index,
-        entries=[
-            peer_pb2.Entry(term=e.term, index=e.index, type=int(e.type), data=e.data)
-            for e in m.entries
-        ],
-        commit=m.commit,
-        reject=m.reject,
-        reject_hint=m.reject_hint,
-        context=m.context,
-        snap_data=m.snap_data,
-        snap_offset=m.snap_offset,
-        snap_total=m.snap_total,
-    )
-    if m.snapshot is not None:
-        out.has_snapshot = True
-        out.snapshot.CopyFrom(
-            peer_pb2.SnapshotMeta(
-                index=m.snapshot.index,
-                term=m.snapshot.term,
-                conf_state=_cs_to_pb(m.snapshot.conf_state),
-            )
-        )
-    return out
-
-
-def message_from_pb(p: Any) -> Message:
-    """Raises ValueError on an unknown message or entry type."""
-    snap = None
-    if p.has_snapshot:
-        snap = SnapshotMeta(p.snapshot.index, p.snapshot.term, _cs_from_pb(p.snapshot.conf_state))
-    return Message(
-        type=MsgType(p.type),
-        to=p.to,
-        frm=p.frm,
-        term=p.term,
-        log_term=p.log_term,
-        index=p.index,
-        entries=tuple(Entry(e.term, e.index, EntryType(e.type), e.data) for e in p.entries),
-        commit=p.commit,
-        reject=p.reject,
-        reject_hint=p.reject_hint,
-        context=p.context,
-        snapshot=snap,
-        snap_data=p.snap_data,
-        snap_offset=p.snap_offset,
-        snap_total=p.snap_total,
-    )
 
 
 class PeerServicer(peer_pb2_grpc.PeerServicer):
@@ -139,13 +67,13 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
                 )
                 yield peer_pb2.Refusal(reason="cluster id mismatch")
                 return
-            for pm in batch.messages:
-                try:
-                    m = message_from_pb(pm)
-                except ValueError as exc:
-                    log.warning("refused a malformed Raft message from %s: %s", peer, exc)
-                    yield peer_pb2.Refusal(reason=f"malformed message: {exc}")
-                    return
+            try:
+                msgs = peer_codec.decode_many(batch.frames)
+            except ValueError as exc:
+                log.warning("refused a malformed Raft message from %s: %s", peer, exc)
+                yield peer_pb2.Refusal(reason=f"malformed message: {exc}")
+                return
+            for m in msgs:
                 if m.to != self.member_id or not self.known_peer(m.frm):
                     log.warning("dropped Raft message for %x from %x (%s)", m.to, m.frm, peer)
                     continue
@@ -183,7 +111,7 @@ class PeerSender:
         self.target = target
         self.credentials = credentials
         self.on_unreachable = on_unreachable
-        self._queue: deque[Any] = deque()
+        self._queue: deque[bytes] = deque()
         self._ready = asyncio.Event()
         self._channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
@@ -202,7 +130,7 @@ class PeerSender:
         if len(self._queue) >= MAX_QUEUE:
             self._queue.clear()
             self.on_unreachable(self.peer_id)
-        self._queue.append(message_to_pb(m))
+        self._queue.append(peer_codec.encode(m))
         self._ready.set()
 
     def start(self) -> None:
@@ -217,12 +145,17 @@ class PeerSender:
             await self._channel.close(None)
 
     def _take_batch(self) -> Any:
-        msgs, size = [], 0
-        while self._queue and size < MAX_BATCH_BYTES:
-            m = self._queue.popleft()
-            msgs.append(m)
-            size += m.ByteSize()
-        return peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, messages=msgs)
+        q = self._queue
+        if len(q) == 1:
+            frames = q.popleft()
+        else:
+            msgs, size = [], 0
+            while q and size < MAX_BATCH_BYTES:
+                m = q.popleft()
+                msgs.append(m)
+                size += len(m)
+            frames = b"".join(msgs)
+        return peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, frames=frames)
 
     async def _refusals(self, call: Any) -> None:
         async for refusal in call:
@@ -241,7 +174,7 @@ class PeerSender:
                         await call.write(self._take_batch())
             except asyncio.CancelledError:
                 raise
-            except (grpc.aio.AioRpcError, grpc.aio.UsageError) as exc:
+            except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as exc:
                 log.debug("stream to peer %x broke: %s", self.peer_id, exc)
             except Exception:
                 log.exception("stream to peer %x failed", self.peer_id)
