@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -61,7 +62,7 @@ def test_every_field_round_trips_one_message_at_a_time_and_as_a_batch() -> None:
 def test_truncated_or_trailing_bytes_are_refused_with_value_error() -> None:
     buf = peer_codec.encode_many(_messages())
     for cut in (1, 10, len(buf) // 2, len(buf) - 1):
-        with pytest.raises(ValueError, match="malformed|unknown"):
+        with pytest.raises(ValueError, match=r"malformed|unknown"):
             peer_codec.decode_many(buf[:cut])
     with pytest.raises(ValueError):
         peer_codec.decode_many(buf + b"\x01")
@@ -85,7 +86,5 @@ def test_random_garbage_never_raises_anything_but_value_error() -> None:
         buf = bytearray(good)
         for _ in range(rng.randint(1, 8)):
             buf[rng.randrange(len(buf))] = rng.randrange(256)
-        try:
+        with contextlib.suppress(ValueError):
             peer_codec.decode_many(bytes(buf[: rng.randint(0, len(buf))]))
-        except ValueError:
-            pass
