@@ -31,7 +31,7 @@ from aetcd.rpc import rpc_pb2 as R
 from aetcd.rpc import rpc_pb2_grpc as G
 
 REPO = Path(__file__).resolve().parent.parent
-PORTS = {"etcd": 23500, "builtin": 23400}
+PORTS = {"etcd": 23200, "builtin": 23100}
 VALUE = b"x" * 256
 
 
@@ -153,7 +153,9 @@ def failover(backend: str, directory: Path, endpoints: list[str], rounds: int) -
     return times
 
 
-def run_backend(backend: str, root: Path, quick: bool) -> Result:
+def run_backend(
+    backend: str, root: Path, quick: bool, perf: tuple[str, ...] = ("m", "l"), rounds: int = -1
+) -> Result:
     directory = root / backend
     endpoints = hactl(
         "store", "up", "--members", "3", "--dir", str(directory), "--backend", backend,
@@ -168,11 +170,13 @@ def run_backend(backend: str, root: Path, quick: bool) -> Result:
         print(f"{backend}: sequential {res.seq_rate:.0f}/s", flush=True)
         res.conc_rate, res.conc_p50_ms, res.conc_p99_ms = asyncio.run(_concurrent(lead, 16, secs))
         print(f"{backend}: 16 clients {res.conc_rate:.0f}/s", flush=True)
-        if not quick:
-            for load in ("m", "l"):
+        if not quick or perf != ("m", "l"):
+            for load in perf:
                 res.perf[load] = check_perf(endpoints, load)
                 print(f"{backend}: check perf --load={load}: {res.perf[load]}", flush=True)
-        res.failovers = failover(backend, directory, endpoints, 3 if quick else 5)
+        if rounds < 0:
+            rounds = 3 if quick else 5
+        res.failovers = failover(backend, directory, endpoints, rounds) if rounds else [0.0]
         print(f"{backend}: failovers {res.failovers}", flush=True)
     finally:
         hactl("store", "down", "--dir", str(directory))
@@ -228,10 +232,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.store")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--backend", choices=("etcd", "builtin"), help="measure only this one")
+    ap.add_argument("--perf", default="m,l", help="check perf loads (with --quick: none)")
+    ap.add_argument("--failovers", type=int, default=-1, help="rounds (default 5, quick 3)")
     args = ap.parse_args()
     if shutil.which("etcd") is None or shutil.which("etcdctl") is None:
         raise SystemExit("bench.store needs Debian's etcd-server and etcd-client")
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        if args.backend:
+            loads = tuple(x for x in args.perf.split(",") if x)
+            r = run_backend(args.backend, Path(tmp), args.quick, loads, args.failovers)
+            print(r)
+            return
         results = {b: run_backend(b, Path(tmp), args.quick) for b in ("etcd", "builtin")}
     text = render(results, args.quick)
     print(text)
