@@ -53,7 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--election-timeout",
         type=int,
-        default=int(os.environ.get("HACTL_STORE_ELECTION_MS", "700")),
+        default=int(os.environ.get("HACTL_STORE_ELECTION_MS", "500")),
         help="ms (etcd: 1000)",
     )
     p.add_argument("--quota-backend-bytes", type=int, default=2 * 1024**3)
