@@ -28,14 +28,21 @@ only once that fencing succeeded, as after a lease expiry.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from reconciler.base.errors import StoreError
 from reconciler.controller.fencing import REFUSED_CAUSE, lost_early
+from reconciler.daemon import keys
+from reconciler.daemon.election import holder
 from reconciler.daemon.planning import cluster_spec
 from reconciler.daemon.state import ClusterState
+from reconciler.statestore.etcd import Kv
 from reconciler.transport.agent_api import AgentClient
 
 log = logging.getLogger("hacd.coordinator")
@@ -112,3 +119,90 @@ class EarlyLoss:
 
     def cause(self, node: str) -> str:
         return self.causes.get(node, "")
+
+
+async def watch_coordinator(kv: Kv, own_node: str, agents: AgentClient) -> None:
+    """On every node: end the coordinator's lease at once when its hacd is known dead.
+
+    The election key lives under the coordinator node's lease, so after a kill -9 of
+    that hacd the next coordinator is elected (and the dead node is seen lost and
+    fenced) only once the lease TTL has run out. Every other node therefore holds an
+    idle connection to the coordinator's agent port; when it breaks and a reconnect is
+    *refused* (the same proof as :class:`EarlyLoss`), the node revokes that lease: the
+    election key and the dead node's liveness key go at once, the campaign picks the
+    next coordinator, and that one fences the dead node before its resources move.
+    Only with fencing enabled (without it, the lease wait alone keeps things safe, and
+    nothing changes). A coordinator that was in fact alive loses nothing it relies on
+    for safety: its writes are guarded by its token, its agent rejoins.
+    """
+    changed = asyncio.Event()
+    watch = agents.port_watch(changed.set)
+    follower = asyncio.create_task(_follow(kv, changed))
+    try:
+        while True:
+            changed.clear()
+            target = await _coordinator_target(kv, own_node)
+            watch.watch({target[0]: target[1]} if target else {})
+            if target and target[0] in watch.refused:
+                await _end_lease(kv, target, watch.refused_at.get(target[0], time.time()))
+                await asyncio.sleep(0.2)  # the deletions wake us; no busy loop meanwhile
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), 5.0)
+    finally:
+        follower.cancel()
+        await agents.close()
+
+
+async def _coordinator_target(kv: Kv, own_node: str) -> tuple[str, str, int, str] | None:
+    """(incarnation key, agent address, election lease, node) of another node's coordinator."""
+    try:
+        cur = await kv.get(keys.ELECTION)
+        if cur is None or not cur.lease:
+            return None
+        node = holder(cur.value)
+        if not node or node == own_node:
+            return None
+        live = await kv.get(keys.live(node))
+        if live is None:
+            return None
+        value = json.loads(live.value)
+        if not isinstance(value, dict) or not value.get("address") or live.lease != cur.lease:
+            return None
+        return incarnation(node, value), str(value["address"]), cur.lease, node
+    except (StoreError, ValueError):
+        return None
+
+
+async def _end_lease(kv: Kv, target: tuple[str, str, int, str], refused_at: float) -> None:
+    _, _, lease, node = target
+    try:
+        entries, _ = await kv.range(keys.desired_kind("Cluster"))
+        for e in entries:
+            spec = (json.loads(e.value) or {}).get("spec") or {}
+            if spec.get("fencingEnabled", True) is False:
+                return  # without fencing the lease wait stays
+        cur = await kv.get(keys.ELECTION)
+        if cur is None or cur.lease != lease:
+            return  # already gone, or someone else coordinates now
+        log.warning(
+            "coordinator %s is lost: %s (%.3fs ago); ending its lease so that the next "
+            "coordinator fences it without waiting for the lease",
+            node,
+            REFUSED_CAUSE,
+            time.time() - refused_at,
+        )
+        await kv.revoke(lease)
+    except (StoreError, ValueError) as e:
+        log.info("ending the lease of coordinator %s: %s", node, e)
+
+
+async def _follow(kv: Kv, changed: asyncio.Event) -> None:
+    """Set ``changed`` on every change of the election key (and of liveness)."""
+    while True:
+        try:
+            _, rev = await kv.range(keys.ELECTION)
+            changed.set()
+            async for _ in kv.watch(keys.ELECTION, rev + 1):
+                changed.set()
+        except StoreError:
+            await asyncio.sleep(0.5)

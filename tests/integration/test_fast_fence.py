@@ -188,3 +188,36 @@ def test_reboot_action_the_node_comes_back_and_rejoins_cleanly(
     assert live.start_op("boot", victim) is None
     for kind, name in (("resource", "boot"), ("location", "boot-pref"), ("fencingdevice", "local")):
         live.hactl("delete", kind, name, check=False)
+
+
+def test_kill_9_of_the_coordinator_is_fenced_before_its_lease_expires(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    """The election key lives under the coordinator's lease: the other nodes end that
+    lease when its agent port refuses, so the next coordinator takes over and fences it
+    without waiting for the TTL."""
+    assert live.lay is not None
+    coord = live.wait(lambda v: v["coordinator"]["node"], "a coordinator")["coordinator"]["node"]
+    live.apply(pinned("lead", coord), "--wait")
+    assert live.wait_on("lead") == [coord]
+    t0 = time.time()
+    localcluster.stop_node(live.lay, coord, signal.SIGKILL)
+    v = live.wait(
+        lambda v: (
+            live.where(v, "lead") not in ([], [coord])
+            and v["coordinator"]["converged"]
+            and v["coordinator"]["node"] not in (None, coord)
+        ),
+        "a new coordinator fenced the old one and recovered its resource",
+        timeout=30,
+    )
+    recovered = time.time()
+    lease_floor = t0 + NODE_TIMEOUT - HEARTBEAT
+    recs = history(v, coord, t0)
+    assert recs and recs[0]["at"] < lease_floor and recs[-1]["ok"], recs
+    assert recovered < lease_floor, (recovered - t0, "the takeover waited for the lease")
+    assert (live.lay.state_dir / coord / "off").exists(), "the local agent powered it off"
+    localcluster.start_node(live.lay, coord)
+    live.wait(lambda v: all(x["state"] == "online" for x in v["nodes"]), f"{coord} back", 30)
+    live.hactl("delete", "resource", "lead", check=False)
+    live.hactl("delete", "location", "lead-pref", check=False)
