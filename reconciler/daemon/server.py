@@ -26,6 +26,7 @@ from reconciler.daemon.api import Api
 from reconciler.daemon.config import NodeConfig
 from reconciler.daemon.coordinator import Coordinator
 from reconciler.daemon.events import EventLog
+from reconciler.daemon.fencing_wait import watch_coordinator
 from reconciler.daemon.node_agent import NodeAgent
 from reconciler.daemon.runner import ExecutorRunner
 from reconciler.gitops import config as gitops_config
@@ -255,6 +256,8 @@ class Hacd:
     ) -> None:
         keeper = asyncio.create_task(agent.keep_alive())
         follower = asyncio.create_task(agent.follow_elections())
+        # a coordinator whose hacd died (refused agent port) loses its lease at once
+        dead_coord = asyncio.create_task(watch_coordinator(kv, self.cfg.node, self._agent_client()))
         try:
             while True:
                 token = await election.campaign(kv, self.cfg.node, agent.lease)
@@ -276,6 +279,7 @@ class Hacd:
         finally:
             keeper.cancel()
             follower.cancel()
+            dead_coord.cancel()
 
     def _agent_client(self) -> agent_api.AgentClient:
         """The coordinator's client of the agents: with TLS, it presents this node's
