@@ -20,7 +20,7 @@ from reconciler.scheduler.constraints import ROLLBACK_POSITIVE, Coloc, MergeMode
 from reconciler.scheduler.units import PROMOTED, UNPROMOTED
 
 if TYPE_CHECKING:
-    from reconciler.scheduler.assign import _Assigner
+    from reconciler.scheduler.assign_state import Assigner as _Assigner
 
 
 def apply_coloc_clone(a: _Assigner, dep: str, clone: str, c: Coloc) -> None:
