@@ -51,6 +51,7 @@ from reconciler.daemon.store_peers import PeerInfo
 from reconciler.daemon.store_raft import RaftEngine
 from reconciler.kv.types import RangeRequest
 from reconciler.raft.force import FenceProof, force_config
+from reconciler.raft.node import RaftNode
 from reconciler.raft.types import ConfChange, ConfChangeType, StateType
 from reconciler.statestore.etcd import Delete, Kv, Put, prefix_end
 
@@ -69,6 +70,23 @@ class FenceOutcome:
     ok: bool
     device: str = ""  # the devices of the level that succeeded
     reason: str = ""
+
+
+def arms(node: RaftNode, peer: int) -> bool:
+    """Whether ``node`` now sees the pair working with itself as a voter (see "armed").
+
+    True when both are voters in its configuration and it leads the current term, or it
+    follows ``peer``, voted for it in this term and holds a committed entry of this term
+    (the leader's first entry: committed with this node's acknowledgement, so its log
+    holds everything committed before). A leader elected alone (after a force) that
+    promoted the peer since is armed too: the current leader holds every committed entry.
+    """
+    st = node.status()
+    if set(st.conf_state.voters) != {node.id, peer}:
+        return False
+    if st.role == StateType.LEADER:
+        return True
+    return st.lead == peer and st.vote == peer and node.log.zero_term(st.commit) == st.term
 
 
 class TwoNodeGuard:
@@ -148,7 +166,7 @@ class TwoNodeGuard:
                 lost_since = None
                 self._set("not a voter of the pair (rejoining)")
                 continue
-            self._arm(st.role, st.lead, st.vote, st.term, st.commit)
+            self._arm()
             if st.lead != 0:
                 lost_since = None
                 self._set("pair" if self.armed else "pair (not armed yet)")
@@ -169,14 +187,9 @@ class TwoNodeGuard:
             await self._fence_and_force()
             lost_since = None
 
-    def _arm(self, role: StateType, lead: int, vote: int, term: int, commit: int) -> None:
-        if self.armed:
-            return
-        if role == StateType.LEADER:
+    def _arm(self) -> None:
+        if not self.armed and arms(self.engine.node, self.pid):
             self.armed = True
-        elif lead == self.pid and vote == self.pid:
-            self.armed = self.engine.node.log.zero_term(commit) == term
-        if self.armed:
             log.info("two-node: armed (the pair works with this node as a voter)")
 
     # ------------------------------------------------------------------ loss
