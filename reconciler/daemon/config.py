@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reconciler.base.errors import ConfigError
+from reconciler.transport.tls import TlsFiles
 
 
 class _Cfg(BaseModel):
@@ -143,11 +144,6 @@ def load(path: str | Path) -> NodeConfig:
         raise ConfigError(f"{p}: store.endpoints: the etcd backend needs endpoints")
     if cfg.store.backend == "builtin" and cfg.store.member is None:
         raise ConfigError(f"{p}: store.member: the builtin backend needs this member's addresses")
-    if cfg.tls is not None:
-        t = cfg.tls
-        for field, f in (("certFile", t.cert_file), ("keyFile", t.key_file), ("caFile", t.ca_file)):
-            if not Path(f).is_file():
-                raise ConfigError(f"{p}: tls.{field}: {f}: no such file")
     if cfg.two_node is not None:
         _check_two_node(cfg, p)
     return cfg
@@ -167,6 +163,20 @@ def _check_two_node(cfg: NodeConfig, p: Path) -> None:
     for name in sorted(two.fence_delay):
         if name not in cfg.nodes:
             raise ConfigError(f"{p}: twoNode.fenceDelay: {name!r} is not a node")
+
+
+def tls_files(cfg: NodeConfig) -> TlsFiles | None:
+    """The listen port's TLS files, checked on the node that runs hacd (a config is
+    written elsewhere, before the files are copied): a missing one names its field."""
+    t = cfg.tls
+    if t is None:
+        return None
+    for field, f in (("certFile", t.cert_file), ("keyFile", t.key_file), ("caFile", t.ca_file)):
+        if not Path(f).is_file():
+            raise ConfigError(f"tls.{field}: {f}: no such file")
+    files = TlsFiles(Path(t.cert_file), Path(t.key_file), Path(t.ca_file), t.client_cert_auth)
+    files.server_credentials()  # not PEM: a ConfigError naming the file
+    return files
 
 
 def save(cfg: NodeConfig, path: str | Path) -> None:

@@ -23,7 +23,7 @@ from reconciler.agents.attrd import AttributeUpdate
 from reconciler.base.errors import ConfigError, StoreError
 from reconciler.daemon import election, keys
 from reconciler.daemon.api import Api
-from reconciler.daemon.config import NodeConfig
+from reconciler.daemon.config import NodeConfig, tls_files
 from reconciler.daemon.coordinator import Coordinator
 from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_wait import watch_coordinator
@@ -113,12 +113,7 @@ class Hacd:
         await asyncio.sleep(0.1)  # the member installs its signal handlers; ours go last
 
     def _tls(self) -> TlsFiles | None:
-        t = self.cfg.tls
-        if t is None:
-            return None
-        files = TlsFiles(Path(t.cert_file), Path(t.key_file), Path(t.ca_file), t.client_cert_auth)
-        files.server_credentials()  # unreadable files: a ConfigError naming them, now
-        return files
+        return tls_files(self.cfg)
 
     def _attribute(self, update: AttributeUpdate) -> None:
         kv = self.kv
@@ -323,7 +318,8 @@ def serve(cfg: NodeConfig) -> None:
     )
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
     try:
+        tls_files(cfg)  # before anything starts
         asyncio.run(Hacd(cfg).run())
-    except ConfigError as e:  # e.g. a certificate file that is not PEM
+    except ConfigError as e:  # a certificate file missing or not PEM
         log.error("%s", e)
         sys.exit(2)
