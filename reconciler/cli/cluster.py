@@ -183,6 +183,12 @@ def init(  # noqa: PLR0917 (a click command's options)
             "(copy ca.crt and each node's <node>.crt/.key; keep ca.key off the nodes)"
         )
     all_nodes = {n: f"{h}:{port}" for n, h in pairs}
+    if tls and endpoints and "," in endpoints:
+        click.echo(
+            "warning: with TLS the store client checks one certificate name per connection; "
+            "give each node's store.endpoints a single etcd member (its own, ideally)",
+            err=True,
+        )
     for name, host in pairs:
         store: dict[str, object]
         if endpoints:
@@ -268,7 +274,7 @@ def two_node_confirm(peer: str, config_path: Path) -> None:
         state = json.loads(state_file.read_text()).get("state", "")
     except (OSError, ValueError):
         state = ""
-    if state != "fencing failed":
+    if state not in ("fencing", "fencing failed"):
         fail(f"{cfg.node}'s two-node guard is not failing to fence ({state or 'not running'})")
     (cfg.node_state_dir() / "two-node-confirm").write_text(peer + "\n")
     click.echo(f"{peer} confirmed off; {cfg.node} continues alone once its guard reads it")
