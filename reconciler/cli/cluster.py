@@ -238,7 +238,7 @@ def init(  # noqa: PLR0917 (a click command's options)
         save_context(cluster_id, ",".join(all_nodes.values()), make_current=False, tls=admin)
         click.echo(
             f"hactl context {cluster_id!r} (TLS, {ADMIN} certificate) saved in "
-            f"{contexts_file()}: hactl --context {cluster_id} status"
+            f"{contexts_file()}: hactl status --context {cluster_id}"
         )
     sys.exit(0)
 
