@@ -8,7 +8,7 @@ expiry), maps anonymous clone history to instances, and sums failcounts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from reconciler.base import score as sc
 from reconciler.scheduler.cluster import CloneInfo, GroupInfo, Prim
@@ -294,8 +294,8 @@ def assign_history(
             merged = h
             if earlier is not None:
                 # two history entries for one instance on one node: one history
-                merged = replace(
-                    earlier, resource=h.resource, operations=earlier.operations + h.operations
+                merged = earlier._replace(
+                    resource=h.resource, operations=earlier.operations + h.operations
                 )
             mapped[(pid, node)] = merged
             st = replay(prims[pid], merged.operations, inp.options.stonith_enabled, node)

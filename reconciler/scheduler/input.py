@@ -58,7 +58,7 @@ Change log
 * v1.1: mapping defaults via default_factory (v1 failed at import time).
 * v1.2: ``NodeState.unclean_reason`` (additive; ``#unclean-reason`` still read).
 * v1.3: ``Primitive.params_digest`` (additive, optional).
-* v1.4: :class:`OpRecord` and :class:`ResourceHistory` are defined in
+* v1.4: :class:`OpRecord` and :class:`ResourceHistory` are named tuples defined in
   ``reconciler.model.status`` (``OpRecord``, ``NodeHistory``) and re-exported here
   unchanged, so that a CIB's status is read straight into them.
 """
