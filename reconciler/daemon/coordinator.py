@@ -38,8 +38,8 @@ from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_run import HistorySeq, run_plan
 from reconciler.daemon.fencing_wait import EarlyLoss, LeaseWatch
 from reconciler.daemon.graph_run import RunningGraph
-from reconciler.daemon.state import ClusterState, healths, live_addresses, read
-from reconciler.statestore.etcd import Cmp, Kv, Put
+from reconciler.daemon.state import ClusterState, healths, read
+from reconciler.statestore.etcd import Cmp, Event, Kv, Put
 from reconciler.transport.agent_api import AgentClient
 
 log = logging.getLogger("hacd.coordinator")
@@ -143,6 +143,7 @@ class Coordinator:
                     ]
                     start = evs[-1].mod_revision + 1
                     if relevant:
+                        self._probe_early(relevant)
                         self.wake.set()
             except StoreError as e:
                 log.debug("watch: %s; restarting", e)
@@ -226,12 +227,12 @@ class Coordinator:
         by_id: dict[str, PlannedAction],
         now: float,
     ) -> float:
-        steps = self.graph.install(planned, by_id, live_addresses(state))
+        steps = self.graph.install(planned, by_id, state)
         if steps is None:  # planned from a state read before a result came back
             self.wake.set()
             return 0.05
         d = decide(steps, self.progress.in_flight, now, self.progress.retries)
-        self._launch(state, d.dispatch, now)
+        self._launch(state, [by_id[sid] for sid in d.dispatch], now)
         await self._report(state, planned, d.converged, d.aborted)
         timeout = IDLE_RECHECK_S
         for deadline in (planned.recheck_at, d.retry_at):
@@ -239,10 +240,10 @@ class Coordinator:
                 timeout = min(timeout, max(0.05, deadline - now))
         return timeout
 
-    def _launch(self, state: ClusterState, ids: Iterable[str], now: float) -> None:
+    def _launch(self, state: ClusterState, actions: Iterable[PlannedAction], now: float) -> None:
         """Dispatch these steps of the running graph (each to its node's agent)."""
-        for sid in ids:
-            pa = self.graph.by_id[sid]
+        for pa in actions:
+            sid = pa.step.id
             node = pa.step.node or ""
             address = self.graph.addresses.get(node)
             if not address:
@@ -271,9 +272,23 @@ class Coordinator:
         if d.aborted:
             self.wake.set()
             return
-        self._launch(state, d.dispatch, now)
+        self._launch(state, [self.graph.by_id[sid] for sid in d.dispatch], now)
         if not self.progress.in_flight:  # the graph is done: plan again to confirm
             self.wake.set()
+
+    def _probe_early(self, events: list[Event]) -> None:
+        """New Resources are probed while the pass that plans them runs (the plan has the
+        same probe steps, the start waits for all of them; see scheduling.early_probes)."""
+        if self.planner != "scheduler" or self.graph.state is None:
+            return
+        from reconciler.daemon.scheduling import early_probes
+
+        try:
+            probes = early_probes(events, self.graph.state, self.progress.in_flight)
+        except Exception:
+            log.exception("early probes")
+            return
+        self._launch(self.graph.state, probes, time.time())
 
     async def _dispatch(
         self,

@@ -34,6 +34,7 @@ from reconciler.controller.simple_plan import PlannedAction
 from reconciler.controller.steps import Step
 from reconciler.daemon import keys
 from reconciler.daemon.planning import Planned
+from reconciler.daemon.state import ClusterState, live_addresses
 
 RECORD_WAIT_S = 10.0
 
@@ -44,6 +45,7 @@ class RunningGraph:
         self.by_id: dict[str, PlannedAction] = {}
         self.addresses: Mapping[str, str] = {}
         self.meta: Mapping[str, Mapping[str, str]] = {}
+        self.state: ClusterState | None = None  # the state the graph was planned from
         self._steps: tuple[Step, ...] | None = None
         self._installed_at = -1
         self._done: dict[str, int] = {}  # step id -> pass current when it completed
@@ -51,7 +53,7 @@ class RunningGraph:
         self._records: dict[str, list[float]] = {}  # history key -> expiry of own records
 
     def install(
-        self, planned: Planned, by_id: dict[str, PlannedAction], addresses: Mapping[str, str]
+        self, planned: Planned, by_id: dict[str, PlannedAction], state: ClusterState
     ) -> list[Step] | None:
         """Take the current pass's plan; the steps still to run, or None if it is stale."""
         seq = self.passes
@@ -64,7 +66,8 @@ class RunningGraph:
         self._steps = tuple(s for s in steps if s.id not in self._done)
         self._installed_at = seq
         self.by_id = by_id
-        self.addresses = addresses
+        self.state = state
+        self.addresses = live_addresses(state)
         self.meta = planned.meta
         return list(self._steps)
 

@@ -9,6 +9,8 @@ coordinator does not care which one runs (``planner:`` in hacd's config).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -20,12 +22,14 @@ from reconciler.controller.failures import next_recheck
 from reconciler.controller.fencing import choose_fencer
 from reconciler.controller.simple_plan import PlannedAction, SimplePlan, params_digest
 from reconciler.controller.steps import Step
+from reconciler.daemon import keys, planning
 from reconciler.daemon.planning import Planned, fence_devices, lifetime_end, observe
 from reconciler.daemon.state import ClusterState, healths, observed_status
 from reconciler.model import KINDS, ManifestSet
 from reconciler.scheduler import input as si
-from reconciler.scheduler.from_model import from_model
+from reconciler.scheduler.from_model import from_model, primitive
 from reconciler.scheduler.plan import plan as schedule
+from reconciler.statestore.etcd import Event
 
 log = logging.getLogger("hacd.scheduling")
 
@@ -333,6 +337,72 @@ def plan_full(
         [float(p.recheck_at) if p.recheck_at is not None else None, *lifetime_ends], now
     )
     return Planned(SimplePlan(tuple(actions), placement, tuple(notes)), hs, recheck, {}, metas)
+
+
+def early_probes(
+    events: Iterable[Event], state: ClusterState, busy: Iterable[str]
+) -> list[PlannedAction]:
+    """Probes for Resources just created, to run while the pass that plans them is busy.
+
+    A new primitive (not in a group or clone, not in maintenance) is probed on every live
+    node without a history of it: the same steps (ids, agent, parameters, expected rc 7)
+    the plan will order before its start, so the start still waits for every one of
+    them. ``state`` is the last planned state; ``busy``: step ids in flight."""
+    docs: list[dict[str, Any]] = []
+    prefix = keys.desired_kind("Resource")
+    for e in events:
+        if e.key.startswith(keys.DESIRED) and e.key[len(keys.DESIRED) :].split("/")[0] in (
+            "group",
+            "clone",
+            "cluster",
+            "node",
+        ):
+            return []  # membership or maintenance may change with this batch: plan first
+        if e.kind != "put" or not e.key.startswith(prefix):
+            continue
+        with contextlib.suppress(ValueError):
+            doc = json.loads(e.value)
+            if isinstance(doc, dict):
+                docs.append(doc)
+    if not docs or planning.cluster_spec(state).get("maintenanceMode") is True:
+        return []
+    members: set[str] = set()
+    for g in state.objects("group"):
+        members.update(str(m) for m in (g.get("spec") or {}).get("resources") or [])
+    members.update(str((c.get("spec") or {}).get("resource")) for c in state.objects("clone"))
+    in_flight = set(busy)
+    out: list[PlannedAction] = []
+    for doc in docs:
+        try:
+            res = KINDS["Resource"].model_validate(doc)
+        except ValueError:
+            continue
+        spec = doc.get("spec") or {}
+        if res.name in members or spec.get("maintenance") is True:
+            continue
+        prim = primitive(res)  # type: ignore[arg-type]
+        if prim.cls == "stonith":
+            continue
+        for node in sorted(state.live):
+            if state.live[node].get("held") or node not in state.live:
+                continue
+            if (state.node_attributes.get(node, {}).get("maintenance", "") in planning.TRUE) or (
+                res.name in state.histories.get(node, {})
+            ):
+                continue
+            sid = f"{res.name}_monitor_0@{node}"
+            if sid in in_flight:
+                continue
+            out.append(
+                PlannedAction(
+                    Step(sid, res.name, node, "monitor"),
+                    agent=_agent(prim),
+                    params=dict(prim.params),
+                    timeout_ms=_timeout(prim, "monitor", 0),
+                    expected_rc=7,
+                )
+            )
+    return out
 
 
 def describe(plan: Any) -> str:  # pragma: no cover - debugging aid

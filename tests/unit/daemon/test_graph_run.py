@@ -9,9 +9,13 @@ from reconciler.controller.steps import InFlight, Step
 from reconciler.daemon import keys
 from reconciler.daemon.graph_run import RunningGraph
 from reconciler.daemon.planning import Planned
+from reconciler.daemon.state import ClusterState
 
 NODES = ("n1", "n2", "n3")
 PROBES = tuple(f"a_monitor_0@{n}" for n in NODES)
+STATE = ClusterState(
+    revision=1, live={n: {"address": f"127.0.0.1:{i}"} for i, n in enumerate(NODES)}
+)
 
 
 def planned(*steps: Step) -> tuple[Planned, dict[str, PlannedAction]]:
@@ -37,7 +41,7 @@ def test_the_start_goes_only_once_every_probe_said_not_running() -> None:
     g = RunningGraph()
     g.passes = 1
     p, by_id = fresh_resource()
-    steps = g.install(p, by_id, {})
+    steps = g.install(p, by_id, STATE)
     assert steps is not None
     assert decide(steps, {}, 0.0).dispatch == PROBES
     flight = {s: InFlight(s, "a", s.split("@")[1], 0.0) for s in PROBES}
@@ -56,33 +60,33 @@ def test_an_unexpected_result_stops_the_graph_and_plans_read_before_it() -> None
     g = RunningGraph()
     g.passes = 1
     p, by_id = fresh_resource()
-    assert g.install(p, by_id, {}) is not None
+    assert g.install(p, by_id, STATE) is not None
     g.completed(PROBES[0])
     g.completed(PROBES[1])
     g.unexpected(by_id[PROBES[2]])  # "running here": the start must not go
     assert g.remaining() is None
-    assert g.install(p, by_id, {}) is None  # this pass read the store before that result
+    assert g.install(p, by_id, STATE) is None  # this pass read the store before that result
     g.passes = 2
-    assert g.install(p, by_id, {}) is not None  # the next one plans from the result
+    assert g.install(p, by_id, STATE) is not None  # the next one plans from the result
 
 
 def test_a_plan_without_an_action_that_completed_meanwhile_is_stale() -> None:
     g = RunningGraph()
     g.passes = 1
     p, by_id = fresh_resource()
-    g.install(p, by_id, {})
+    g.install(p, by_id, STATE)
     for probe in PROBES:
         g.completed(probe)
     g.completed("a_start_0@n1")
     # a pass that read before the start's result: the same graph, the done steps removed
-    steps = g.install(p, by_id, {})
+    steps = g.install(p, by_id, STATE)
     assert steps is not None and [s.id for s in steps] == ["a_monitor_10000@n1"]
     # a pass that read before, planning something else (the start on n2): stale
     other, other_ids = planned(Step("a_start_0@n2", "a", "n2", "start"))
-    assert g.install(other, other_ids, {}) is None
+    assert g.install(other, other_ids, STATE) is None
     # a pass that read after the results plans from them
     g.passes = 2
-    assert g.install(other, other_ids, {}) is not None
+    assert g.install(other, other_ids, STATE) is not None
 
 
 def test_own_records_wake_no_pass_once_each() -> None:
