@@ -86,6 +86,8 @@ class LogEngine(Protocol):
 
     async def member_promote(self, member_id: int) -> None: ...
 
+    async def member_update(self, member_id: int, peer_urls: list[str]) -> None: ...
+
     async def move_leader(self, target: int) -> None: ...
 
     async def leader_call(self, what: str, lease_id: int) -> int:
@@ -271,6 +273,9 @@ class StoreMember:
 
     async def member_promote(self, member_id: int) -> None:
         await self._engine().member_promote(member_id)
+
+    async def member_update(self, member_id: int, peer_urls: list[str]) -> None:
+        await self._engine().member_update(member_id, peer_urls)
 
     async def move_leader(self, target: int) -> None:
         await self._engine().move_leader(target)

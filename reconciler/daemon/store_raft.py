@@ -277,6 +277,32 @@ class RaftEngine:
             return
         await self._conf_change(ConfChange(ConfChangeType.REMOVE_NODE, member_id))
 
+    async def member_update(self, member_id: int, peer_urls: list[str]) -> None:
+        """New peer URLs for a member (etcd's MemberUpdate): a conf change of the same kind,
+        which the core applies as a no-op and the engine as a new address for the peer."""
+        cs = self.node.conf_state()
+        if member_id not in cs.members():
+            raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
+        urls = tuple(peer_urls)
+        for nid, p in sorted(self.peers.items()):
+            if nid != member_id and set(p.peer_urls) & set(urls):
+                raise MembershipError("FAILED_PRECONDITION", "etcdserver: Peer URLs already exists")
+        if not self.is_leader():
+            from aetcd.rpc import rpc_pb2
+
+            req = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=peer_urls)
+            await self._forward_cluster("MemberUpdate", req)
+            return
+        old = self.peers.get(member_id) or PeerInfo(member_id, "", ())
+        info = PeerInfo(member_id, old.name, urls, old.client_urls)
+        if member_id in cs.learners:
+            kind = ConfChangeType.ADD_LEARNER
+        elif self.node.is_witness(member_id):
+            kind = ConfChangeType.ADD_WITNESS
+        else:
+            kind = ConfChangeType.ADD_VOTER
+        await self._conf_change(ConfChange(kind, member_id, info.encode()))
+
     async def member_promote(self, member_id: int) -> None:
         cs = self.node.conf_state()
         if member_id not in cs.members():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -123,8 +124,10 @@ class ClusterServicer(_Base, rpc_pb2_grpc.ClusterServicer):  # type: ignore[misc
         await self.b.member_promote(request.ID)
         return rpc_pb2.MemberPromoteResponse(header=self._hdr(), members=await self._list())
 
+    @etcd_errors
     async def MemberUpdate(self, request: Any, context: Ctx) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "member update is not supported")
+        await self.b.member_update(request.ID, list(request.peerURLs))
+        return rpc_pb2.MemberUpdateResponse(header=self._hdr(), members=await self._list())
 
 
 class MaintenanceServicer(_Base, rpc_pb2_grpc.MaintenanceServicer):  # type: ignore[misc]
@@ -178,18 +181,37 @@ class MaintenanceServicer(_Base, rpc_pb2_grpc.MaintenanceServicer):  # type: ign
 
     @etcd_errors
     async def Defragment(self, request: Any, context: Ctx) -> Any:
-        return rpc_pb2.DefragmentResponse(header=self._hdr())
+        """A no-op, answered as etcd 3.4 answers (an empty response, not even a header).
+
+        etcd rewrites its bbolt file to return the free pages of deleted revisions to the
+        file system. Our state lives in memory (freed as compaction drops revisions) and
+        on disk as WAL segments and snapshots, which a snapshot already releases
+        (every ``--snapshot-count`` entries): there is no free-page list to reclaim."""
+        return rpc_pb2.DefragmentResponse()
 
     @etcd_errors
     async def HashKV(self, request: Any, context: Ctx) -> Any:
-        import zlib
+        """etcd's HashKV: a hash of the history up to ``revision``, equal on every member.
 
-        from reconciler.kv import snapshot
+        Computed in pieces with the loop given back between them; if a compaction or a
+        snapshot changed the state meanwhile, computed again."""
+        from reconciler.kv import kvhash
 
-        h = zlib.crc32(snapshot.encode(self.b.kv)) & 0xFFFFFFFF
-        return rpc_pb2.HashKVResponse(
-            header=self._hdr(), hash=h, compact_revision=self.b.kv.compact_revision
-        )
+        while True:
+            kv = self.b.kv
+            compact = kv.compact_revision
+            steps = kvhash.hash_steps(kv, request.revision)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    value: int = done.value
+                    break
+                await asyncio.sleep(0)
+            if kv is self.b.kv and kv.compact_revision == compact:
+                return rpc_pb2.HashKVResponse(  # etcd: -1 before the first compaction
+                    header=self._hdr(), hash=value, compact_revision=compact or -1
+                )
 
 
 def add_etcd_services(server: grpc.aio.Server, backend: EtcdBackend, progress: float) -> None:
