@@ -144,7 +144,10 @@ async def watch_coordinator(kv: Kv, own_node: str, agents: AgentClient) -> None:
             target = await _coordinator_target(kv, own_node)
             watch.watch({target[0]: target[1]} if target else {})
             if target and target[0] in watch.refused:
-                await _end_lease(kv, target, watch.refused_at.get(target[0], time.time()))
+                at = watch.refused_at.get(target[0], time.time())
+                if not await _end_lease(kv, target, at):
+                    await asyncio.sleep(0.1)  # the store is electing (it was its leader)
+                    continue
                 await asyncio.sleep(0.2)  # the deletions wake us; no busy loop meanwhile
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), 5.0)
@@ -173,17 +176,18 @@ async def _coordinator_target(kv: Kv, own_node: str) -> tuple[str, str, int, str
         return None
 
 
-async def _end_lease(kv: Kv, target: tuple[str, str, int, str], refused_at: float) -> None:
+async def _end_lease(kv: Kv, target: tuple[str, str, int, str], refused_at: float) -> bool:
+    """Revoke the dead coordinator's lease; False when the store did not answer (retry)."""
     _, _, lease, node = target
     try:
         entries, _ = await kv.range(keys.desired_kind("Cluster"))
         for e in entries:
             spec = (json.loads(e.value) or {}).get("spec") or {}
             if spec.get("fencingEnabled", True) is False:
-                return  # without fencing the lease wait stays
+                return True  # without fencing the lease wait stays
         cur = await kv.get(keys.ELECTION)
         if cur is None or cur.lease != lease:
-            return  # already gone, or someone else coordinates now
+            return True  # already gone, or someone else coordinates now
         log.warning(
             "coordinator %s is lost: %s (%.3fs ago); ending its lease so that the next "
             "coordinator fences it without waiting for the lease",
@@ -192,8 +196,12 @@ async def _end_lease(kv: Kv, target: tuple[str, str, int, str], refused_at: floa
             time.time() - refused_at,
         )
         await kv.revoke(lease)
-    except (StoreError, ValueError) as e:
+    except StoreError as e:
+        log.info("ending the lease of coordinator %s: %s; retrying", node, e)
+        return False
+    except ValueError as e:
         log.info("ending the lease of coordinator %s: %s", node, e)
+    return True
 
 
 async def _follow(kv: Kv, changed: asyncio.Event) -> None:
