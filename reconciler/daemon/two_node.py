@@ -120,9 +120,7 @@ class TwoNodeGuard:
         # an operator's "the peer is off" (``hactl cluster two-node-confirm``): honoured only
         # while a fencing is failing; one left from before this run is void
         self.confirm_file = confirm_file
-        if confirm_file is not None:
-            with contextlib.suppress(OSError):
-                confirm_file.unlink()
+        self._void_confirmation()
         self.me = engine.member.member_id
         info = next((p for p in engine.peers.values() if p.name == peer), None)
         if info is None:
@@ -184,7 +182,10 @@ class TwoNodeGuard:
                 lost_since = now
             if now - lost_since < self.loss_timeout:
                 continue
-            await self._fence_and_force()
+            try:
+                await self._fence_and_force()
+            finally:
+                self._void_confirmation()  # a confirmation is for this loss only
             lost_since = None
 
     def _arm(self) -> None:
@@ -220,6 +221,11 @@ class TwoNodeGuard:
         self.fenced += 1
         self._set("alone", f"{self.peer} fenced via {res.device}; this node continues alone")
         asyncio.get_running_loop().create_task(self._record(res))
+
+    def _void_confirmation(self) -> None:
+        if self.confirm_file is not None:
+            with contextlib.suppress(OSError):
+                self.confirm_file.unlink()
 
     async def _wait_confirm(self, seconds: float) -> FenceOutcome:
         """Sleep ``seconds`` before the next attempt, unless an operator confirms first."""

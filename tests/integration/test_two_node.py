@@ -7,7 +7,8 @@ started, killed at once). The survivor cannot commit with one voter of two: its 
 guard fences the lost node, forces its store member to a single voter, and the
 coordinator there recovers the resource. The killed node restarts with its old data,
 cannot form a cluster of its own, and is re-added (learner, then voter): two_node again.
-The active-twice checker samples every node's ground truth throughout.
+Then the other node is lost while fencing cannot succeed: nothing moves until an operator
+confirms it off. The active-twice checker samples every node's ground truth throughout.
 """
 
 from __future__ import annotations
@@ -48,14 +49,13 @@ spec: {{resource: {RSC}, node: node2, score: 50}}
 
 
 @pytest.fixture
-def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveCluster]:
+def live(tmp_path: Path) -> Iterator[LiveCluster]:
     if not Path("/usr/lib/ocf/resource.d/pacemaker/Dummy").exists():
         pytest.skip("pacemaker-resource-agents (ocf:pacemaker:Dummy) is not installed")
     if shutil.which("python3") is None:
         pytest.skip("no python3 for the local fence agent")
-    base = BASE_PORT + 50 * int(getattr(request, "param", 0))
-    c = LiveCluster(tmp_path, base, nodes=2, backend="builtin")
-    c.lay = localcluster.up(tmp_path, 2, base, "builtin", two_node=True, fence_delay=DELAY)
+    c = LiveCluster(tmp_path, BASE_PORT, nodes=2, backend="builtin")
+    c.lay = localcluster.up(tmp_path, 2, BASE_PORT, "builtin", two_node=True, fence_delay=DELAY)
     try:
         localcluster.wait_ready(c.lay, 60)
         yield c
@@ -130,30 +130,6 @@ def rejoin(c: LiveCluster, node: str) -> None:
     )
 
 
-def test_two_nodes_survive_either_loss_and_rejoin(live: LiveCluster) -> None:
-    assert live.lay is not None
-    live.apply(manifests(), "--wait")
-    assert live.wait_on(RSC, timeout=30) == ["node2"]
-    checker = ActiveChecker(live.lay.state_dir, live.nodes).start()
-    live.checker = checker
-    try:
-        first = lose(live, "node2", "node1")  # node1 fences at once
-        rejoin(live, "node2")
-        assert live.wait_on(RSC, timeout=20) == ["node1"]  # stickiness: it stays
-        second = lose(live, "node1", "node2")  # fencing node1 waits DELAY first
-    finally:
-        checker.stop()
-        live.checker = None
-    checker.check()
-    assert checker.samples > 0
-    assert second > DELAY, f"node1 was fenced {second:.2f} s after the cut: its delay was skipped"
-    print(
-        f"\ntwo-node: node2 lost -> {RSC} on node1 in {first:.2f} s; node2 rejoined; "
-        f"node1 lost -> on node2 in {second:.2f} s (fence delay {DELAY:g} s); "
-        f"{checker.samples} checker samples"
-    )
-
-
 BROKEN_DEVICE = """---
 apiVersion: hactl.io/v1
 kind: FencingDevice
@@ -165,41 +141,60 @@ spec:
 """
 
 
-@pytest.mark.parametrize("live", [1], indirect=True)
-def test_failed_fencing_moves_nothing_until_an_operator_confirms(live: LiveCluster) -> None:
+def test_two_nodes_survive_a_loss_rejoin_and_a_failed_fencing_moves_nothing(
+    live: LiveCluster,
+) -> None:
+    """node2 lost: node1 fences it at once and recovers its resource; node2 rejoins as a
+    voter; then node1 is lost while the only FencingDevice is broken: node2 waits out the
+    fence delay, fails to fence, and nothing moves until an operator confirms node1 off."""
     assert live.lay is not None
     lay = live.lay
-    live.apply(manifests() + BROKEN_DEVICE, "--wait")
+    live.apply(manifests(), "--wait")
     assert live.wait_on(RSC, timeout=30) == ["node2"]
     checker = ActiveChecker(lay.state_dir, live.nodes).start()
+    live.checker = checker
     try:
-        localcluster.kill_node_processes(lay, "node2")
+        first = lose(live, "node2", "node1")
+        rejoin(live, "node2")
+        assert live.wait_on(RSC, timeout=20) == ["node1"]  # stickiness: it stays
+        live.apply(BROKEN_DEVICE, "--wait")
+        cut = time.monotonic()
+        localcluster.kill_node_processes(lay, "node1")
         wait_for(
-            lambda: guard_state(live, "node1").get("state") == "fencing failed",
-            "node1's guard to report the failed fencing",
+            lambda: guard_state(live, "node2").get("state") == "fencing failed",
+            "node2's guard to report the failed fencing",
             30,
         )
-        reason = guard_state(live, "node1")["reason"]
-        assert "node2 is not fenced" in reason and "broken" in reason, reason
-        # nothing moves: node1 keeps failing, never forces, never starts the resource
-        until = time.monotonic() + 4
+        failed_after = time.monotonic() - cut
+        reason = guard_state(live, "node2")["reason"]
+        assert "node1 is not fenced" in reason and "broken" in reason, reason
+        # nothing moves: node2 keeps failing, never forces, never starts the resource
+        until = time.monotonic() + 2
         while time.monotonic() < until:
-            assert "node1" not in checker.sample().get(RSC, [])
-            assert guard_state(live, "node1").get("state") in ("fencing", "fencing failed")
+            assert "node2" not in checker.sample().get(RSC, [])
+            assert guard_state(live, "node2").get("state") in ("fencing", "fencing failed")
             time.sleep(0.1)
-        # the operator makes sure node2 is off (here: what a power-off leaves), confirms
-        (lay.state_dir / "node2" / "off").write_text("")
+        # the operator makes sure node1 is off (here: what a power-off leaves), confirms
+        (lay.state_dir / "node1" / "off").write_text("")
         out = live.hactl(
-            "cluster", "two-node-confirm", "node2", "--config", str(lay.config_path("node1"))
+            "cluster", "two-node-confirm", "node1", "--config", str(lay.config_path("node2"))
         )
         assert "confirmed off" in out.stdout
         wait_view(
             live,
-            lambda v: live.where(v, RSC) == ["node1"] and v["coordinator"].get("converged"),
-            f"{RSC} recovered on node1",
+            lambda v: live.where(v, RSC) == ["node2"] and v["coordinator"].get("converged"),
+            f"{RSC} recovered on node2",
             timeout=40,
         )
-        assert "confirmed off by human" in live.hactl("fence", "history", "node2").stdout
+        assert "confirmed off by human" in live.hactl("fence", "history", "node1").stdout
     finally:
         checker.stop()
+        live.checker = None
     checker.check()
+    assert checker.samples > 0
+    assert failed_after > DELAY, f"node1's fencing began {failed_after:.2f} s after the cut"
+    print(
+        f"\ntwo-node: node2 lost -> {RSC} on node1 in {first:.2f} s; node2 rejoined; "
+        f"node1 lost with a broken device: fencing failed after {failed_after:.2f} s "
+        f"(delay {DELAY:g} s), recovered after the confirmation; {checker.samples} samples"
+    )
