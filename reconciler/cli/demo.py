@@ -339,9 +339,11 @@ def demo(keep: bool, pace: float) -> None:
         )
         if was_leader:
             click.echo(
-                f"  (slower than a plain node loss: {victim} also led the store, so the "
-                "survivors first elected a new store leader — no write, lease renewal or "
-                "coordinator election can commit without one)"
+                f"  (slower than a plain node loss: {victim} also led the store. The survivors "
+                "first elected a new store leader (no write, lease renewal or coordinator "
+                "election commits without one), and a new leader restarts every lease's "
+                f"countdown with a grace, as etcd does, so {victim}'s liveness lease ran out "
+                "a node timeout plus that grace after the election, not after the kill)"
             )
         click.echo(render(v))
         time.sleep(pace)
