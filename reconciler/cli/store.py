@@ -81,6 +81,33 @@ def down_cmd(directory: Path, grace: float) -> None:
     click.echo(f"stopped {len(stopped)} member(s)" + (f": {', '.join(stopped)}" if stopped else ""))
 
 
+@store.command("restore")
+@click.option("--snapshot", "snapshot", type=click.Path(path_type=Path), required=True,
+              help="a file from `etcdctl snapshot save` against a builtin member")  # fmt: skip
+@click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
+@click.option("--members", "-n", type=int, default=3, show_default=True)
+@click.option("--base-port", type=int, default=23000, show_default=True)
+def restore_cmd(snapshot: Path, directory: Path, members: int, base_port: int) -> None:
+    """Make a new builtin store in DIR holding SNAPSHOT's data (then `hactl store up`).
+
+    The counterpart of `etcdctl snapshot restore`, which reads only etcd's bbolt files.
+    """
+    from reconciler.daemon import store_restore
+
+    try:
+        layout = store_restore.restore(snapshot, directory, members, base_port)
+    except ConfigError as exc:
+        click.echo(f"hactl store restore: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        click.echo(f"hactl store restore: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(
+        f"restored into {directory} ({layout.members} members); start it with "
+        f"`hactl store up --members {layout.members} --dir {directory}`"
+    )
+
+
 @click.command("certs")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
 @click.option(
