@@ -37,6 +37,9 @@ GRPC_OPTIONS = [
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
+    # a second member started on a taken port must fail, not share it with the first
+    # (gRPC sets SO_REUSEPORT by default; the kernel then splits connections between them)
+    ("grpc.so_reuseport", 0),
 ]
 
 
