@@ -24,6 +24,11 @@ ADMIN = "admin"  # hactl's client certificate: D/tls/admin.crt
 ETC_TLS = "/etc/hactl/tls"  # where the nodes' configs expect the certificates
 
 
+def _host(endpoint: str) -> str:
+    """``https://10.0.0.1:2379`` → ``10.0.0.1``."""
+    return endpoint.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+
+
 @click.group("cluster")
 def cluster() -> None:
     """Create and run clusters (a local one on 127.0.0.1, or configs for real machines)."""
@@ -183,16 +188,24 @@ def init(  # noqa: PLR0917 (a click command's options)
             "(copy ca.crt and each node's <node>.crt/.key; keep ca.key off the nodes)"
         )
     all_nodes = {n: f"{h}:{port}" for n, h in pairs}
-    if tls and endpoints and "," in endpoints:
-        click.echo(
-            "warning: with TLS the store client checks one certificate name per connection; "
-            "give each node's store.endpoints a single etcd member (its own, ideally)",
-            err=True,
-        )
+    etcd = [e.strip() for e in endpoints.split(",") if e.strip()]
     for name, host in pairs:
         store: dict[str, object]
-        if endpoints:
-            store = {"backend": "etcd", "endpoints": endpoints.split(",")}
+        if etcd:
+            mine = etcd
+            if tls and len(etcd) > 1:
+                # the store client checks one certificate name per connection: with TLS,
+                # one endpoint, the etcd member on this node when there is one
+                local = [e for e in etcd if _host(e) == host]
+                mine = local[:1]
+                if not local:
+                    mine = etcd[:1]
+                    click.echo(
+                        f"warning: {name}: no etcd endpoint on {host}; with TLS the store "
+                        f"client takes one endpoint: {mine[0]} (edit store.endpoints)",
+                        err=True,
+                    )
+            store = {"backend": "etcd", "endpoints": mine}
         else:
             store = {
                 "backend": "builtin",
