@@ -39,6 +39,7 @@ from reconciler.transport.tls import TlsFiles
 
 if TYPE_CHECKING:
     from reconciler.daemon.store_raft import RaftEngine
+    from reconciler.daemon.two_node import TwoNodeGuard
 
 log = logging.getLogger("hacd")
 
@@ -52,6 +53,7 @@ class Hacd:
         self.lease_lost = asyncio.Event()
         self._member: asyncio.Task[None] | None = None
         self._engine: RaftEngine | None = None  # the builtin member's (two-node guard)
+        self._two_node: TwoNodeGuard | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._agent_creds: grpc.ChannelCredentials | None = None  # the coordinator's TLS
 
@@ -199,6 +201,8 @@ class Hacd:
                 guard.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(agent.leave(stop_resources=True), 60)
+            if self._two_node is not None:
+                await self._two_node.leave()
             await server.stop(1)
             await runner.close()
             await kv.close()
@@ -235,6 +239,7 @@ class Hacd:
             status_file=self.node_dir / "two-node.json",
             confirm_file=self.node_dir / "two-node-confirm",
         )
+        self._two_node = guard
         return asyncio.create_task(guard.run(), name="two-node guard")
 
     async def _join(self, agent: NodeAgent) -> None:

@@ -188,6 +188,21 @@ class TwoNodeGuard:
                 self._void_confirmation()  # a confirmation is for this loss only
             lost_since = None
 
+    async def leave(self) -> None:
+        """A clean stop: take this member out of the pair (an ordinary membership change,
+        committed by both), so the peer goes on alone without fencing this node. When the
+        node starts again it is not a voter; the peer re-adds it as for a fenced node."""
+        st = self.engine.node.status()
+        if set(st.conf_state.voters) != {self.me, self.pid} or st.lead == 0:
+            return
+        try:
+            await asyncio.wait_for(self.engine.member_remove(self.me), 5)
+            log.info("two-node: left the pair cleanly; %s goes on alone", self.peer)
+        except (HactlError, TimeoutError) as e:
+            log.warning(
+                "two-node: could not leave the pair (%s); %s may fence this node", e, self.peer
+            )
+
     def _arm(self) -> None:
         if not self.armed and arms(self.engine.node, self.pid):
             self.armed = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,7 +146,7 @@ def test_two_nodes_survive_a_loss_rejoin_and_a_failed_fencing_moves_nothing(
     live: LiveCluster,
 ) -> None:
     """node2 lost: node1 fences it at once and recovers its resource; node2 rejoins as a
-    voter; then node1 is lost while the only FencingDevice is broken: node2 waits out the
+    voter; a clean stop of node2 is not fenced, and it rejoins again; then node1 is lost while the only FencingDevice is broken: node2 waits out the
     fence delay, fails to fence, and nothing moves until an operator confirms node1 off."""
     assert live.lay is not None
     lay = live.lay
@@ -157,6 +158,19 @@ def test_two_nodes_survive_a_loss_rejoin_and_a_failed_fencing_moves_nothing(
         first = lose(live, "node2", "node1")
         rejoin(live, "node2")
         assert live.wait_on(RSC, timeout=20) == ["node1"]  # stickiness: it stays
+        # a clean stop is not a loss: node2 leaves the pair, nobody fences it
+        stopped = time.monotonic()
+        localcluster.stop_node(lay, "node2", signal.SIGTERM)
+        wait_for(lambda: guard_state(live, "node1").get("state") == "alone", "node1 alone", 20)
+        assert not (lay.state_dir / "node2" / "off").exists(), "a cleanly stopped node was fenced"
+        wait_view(
+            live,
+            lambda v: live.where(v, RSC) == ["node1"] and v["coordinator"].get("converged"),
+            f"{RSC} still on node1",
+            timeout=20,
+        )
+        clean_stop = time.monotonic() - stopped
+        rejoin(live, "node2")
         live.apply(BROKEN_DEVICE, "--wait")
         cut = time.monotonic()
         localcluster.kill_node_processes(lay, "node1")
@@ -195,6 +209,7 @@ def test_two_nodes_survive_a_loss_rejoin_and_a_failed_fencing_moves_nothing(
     assert failed_after > DELAY, f"node1's fencing began {failed_after:.2f} s after the cut"
     print(
         f"\ntwo-node: node2 lost -> {RSC} on node1 in {first:.2f} s; node2 rejoined; "
+        f"clean stop of node2 (not fenced) in {clean_stop:.2f} s; "
         f"node1 lost with a broken device: fencing failed after {failed_after:.2f} s "
         f"(delay {DELAY:g} s), recovered after the confirmation; {checker.samples} samples"
     )
