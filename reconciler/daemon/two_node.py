@@ -50,7 +50,7 @@ from reconciler.daemon import keys
 from reconciler.daemon.store_peers import PeerInfo
 from reconciler.daemon.store_raft import RaftEngine
 from reconciler.kv.types import RangeRequest
-from reconciler.raft.force import FenceProof, force_config
+from reconciler.raft.force import FenceProof, ForceRefused, force_config
 from reconciler.raft.node import RaftNode
 from reconciler.raft.types import ConfChange, ConfChangeType, StateType
 from reconciler.statestore.etcd import Delete, Kv, Put, prefix_end
@@ -150,6 +150,17 @@ class TwoNodeGuard:
 
     # ------------------------------------------------------------------ the loop
     async def run(self) -> None:
+        """The guard's loop; an unexpected error is logged and the loop goes on."""
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("two-node guard: unexpected error; starting over")
+                await asyncio.sleep(1.0)
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         lost_since: float | None = None
         while True:
@@ -231,7 +242,15 @@ class TwoNodeGuard:
                 break
             backoff = min(MAX_BACKOFF_S, backoff * 2)
         proof = FenceProof((self.pid,), by=self.node, device=res.device, at=time.time())
-        force_config(self.engine.node, proof)
+        for _ in range(50):  # the peer is off: retry while the core refuses (a snapshot lands)
+            try:
+                force_config(self.engine.node, proof)
+                break
+            except ForceRefused as e:
+                self._set("fenced, not forced yet", str(e))
+                await asyncio.sleep(0.2)
+        else:
+            return  # still refused: the loop looks again (and fences again if still lost)
         self.engine._wake.set()
         self.fenced += 1
         self._set("alone", f"{self.peer} fenced via {res.device}; this node continues alone")
