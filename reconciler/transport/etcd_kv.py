@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
 MAX_EVENTS_PER_RESPONSE = 1000  # never splits one revision
+EVENTS_PER_SLICE = 1000  # events converted between two yields to the loop
 DUPLICATE_WATCH_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
 
@@ -225,12 +226,14 @@ class WatchServicer(rpc_pb2_grpc.WatchServicer):  # type: ignore[misc]
                 cut += 1
             batch, selected = selected[:cut], selected[cut:]
             w.sent_since_tick = True
+            # one revision may hold 60,000 events: convert them in pieces and give the loop
+            # back in between (heartbeats; see docs/store.md, Timing)
+            pbs = [codec.event_to_pb(e) for e in batch[:EVENTS_PER_SLICE]]
+            for k in range(EVENTS_PER_SLICE, len(batch), EVENTS_PER_SLICE):
+                await asyncio.sleep(0)
+                pbs.extend(codec.event_to_pb(e) for e in batch[k : k + EVENTS_PER_SLICE])
             await out.put(
-                rpc_pb2.WatchResponse(
-                    header=self._hdr(rev_now),
-                    watch_id=w.id,
-                    events=[codec.event_to_pb(e) for e in batch],
-                )
+                rpc_pb2.WatchResponse(header=self._hdr(rev_now), watch_id=w.id, events=pbs)
             )
 
     async def _progress(self, watchers: dict[int, _Watcher], out: asyncio.Queue[Any]) -> None:

@@ -5,7 +5,7 @@ restore`: writing them one by one would take minutes). With the default timing (
 election timeout) one DeleteRange of all of them is applied on every member in slices,
 so heartbeats keep flowing: the leader and its term must not change. Meanwhile a client
 counts the keys with serializable reads on a follower: it must see all of them or none,
-never a part.
+never a part, and a watcher on the leader receives the whole revision.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import grpc
 import pytest
 from aetcd.rpc import rpc_pb2 as R
 from aetcd.rpc import rpc_pb2_grpc as G
-from storekit import hactl
+from storekit import WatchStream, hactl
 
 from reconciler.kv import snapshot as kv_snapshot
 from reconciler.kv.store import KVStore
@@ -78,6 +78,10 @@ def test_delete_range_of_60000_keys_keeps_the_leader_and_is_atomic(tmp_path: Pat
 
         t = threading.Thread(target=reader)
         t.start()
+        # a watcher on the leader receives the whole revision (60,000 events) as well
+        watch_ch = grpc.insecure_channel(leader_ep)
+        watch = WatchStream(G.WatchStub(watch_ch), timeout=120)
+        watch.create(b"/big/", range_end=b"/big0")
         try:
             with grpc.insecure_channel(leader_ep) as ch:
                 r = G.KVStub(ch).DeleteRange(
@@ -91,9 +95,13 @@ def test_delete_range_of_60000_keys_keeps_the_leader_and_is_atomic(tmp_path: Pat
                         timeout=60,
                     )
                 assert rr.count == 0
+            events = watch.events(N)
+            assert len(events) == N and {e.kv.mod_revision for e in events} == {r.header.revision}
         finally:
             stop.set()
             t.join(timeout=60)
+            watch.close()
+            watch_ch.close()
         assert seen <= {N, 0}, f"a reader saw part of the DeleteRange: {sorted(seen)}"
         after = {_status(ep) for ep in endpoints}
         logs = "".join((d / f"m{i}.log").read_text(errors="replace") for i in (1, 2, 3))
