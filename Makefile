@@ -78,6 +78,9 @@ bench-store: install
 bench-failover: install
 	$(PY) -m bench.failover
 
+bench-store-failover: install
+	$(PY) -m bench.store_failover --rounds 10 --perf l
+
 bench-cluster: install
 	$(PY) -m bench.cluster
 
