@@ -275,6 +275,19 @@ class Coordinator:
         self._launch(state, [self.graph.by_id[sid] for sid in d.dispatch], now)
         if not self.progress.in_flight:  # the graph is done: plan again to confirm
             self.wake.set()
+        elif d.dispatch:  # `hactl status` shows what is in flight
+            t = asyncio.create_task(self._report_in_flight())
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    async def _report_in_flight(self) -> None:
+        """The last pass's report with the actions in flight now."""
+        if not self.progress.last_report:
+            return
+        report = json.loads(self.progress.last_report)
+        report["inFlight"] = sorted(self.progress.in_flight)
+        report["converged"] = bool(report.get("converged")) and not self.progress.in_flight
+        await self._write_report(report)
 
     def _probe_early(self, events: list[Event]) -> None:
         """New Resources are probed while the pass that plans them runs (the plan has the
@@ -432,6 +445,9 @@ class Coordinator:
             "health": {n: str(h) for n, h in sorted(planned.healths.items())},
             "revision": state.revision,
         }
+        await self._write_report(report)
+
+    async def _write_report(self, report: dict[str, Any]) -> None:
         text = json.dumps(report, sort_keys=True)
         if text == self.progress.last_report:
             return
