@@ -8,8 +8,9 @@ unclean is kept, since fencing lines in a Transition Summary quote it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, cast
 
 from reconciler.base import score as scores
 from reconciler.cib.common import Report, nvpairs, truthy
@@ -102,7 +103,10 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _nonneg(value: str | None, high: int = 1 << 62) -> int | None:
+_HIGH = 1 << 62
+
+
+def _nonneg(value: str | None, high: int = _HIGH) -> int | None:
     if value is None:
         return None
     try:
@@ -181,55 +185,102 @@ def operation(attrs: Mapping[str, str]) -> OperationRecord:
     return obj
 
 
-def light_operation(resource: str, attrs: Mapping[str, str]) -> OpRecord:
+#: the light records made straight from their values: ``tuple.__new__`` in C, without the
+#: named tuples' Python-level ``__new__`` (over a million calls on a large converged CIB).
+#: The values are given in field order, checked here.
+_op_tuple = cast(Callable[[tuple[object, ...]], OpRecord], partial(tuple.__new__, OpRecord))
+_history_tuple = cast(
+    Callable[[tuple[object, ...]], NodeHistory], partial(tuple.__new__, NodeHistory)
+)
+_OP_ORDER = (
+    "operation",
+    "interval_ms",
+    "rc",
+    "call_id",
+    "status",
+    "expected_rc",
+    "last_rc_change",
+    "exit_reason",
+    "id",
+    "op_digest",
+)
+_HISTORY_ORDER = ("resource", "node", "cls", "type", "provider", "operations", "container")
+if OpRecord._fields != _OP_ORDER or NodeHistory._fields != _HISTORY_ORDER:
+    raise ImportError("OpRecord/NodeHistory fields changed: update cib.import_status")
+
+
+def light_operation(
+    resource: str, attrs: Mapping[str, str], ints: dict[str, int | None] | None = None
+) -> OpRecord:
     """One ``lrm_rsc_op`` straight into the scheduler's record: what
-    ``op_record(resource, operation(attrs))`` gives, without the model in between (and
-    with the small-number lookups of ``_nonneg_fast`` inlined: this runs once per record)."""
+    ``op_record(resource, operation(attrs))`` gives, without the model in between.
+
+    ``ints``: integers as the CIB spells them, parsed once and shared by the records of
+    one reading (call ids and times repeat across nodes); each field's bounds are
+    checked here as the model's reader checks them."""
     get = attrs.get
     name = get("operation")
     if not name:
         return op_record(resource, operation(attrs))  # the model names what is wrong
-    small = _SMALL.get
+    if ints is None:
+        ints = dict(_SMALL)
+    number = ints.get
     text = get("interval")
-    interval = 0 if text is None else small(text)
-    if interval is None:
-        interval = _nonneg(text) or 0
+    value = 0 if text is None else number(text)
+    if value is None and text is not None:
+        value = ints[text] = _int(text)
+    interval = value if value is not None and value >= 0 else 0
     text = get("rc-code")
-    rc = 0 if text is None else small(text)
-    if rc is None:
-        rc = _nonneg(text, 255) or 0
+    value = 0 if text is None else number(text)
+    if value is None and text is not None:
+        value = ints[text] = _int(text)
+    rc = value if value is not None and 0 <= value <= 255 else 0
     text = get("call-id")
-    call_id = 0 if text is None else small(text)
-    if call_id is None:
-        call_id = _int(text) or 0
+    value = 0 if text is None else number(text)
+    if value is None and text is not None:
+        value = ints[text] = _int(text)
+    call_id = value or 0
     text = get("op-status")
-    status = 0 if text is None else small(text)
-    if status is None:
-        status = _int(text)
-        status = status if status is not None and -1 <= status <= 9 else 0
-    elif status > 9:
-        status = 0
+    value = 0 if text is None else number(text)
+    if value is None and text is not None:
+        value = ints[text] = _int(text)
+    status = value if value is not None and -1 <= value <= 9 else 0
     key = get("transition-key")
     parts = key.split(":", 3) if key else ()
     expected = None
     if len(parts) >= 3:
-        expected = small(parts[2])
-        if expected is None:
-            expected = _nonneg(parts[2], 255)
+        text = parts[2]
+        value = number(text)
+        if value is None:
+            value = ints[text] = _int(text)
+        if value is not None and 0 <= value <= 255:
+            expected = value
     if expected is None:
         expected = 7 if (name == "monitor" and interval == 0) else 0
-    changed = _nonneg(get("last-rc-change"))
-    return OpRecord(
-        name,
-        interval,
-        rc,
-        call_id,
-        status,
-        expected,
-        changed if changed is not None else _nonneg(get("last-run")),
-        get("exit-reason") or "",
-        get("id") or f"{resource}_{name}_{interval}",
-        get("op-digest"),
+    changed = None
+    for field in ("last-rc-change", "last-run"):
+        text = get(field)
+        if text is None:
+            continue
+        value = number(text)
+        if value is None:
+            value = ints[text] = _int(text)
+        if value is not None and 0 <= value <= _HIGH:
+            changed = value
+            break
+    return _op_tuple(
+        (
+            name,
+            interval,
+            rc,
+            call_id,
+            status,
+            expected,
+            changed,
+            get("exit-reason") or "",
+            get("id") or f"{resource}_{name}_{interval}",
+            get("op-digest"),
+        )
     )
 
 
@@ -305,6 +356,8 @@ class StatusReader:
         self.by_name = {name: nid for nid, name in self.ids.items()}
         self.nodes: list[ObservedNode] = []
         self.history: list[NodeHistory] = []
+        #: integers as spelled in the status, parsed once (see light_operation)
+        self.ints: dict[str, int | None] = dict(_SMALL)
         #: (class, provider, type) -> "class:provider:type" and its parts, once per agent
         self.agents: dict[
             tuple[str, str | None, str | None], tuple[str | None, tuple[str, str | None, str]]
@@ -361,13 +414,16 @@ class StatusReader:
         if not all(names) or len(set(names)) != len(names):
             return False
         out = []
-        for attrs, ops in lrm:
-            rsc = attrs["id"]
-            _, (cls, provider, type_) = self._agent(attrs)
-            records = tuple([light_operation(rsc, o) for o in ops])
-            out.append(
-                NodeHistory(rsc, node, cls, type_, provider, records, attrs.get("container"))
-            )
+        agents = self.agents
+        record = light_operation
+        make = _history_tuple
+        ints = self.ints
+        for (attrs, ops), rsc in zip(lrm, names, strict=True):
+            get = attrs.get
+            known = agents.get((get("class", ""), get("provider"), get("type")))
+            cls, provider, type_ = (known or self._agent(attrs))[1]
+            records = tuple([record(rsc, o, ints) for o in ops])
+            out.append(make((rsc, node, cls, type_, provider, records, get("container"))))
         self.history.extend(out)
         return True
 

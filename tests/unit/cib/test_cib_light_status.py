@@ -50,9 +50,9 @@ def _expected(attrs: dict[str, str]) -> object:
         return type(e)
 
 
-def _light(attrs: dict[str, str]) -> object:
+def _light(attrs: dict[str, str], ints: dict[str, int | None] | None) -> object:
     try:
-        return light_operation("r", attrs)
+        return light_operation("r", attrs, ints)
     except pydantic.ValidationError as e:
         return type(e)
 
@@ -60,6 +60,7 @@ def _light(attrs: dict[str, str]) -> object:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_light_record_equals_model_record(seed: int) -> None:
     rng = random.Random(seed)
+    shared: dict[str, int | None] = {}  # the integers parsed once per reading
     for _ in range(3000):
         attrs = {
             "operation": rng.choice(["monitor", "start", "stop", "promote", ""]),
@@ -69,7 +70,9 @@ def test_light_record_equals_model_record(seed: int) -> None:
             value = rng.choice(VALUES)
             if value is not None:
                 attrs[key] = value
-        assert _light(attrs) == _expected(attrs), f"seed {seed}: {attrs}"
+        expected = _expected(attrs)
+        assert _light(attrs, None) == expected, f"seed {seed}: {attrs}"
+        assert _light(attrs, shared) == expected, f"seed {seed}: {attrs} (shared integers)"
 
 
 CIB = """<cib have-quorum="1"><configuration><crm_config/><nodes>
