@@ -1,7 +1,8 @@
 """A plain two-node cluster (no witness): two_node + wait_for_all with mandatory fencing.
 
 Real hacd processes with the builtin store (two voters), real agents and the local fence
-agent (``hactl cluster up --two-node``; fencing node1 is delayed). Each node is lost in
+agent (``hactl cluster up --two-node``; fencing node1 is delayed). node1 started alone
+waits for its peer (wait_for_all) without fencing it. Each node is lost in
 turn the way a power cut loses it (hacd, its store member and everything its agents
 started, killed at once). The survivor cannot commit with one voter of two: its two-node
 guard fences the lost node, forces its store member to a single voter, and the
@@ -56,9 +57,27 @@ def live(tmp_path: Path) -> Iterator[LiveCluster]:
     if shutil.which("python3") is None:
         pytest.skip("no python3 for the local fence agent")
     c = LiveCluster(tmp_path, BASE_PORT, nodes=2, backend="builtin")
-    c.lay = localcluster.up(tmp_path, 2, BASE_PORT, "builtin", two_node=True, fence_delay=DELAY)
+    lay = c.lay = localcluster.layout(
+        tmp_path, 2, BASE_PORT, "builtin", two_node=True, fence_delay=DELAY
+    )
+    localcluster.write_configs(lay)
+    localcluster.save_layout(lay)
+    lay.state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        localcluster.wait_ready(c.lay, 60)
+        # wait_for_all: node1 alone waits for its peer; it neither fences nor goes on
+        localcluster.start_node(lay, "node1")
+        wait_for(
+            lambda: guard_state(c, "node1").get("state") == "waiting for the peer",
+            "node1 waiting for node2",
+            30,
+        )
+        until = time.monotonic() + 2
+        while time.monotonic() < until:
+            assert guard_state(c, "node1").get("state") == "waiting for the peer"
+            assert not (lay.state_dir / "node2" / "off").exists(), "node1 fenced an unseen peer"
+            time.sleep(0.1)
+        localcluster.start_node(lay, "node2")
+        localcluster.wait_ready(lay, 60)
         yield c
     finally:
         c.down()
