@@ -170,10 +170,8 @@ class EtcdKv:
         if not endpoints:
             raise StoreError("no store endpoints configured")
         hosts = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
-        target = "ipv4:" + ",".join(hosts) if len(hosts) > 1 else hosts[0]
         spread = len(hosts) > 1 and not prefer_first
         options: list[tuple[str, Any]] = [
-            ("grpc.lb_policy_name", "round_robin" if spread else "pick_first"),
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 500),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -183,16 +181,51 @@ class EtcdKv:
             ("grpc.http2.max_pings_without_data", 0),
         ]
         if credentials is None:
-            self._channel = grpc.aio.insecure_channel(target, options=options)
+            # one channel over every address: gRPC balances and skips dead members
+            target = "ipv4:" + ",".join(hosts) if len(hosts) > 1 else hosts[0]
+            lb = [("grpc.lb_policy_name", "round_robin" if spread else "pick_first")]
+            self._channels = [grpc.aio.insecure_channel(target, options=options + lb)]
         else:
-            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+            # TLS checks a member's certificate against the name it was dialled by, and a
+            # channel over several addresses has one name for all: one channel per member
+            self._channels = [
+                grpc.aio.secure_channel(h, credentials, options=options) for h in hosts
+            ]
+        self._spread = spread
+        self._next = 0
         self._timeout = timeout
-        self._kv = pbg.KVStub(self._channel)
-        self._lease = pbg.LeaseStub(self._channel)
-        self._watch = pbg.WatchStub(self._channel)
+
+    def _pick(self) -> grpc.aio.Channel:
+        """The channel for the next call: in the order given (``prefer_first``) or in turn,
+        skipping members whose connection is known to be failing (all failing: try anyway)."""
+        n = len(self._channels)
+        if n == 1:
+            return self._channels[0]
+        start = self._next if self._spread else 0
+        if self._spread:
+            self._next = (self._next + 1) % n
+        bad = (grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
+        for i in range(n):
+            ch = self._channels[(start + i) % n]
+            if ch.get_state(try_to_connect=True) not in bad:
+                return ch
+        return self._channels[start]
+
+    @property
+    def _kv(self) -> pbg.KVStub:
+        return pbg.KVStub(self._pick())
+
+    @property
+    def _lease(self) -> pbg.LeaseStub:
+        return pbg.LeaseStub(self._pick())
+
+    @property
+    def _watch(self) -> pbg.WatchStub:
+        return pbg.WatchStub(self._pick())
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        for ch in self._channels:
+            await ch.close(None)
 
     async def get(self, key: str) -> Entry | None:
         try:
