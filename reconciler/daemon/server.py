@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+# the scheduler is imported at start (about 1 s on a loaded machine), not in the first
+# pass of a node that just became the coordinator, where it delayed every failover
+import reconciler.daemon.scheduling  # noqa: F401
 from reconciler.agents.attrd import AttributeUpdate
 from reconciler.base.errors import ConfigError, StoreError
 from reconciler.daemon import election, keys
