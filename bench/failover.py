@@ -14,8 +14,10 @@ lost only after the 3 s token timeout plus the 3.6 s consensus timeout (1.2 x to
 6.6 s before fencing even starts; fencing and the start come on top. (Derived from the
 defaults, not measured here: Corosync cannot run in this sandbox.)
 
-Options: ``--trials N`` (default 20), ``--store builtin|etcd``, ``--no-write`` (stdout
-only; default: both stores, one after the other). Results go to docs/BENCHMARKS.md between the ``bench:failover`` markers.
+Options: ``--trials N`` (default 20), ``--coordinator-trials N`` (default 10: trials
+that first move the resource onto the coordinator's node, so that the kill takes the
+coordinator too), ``--store builtin|etcd``, ``--no-write`` (stdout only; default: both
+stores, one after the other). Results go to docs/BENCHMARKS.md between the ``bench:failover`` markers.
 """
 
 from __future__ import annotations
@@ -164,7 +166,20 @@ def loadavg() -> str:
         return "?"
 
 
-def run(trials: int, store: str) -> dict[str, object]:
+def onto_coordinator(servers: str, checker: ActiveChecker) -> None:
+    """Move the resource onto the coordinator's node (then drop the override: stickiness
+    keeps it there), so that the next kill takes the coordinator with it."""
+    v = json.loads(hactl(servers, "status", "-o", "json") or "{}")
+    coord = (v.get("coordinator") or {}).get("node")
+    if not coord or where(checker) == [coord]:
+        return
+    hactl(servers, "move", RSC, "--to", coord)
+    wait_where(checker, lambda w, c=coord: w == [c], f"{RSC} on the coordinator {coord}", 30)
+    hactl(servers, "clear", RSC)
+    wait_rejoined(servers)
+
+
+def run(trials: int, store: str, kill_coordinator: bool = False) -> dict[str, object]:
     load_before = loadavg()
     d = Path(tempfile.mkdtemp(prefix=f"hactl-failover-{store}-"))
     lay = localcluster.up(d, 3, BASE_PORT, store)
@@ -181,6 +196,9 @@ def run(trials: int, store: str) -> dict[str, object]:
         checker = ActiveChecker(lay.state_dir, lay.nodes, interval_s=0.01).start()
         v, _ = wait_rejoined(servers)
         for t in range(trials):
+            if kill_coordinator:
+                onto_coordinator(servers, checker)
+                v, _ = wait_rejoined(servers)
             [victim] = wait_where(checker, lambda w: len(w) == 1, f"{RSC} on one node", 30)
             held = roles(victim, (v or {}).get("coordinator", {}).get("node"), store_leader(lay))
             t0, wall0 = time.monotonic(), time.time()
@@ -212,7 +230,7 @@ def run(trials: int, store: str) -> dict[str, object]:
         raise SystemExit(f"{store}: fewer than 2 trials completed. {problem}")
     q = statistics.quantiles(times, n=100, method="inclusive")
     return {
-        "store": store,
+        "store": store + (" (coordinator killed)" if kill_coordinator else ""),
         "load": f"{load_before} → {loadavg()}",
         "trials": len(times),
         "p50": statistics.median(times),
@@ -247,7 +265,8 @@ def render(results: list[dict[str, object]]) -> str:
         "node timeout 2 s, fencing by the local fence agent), one `ocf:pacemaker:Dummy`. "
         "Each trial kills -9 the node running it (hacd, its store member when the store is "
         "builtin, and every process it started) and times the kill until the resource runs "
-        "on another node (the agent's state file on disk); the node then rejoins. With "
+        "on another node (the agent's state file on disk); the node then rejoins. The "
+        "'coordinator killed' rows first move the resource onto the coordinator's node. With "
         "the etcd store, etcd's members are a cluster of their own and keep running. The "
         "failover starts when a reconnect to the killed node's agent port is refused (its "
         "hacd is gone; docs/fencing.md): the coordinator fences it at once, and when the "
@@ -310,18 +329,27 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--store", choices=["builtin", "etcd", "both"], default="both")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--coordinator-trials",
+        type=int,
+        default=10,
+        help="extra trials per store that move the resource onto the coordinator first",
+    )
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     stores = ["builtin", "etcd"] if args.store == "both" else [args.store]
     results = []
     for store in stores:
-        r = run(args.trials, store)
-        print(
-            f"{store}: {r['trials']} trials, p50 {float(r['p50']):.2f} s, "  # type: ignore[arg-type]
-            f"p99 {float(r['p99']):.2f} s, max {float(r['max']):.2f} s, "  # type: ignore[arg-type]
-            f"active twice: {len(r['violations'])}"  # type: ignore[arg-type]
-        )
-        results.append(r)
+        for kill_coord, n in ((False, args.trials), (True, args.coordinator_trials)):
+            if n < 2:
+                continue
+            r = run(n, store, kill_coord)
+            print(
+                f"{r['store']}: {r['trials']} trials, p50 {float(r['p50']):.2f} s, "  # type: ignore[arg-type]
+                f"p99 {float(r['p99']):.2f} s, max {float(r['max']):.2f} s, "  # type: ignore[arg-type]
+                f"active twice: {len(r['violations'])}"  # type: ignore[arg-type]
+            )
+            results.append(r)
     section = render(results)
     if args.no_write:
         print(section)
