@@ -484,10 +484,14 @@ class RaftEngine:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                began = time.monotonic()
                 if inline:
                     write()
                 else:
                     await loop.run_in_executor(None, write)
+                took = time.monotonic() - began
+                if took > STALL_WARN_S:  # messages (heartbeats too) waited for the disk
+                    log.warning("WAL write and fsync took %.0f ms", took * 1000)
                 return
             except NoSpace as exc:
                 log.error("disk full: %s; NOSPACE alarm raised", exc)
