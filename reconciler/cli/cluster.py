@@ -192,27 +192,13 @@ def init(  # noqa: PLR0917 (a click command's options)
     for name, host in pairs:
         store: dict[str, object]
         if etcd:
-            mine = etcd
-            if tls and len(etcd) > 1:
-                # the store client checks one certificate name per connection: with TLS,
-                # one endpoint, the etcd member on this node when there is one
-                local = [e for e in etcd if _host(e) == host]
-                mine = local[:1]
-                if not local:
-                    mine = etcd[:1]
-                    click.echo(
-                        f"warning: {name}: no etcd endpoint on {host}; with TLS the store "
-                        f"client takes one endpoint: {mine[0]} (edit store.endpoints)",
-                        err=True,
-                    )
+            # this node's etcd member first when it has one (the others follow)
+            mine = [e for e in etcd if _host(e) == host] + [e for e in etcd if _host(e) != host]
             store = {"backend": "etcd", "endpoints": mine}
         else:
             store = {
                 "backend": "builtin",
-                # with TLS, the node's own member only: the store client checks each
-                # member's certificate against one name, which a list of hosts does not
-                # have (the member forwards to the leader, so nothing is lost)
-                "endpoints": [f"{host}:2379"] if tls else [f"{h}:2379" for _, h in pairs],
+                "endpoints": [f"{h}:2379" for _, h in pairs],
                 "member": {"client": f"{host}:2379", "peer": f"{host}:2380"},
                 "members": {n: f"{h}:2380" for n, h in pairs},
                 "memberClients": {n: f"{h}:2379" for n, h in pairs},

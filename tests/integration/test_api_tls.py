@@ -102,8 +102,8 @@ def _configure(d: Path, env: dict[str, str]) -> str:
         ports = {mh: (BASE_PORT + 10 * j + 2, BASE_PORT + 10 * j + 3)
                  for j, mh in enumerate(NODES.values())}  # fmt: skip
         store = cfg["store"]
-        assert store["endpoints"] == [f"{h}:2379"]  # with TLS: the own member only
-        store["endpoints"] = [f"{h}:{ports[h][0]}"]
+        assert store["endpoints"] == [f"{mh}:2379" for mh in NODES.values()]
+        store["endpoints"] = [f"{mh}:{ports[mh][0]}" for mh in NODES.values()]  # all, over TLS
         store["member"] = {"client": f"{h}:{ports[h][0]}", "peer": f"{h}:{ports[h][1]}"}
         store["members"] = {m: f"{mh}:{ports[mh][1]}" for m, mh in NODES.items()}
         store["memberClients"] = {m: f"{mh}:{ports[mh][0]}" for m, mh in NODES.items()}
