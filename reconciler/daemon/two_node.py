@@ -339,7 +339,7 @@ class TwoNodeGuard:
                 except Exception as e:
                     o = Outcome(rc=1, op_status=4, reason=str(e))
                 if o.rc != 0 or o.op_status != 0 or o.refused:
-                    failed.append(f"{a.device}: {o.reason or f'rc {o.rc}'}")
+                    failed.append(f"{a.device}: {_why(o)}")
                     ok = False
                     break
             if ok:
@@ -416,3 +416,12 @@ class TwoNodeGuard:
             log.info("two-node: leadership handed to %s; the pair is two_node again", self.peer)
         except (HactlError, TimeoutError) as e:
             log.debug("two-node: hand-off not done yet: %s", e)
+
+
+def _why(o: Outcome) -> str:
+    """A failed attempt in one line: the reason, else the exit code and the agent's last
+    line of output."""
+    if o.reason:
+        return o.reason
+    lines = [ln.strip() for ln in o.output.splitlines() if ln.strip()]
+    return f"rc {o.rc}" + (f": {lines[-1][:160]}" if lines else "")
