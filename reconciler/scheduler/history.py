@@ -220,13 +220,13 @@ def assign_history(
     prims: Mapping[str, Prim],
     clones: Mapping[str, CloneInfo],
     groups: Mapping[str, GroupInfo],
-) -> tuple[dict[tuple[str, str], ResourceHistory], list[tuple[str, str | None, ResourceHistory]]]:
+) -> tuple[dict[str, dict[str, ResourceHistory]], list[tuple[str, str | None, ResourceHistory]]]:
     """Map each history entry to a primitive instance (Pacemaker's find_anonymous_clone).
 
-    Returns the mapping (instance, node) -> history and the orphans as
+    Returns the mapping instance -> node -> history and the orphans as
     (instance id, clone id or None, history).
     """
-    mapped: dict[tuple[str, str], ResourceHistory] = {}
+    mapped: dict[str, dict[str, ResourceHistory]] = {}
     orphans: list[tuple[str, str | None, ResourceHistory]] = []
     base_clone: dict[str, str] = {}
     for c in clones.values():
@@ -247,18 +247,18 @@ def assign_history(
     for node in node_order:
         for h in by_node.get(node, []):
             rid = h.resource
-            base = rid.split(":", 1)[0]
-            cid = base_clone.get(base)
+            cid = base_clone.get(rid.split(":", 1)[0]) if base_clone else None
             if cid is None:
                 if rid in prims:
-                    mapped[(rid, node)] = h
+                    mapped.setdefault(rid, {})[node] = h
                 else:
                     orphans.append((rid, None, h))
                 continue
+            base = rid.split(":", 1)[0]
             clone = clones[cid]
             if clone.unique:
                 if rid in prims:
-                    mapped[(rid, node)] = h
+                    mapped.setdefault(rid, {})[node] = h
                 else:
                     orphans.append((rid, cid, h))
                 continue
@@ -290,14 +290,14 @@ def assign_history(
                 continue
             pid = _member_instance(base, chosen, clone, groups)
             assert pid is not None
-            earlier = mapped.get((pid, node))
+            earlier = mapped.get(pid, {}).get(node)
             merged = h
             if earlier is not None:
                 # two history entries for one instance on one node: one history
                 merged = earlier._replace(
                     resource=h.resource, operations=earlier.operations + h.operations
                 )
-            mapped[(pid, node)] = merged
+            mapped.setdefault(pid, {})[node] = merged
             st = replay(prims[pid], merged.operations, inp.options.stonith_enabled, node)
             if st.role != STOPPED:
                 active_on.setdefault(chosen, set()).add(node)

@@ -20,7 +20,7 @@ from reconciler.scheduler.cluster import (
     PrimState,
     Unpacked,
 )
-from reconciler.scheduler.history import assign_history, failcount, probed_stopped, replay
+from reconciler.scheduler.history import assign_history, failcount, replay
 from reconciler.scheduler.input import (
     Clone,
     FailCount,
@@ -276,7 +276,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
     for oid, _clone_id, h in orphan_hist:
         if oid in prims:
             if prims[oid].orphan:
-                mapped[(oid, h.node)] = h
+                mapped.setdefault(oid, {})[h.node] = h
             continue
         prims[oid] = Prim(
             id=oid,
@@ -305,17 +305,13 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         )
         order.append(oid)
         tops.append(oid)
-        mapped[(oid, h.node)] = h
+        mapped.setdefault(oid, {})[h.node] = h
 
     fc_by_node: dict[str, list[FailCount]] = {}
     for fc in inp.observed.failcounts:
         fc_by_node.setdefault(fc.node, []).append(fc)
     fc_nodes = [n for n in nodes if n.name in fc_by_node]
-    # (instance, node) -> history, as instance -> node -> history: most instances have
-    # no history at all (a fresh cluster), and the rest a probe on most nodes
-    hist_of: dict[str, dict[str, ResourceHistory]] = {}
-    for (rid, node_name), h in mapped.items():
-        hist_of.setdefault(rid, {})[node_name] = h
+    # most instances have no history at all (a fresh cluster), the rest a probe on most nodes
     no_history: dict[str, ResourceHistory] = {}
     for pid in order:
         prim = prims[pid]
@@ -332,7 +328,7 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
         probed: list[str] = []
         monitors: list[tuple[str, int]] = []
         hist_names: list[tuple[str, str]] = []
-        histories = hist_of.get(pid, no_history)
+        histories = mapped.get(pid, no_history)
         for n in nodes if histories else ():
             hist = histories.get(n.name)
             if hist is None:
@@ -343,8 +339,17 @@ def unpack(inp: SchedulerInput, now: int) -> Unpacked:
                 continue
             probed.append(n.name)
             hist_names.append((n.name, h.resource))
-            if probed_stopped(h.operations):
-                continue  # what replay() gives: stopped there, nothing else to note
+            ops = h.operations
+            if len(ops) == 1:  # probed_stopped(ops) inline: a converged cluster's usual case
+                only = ops[0]
+                if (
+                    only.rc == 7
+                    and only.status == 0
+                    and only.call_id >= 0
+                    and only.interval_ms == 0
+                    and only.operation == "monitor"
+                ):
+                    continue  # what replay() gives: stopped there, nothing else to note
             st = replay(prim, h.operations, stonith, n.name, now)
             if n.online:
                 monitors.extend((n.name, interval) for interval in st.monitors)
