@@ -132,6 +132,7 @@ class TwoNodeGuard:
         self.fenced = 0  # successful fencings by this guard (tests, status)
         self._handoff = False
         self._rng = random.Random()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ status
     def _set(self, state: str, reason: str = "") -> None:
@@ -254,7 +255,9 @@ class TwoNodeGuard:
         self.engine._wake.set()
         self.fenced += 1
         self._set("alone", f"{self.peer} fenced via {res.device}; this node continues alone")
-        asyncio.get_running_loop().create_task(self._record(res))
+        task = asyncio.get_running_loop().create_task(self._record(res))
+        self._tasks.add(task)  # a reference, or the loop may drop it half-way
+        task.add_done_callback(self._tasks.discard)
 
     def _void_confirmation(self) -> None:
         if self.confirm_file is not None:
@@ -381,6 +384,9 @@ class TwoNodeGuard:
             except (StoreError, TimeoutError) as e:
                 log.warning("two-node: cannot record the fencing yet: %s", e)
                 await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("two-node: recording the fencing failed")
+                return
 
     # ------------------------------------------------------------------ alone, rejoin
     async def _alone(self, learners: tuple[int, ...]) -> None:
