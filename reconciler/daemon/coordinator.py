@@ -142,7 +142,8 @@ class Coordinator:
                         if e.key != keys.COORDINATOR and not self.graph.own_record(e.key)
                     ]
                     start = evs[-1].mod_revision + 1
-                    if relevant:
+                    if relevant:  # the graph stops here (Pacemaker's abort); plan again
+                        self.graph.abort()
                         self._probe_early(relevant)
                         self.wake.set()
             except StoreError as e:

@@ -18,7 +18,9 @@ every result carries the number of the pass that was current when it arrived:
   contain that action (it is then treated as done); a plan without it was made
   from a state that does not know the result: it is discarded and the next pass
   plans again (``install`` returns None);
-* an unexpected result discards the graph and every plan read before it.
+* an unexpected result discards the graph and every plan read before it;
+* any other change in the store stops the graph (``abort``, Pacemaker's transition
+  abort) until the next pass installs a new one.
 
 A leftover of an action that never recorded (the agent refused or failed to
 record it) only costs a later wake-up: the tokens that hide our own records
@@ -76,6 +78,10 @@ class RunningGraph:
         if self._steps is None or self._failed_at >= self._installed_at:
             return None
         return [s for s in self._steps if s.id not in self._done]
+
+    def abort(self) -> None:
+        """Something else changed: nothing more from this graph until the next pass."""
+        self._steps = None
 
     def completed(self, step_id: str) -> None:
         self._done[step_id] = self.passes

@@ -107,3 +107,16 @@ def test_notify_actions_expect_no_record() -> None:
     _, by_id = planned(Step("c:0_post_notify_start_0@n1", "c:0", "n1", "notify"))
     g.expect_record(by_id["c:0_post_notify_start_0@n1"])
     assert not g.own_record(keys.history("n1", "c:0"))
+
+
+def test_another_change_stops_the_graph_until_the_next_pass() -> None:
+    g = RunningGraph()
+    g.passes = 1
+    p, by_id = fresh_resource()
+    assert g.install(p, by_id, STATE) is not None
+    g.completed(PROBES[0])
+    g.abort()
+    assert g.remaining() is None
+    g.passes = 2
+    steps = g.install(p, by_id, STATE)
+    assert steps is not None and PROBES[0] in {s.id for s in steps}  # read after: as planned
