@@ -184,6 +184,24 @@ def _endpoints(value: str | None, store_dir: str | None) -> list[str]:
     return [e.strip() for e in text.split(",") if e.strip()]
 
 
+def _credentials(cacert: str | None, cert: str | None, key: str | None) -> Any:
+    """gRPC credentials for a store with TLS (None: plaintext); a bad file is a usage error."""
+    if (cert is None) != (key is None):
+        raise click.UsageError("--cert and --key go together")
+    if cacert is None:
+        if cert is not None:
+            raise click.UsageError(
+                "--cert/--key need --cacert (the CA the store's certificate is from)"
+            )
+        return None
+    from reconciler.statestore.etcd import tls_credentials
+
+    try:
+        return tls_credentials(cacert, cert, key)
+    except OSError as exc:
+        raise click.UsageError(f"{exc.filename}: {exc.strerror}") from None
+
+
 def _print_outcome(name: str, outcome: Outcome) -> None:
     """One line per reconcile that did or found something (and every problem, indented)."""
     if not outcome.message:
@@ -195,11 +213,15 @@ def _print_outcome(name: str, outcome: Outcome) -> None:
 
 
 async def _control(
-    endpoints: list[str], suspend: str | None, resume: str | None, now: str | None
+    endpoints: list[str],
+    suspend: str | None,
+    resume: str | None,
+    now: str | None,
+    creds: Any = None,
 ) -> None:
     from reconciler.statestore.etcd import EtcdKv
 
-    kv = EtcdKv(endpoints)
+    kv = EtcdKv(endpoints, credentials=creds)
     try:
         store = gitops_store(kv)
         if suspend:
@@ -212,10 +234,12 @@ async def _control(
         await kv.close()
 
 
-async def _show(endpoints: list[str], list_: bool, events: str | None, output: str) -> str:
+async def _show(
+    endpoints: list[str], list_: bool, events: str | None, output: str, creds: Any = None
+) -> str:
     from reconciler.statestore.etcd import EtcdKv
 
-    kv = EtcdKv(endpoints)
+    kv = EtcdKv(endpoints, credentials=creds)
     try:
         if events:
             found = await records.read_events(gitops_store(kv), check_watcher_name(events), 50)
@@ -230,11 +254,11 @@ async def _show(endpoints: list[str], list_: bool, events: str | None, output: s
         await kv.close()
 
 
-async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
+async def _run(config: WatcherConfig, endpoints: list[str], creds: Any = None) -> Outcome | None:
     from reconciler.gitops.watcher import Inbox, run_watcher
     from reconciler.statestore.etcd import EtcdKv
 
-    kv = EtcdKv(endpoints)
+    kv = EtcdKv(endpoints, credentials=creds)
     store = gitops_store(kv)
     stop = asyncio.Event()
     inbox = Inbox()
@@ -316,6 +340,24 @@ async def _run(config: WatcherConfig, endpoints: list[str]) -> Outcome | None:
     help="Read the endpoints from DIR/endpoints (as `hactl store up` writes).",
 )
 @click.option("--server", help="Same as --endpoints: the store endpoints host:port,...")
+@click.option(
+    "--cacert",
+    envvar="HACTL_STORE_CACERT",
+    type=click.Path(dir_okay=False),
+    help="A store with TLS: the cluster CA (env HACTL_STORE_CACERT), as etcdctl's --cacert.",
+)
+@click.option(
+    "--cert",
+    envvar="HACTL_STORE_CERT",
+    type=click.Path(dir_okay=False),
+    help="A store with client-certificate auth: this client's certificate (env HACTL_STORE_CERT).",
+)
+@click.option(
+    "--key",
+    envvar="HACTL_STORE_KEY",
+    type=click.Path(dir_okay=False),
+    help="The key of --cert (env HACTL_STORE_KEY).",
+)
 @click.option("--suspend", "suspend_name", metavar="NAME", help="Suspend the sync NAME.")
 @click.option("--resume", "resume_name", metavar="NAME", help="Resume the sync NAME.")
 @click.option(
@@ -346,6 +388,9 @@ def sync(  # noqa: PLR0917
     endpoints: str | None,
     store_dir: str | None,
     server: str | None,
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
     suspend_name: str | None,
     resume_name: str | None,
     now_name: str | None,
@@ -367,6 +412,7 @@ def sync(  # noqa: PLR0917
         stream=sys.stderr,
     )
     eps = _endpoints(endpoints or server, store_dir)
+    creds = _credentials(cacert, cert, key)
     controls = [n for n in (suspend_name, resume_name, now_name, events_name) if n]
     controls += ["--list"] if list_ else []
     try:
@@ -376,9 +422,9 @@ def sync(  # noqa: PLR0917
                     "give one of --suspend/--resume/--reconcile-now/--list/--events, no DIR"
                 )
             if list_ or events_name:
-                click.echo(asyncio.run(_show(eps, list_, events_name, output)))
+                click.echo(asyncio.run(_show(eps, list_, events_name, output, creds)))
                 return
-            asyncio.run(_control(eps, suspend_name, resume_name, now_name))
+            asyncio.run(_control(eps, suspend_name, resume_name, now_name, creds))
             return
         if not directory:
             raise click.UsageError("missing DIRECTORY (or --suspend/--resume/--reconcile-now)")
@@ -396,7 +442,7 @@ def sync(  # noqa: PLR0917
             once=once,
             node=os.uname().nodename,
         )
-        outcome = asyncio.run(_run(config, eps))
+        outcome = asyncio.run(_run(config, eps, creds))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except StoreUnavailable as exc:

@@ -91,6 +91,16 @@ def prefix_end(prefix: bytes) -> bytes:
     return b"\0"
 
 
+def _never_sent(e: grpc.RpcError) -> bool:
+    """The call failed before reaching the member (no connection): safe to send elsewhere."""
+    code = e.code() if hasattr(e, "code") else None
+    detail = (e.details() if hasattr(e, "details") else "") or ""
+    return code == grpc.StatusCode.UNAVAILABLE and "failed to connect" in detail.lower()
+
+
+_STUBS: dict[str, Any] = {"kv": pbg.KVStub, "lease": pbg.LeaseStub}
+
+
 def _translate(e: grpc.RpcError) -> StoreError:
     code = e.code() if hasattr(e, "code") else None
     detail = e.details() if hasattr(e, "details") else str(e)
@@ -195,25 +205,37 @@ class EtcdKv:
         self._next = 0
         self._timeout = timeout
 
-    def _pick(self) -> grpc.aio.Channel:
-        """The channel for the next call: in the order given (``prefer_first``) or in turn,
-        skipping members whose connection is known to be failing (all failing: try anyway)."""
+    def _order(self) -> list[int]:
+        """Channels to try, best first: in the order given (``prefer_first``) or in turn,
+        members whose connection is known to be failing last."""
         n = len(self._channels)
         if n == 1:
-            return self._channels[0]
+            return [0]
         start = self._next if self._spread else 0
         if self._spread:
             self._next = (self._next + 1) % n
         bad = (grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
-        for i in range(n):
-            ch = self._channels[(start + i) % n]
-            if ch.get_state(try_to_connect=True) not in bad:
-                return ch
-        return self._channels[start]
+        ring = [(start + i) % n for i in range(n)]
+        failing = {i for i in ring if self._channels[i].get_state(try_to_connect=True) in bad}
+        return [i for i in ring if i not in failing] + [i for i in ring if i in failing]
 
-    @property
-    def _kv(self) -> pbg.KVStub:
-        return pbg.KVStub(self._pick())
+    def _pick(self) -> grpc.aio.Channel:
+        return self._channels[self._order()[0]]
+
+    async def _unary(self, service: str, method: str, req: Any) -> Any:
+        """One call; a member that could not be reached at all (the request never left)
+        is passed over for the next one; anything else is the answer."""
+        last: grpc.RpcError | None = None
+        for i in self._order():
+            stub = _STUBS[service](self._channels[i])
+            try:
+                return await getattr(stub, method)(req, timeout=self._timeout)
+            except grpc.RpcError as e:
+                if not _never_sent(e):
+                    raise _translate(e) from None
+                last = e
+        assert last is not None
+        raise _translate(last) from None
 
     @property
     def _lease(self) -> pbg.LeaseStub:
@@ -229,7 +251,7 @@ class EtcdKv:
 
     async def get(self, key: str) -> Entry | None:
         try:
-            r = await self._kv.Range(pb.RangeRequest(key=key.encode()), timeout=self._timeout)
+            r = await self._unary("kv", "Range", pb.RangeRequest(key=key.encode()))
         except grpc.RpcError as e:
             raise _translate(e) from None
         return _entry(r.kvs[0]) if r.kvs else None
@@ -237,18 +259,15 @@ class EtcdKv:
     async def range(self, prefix: str) -> tuple[list[Entry], int]:
         k = prefix.encode()
         try:
-            r = await self._kv.Range(
-                pb.RangeRequest(key=k, range_end=prefix_end(k)), timeout=self._timeout
-            )
+            r = await self._unary("kv", "Range", pb.RangeRequest(key=k, range_end=prefix_end(k)))
         except grpc.RpcError as e:
             raise _translate(e) from None
         return [_entry(kv) for kv in r.kvs], r.header.revision
 
     async def put(self, key: str, value: bytes, lease: int = 0) -> int:
         try:
-            r = await self._kv.Put(
-                pb.PutRequest(key=key.encode(), value=value, lease=lease), timeout=self._timeout
-            )
+            req = pb.PutRequest(key=key.encode(), value=value, lease=lease)
+            r = await self._unary("kv", "Put", req)
         except grpc.RpcError as e:
             raise _translate(e) from None
         return int(r.header.revision)
@@ -257,7 +276,7 @@ class EtcdKv:
         k = key.encode()
         req = pb.DeleteRangeRequest(key=k, range_end=prefix_end(k) if prefix else b"")
         try:
-            r = await self._kv.DeleteRange(req, timeout=self._timeout)
+            r = await self._unary("kv", "DeleteRange", req)
         except grpc.RpcError as e:
             raise _translate(e) from None
         return int(r.deleted)
@@ -296,15 +315,15 @@ class EtcdKv:
             failure=[self._op(o) for o in failure],
         )
         try:
-            r = await self._kv.Txn(req, timeout=self._timeout)
+            r = await self._unary("kv", "Txn", req)
         except grpc.RpcError as e:
             raise _translate(e) from None
         return bool(r.succeeded), int(r.header.revision)
 
     async def grant(self, ttl: float) -> int:
         try:
-            r = await self._lease.LeaseGrant(
-                pb.LeaseGrantRequest(TTL=max(1, round(ttl))), timeout=self._timeout
+            r = await self._unary(
+                "lease", "LeaseGrant", pb.LeaseGrantRequest(TTL=max(1, round(ttl)))
             )
         except grpc.RpcError as e:
             raise _translate(e) from None
@@ -325,8 +344,8 @@ class EtcdKv:
         return 0
 
     async def revoke(self, lease: int) -> None:
-        with contextlib.suppress(grpc.RpcError):
-            await self._lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=lease), timeout=self._timeout)
+        with contextlib.suppress(StoreError):
+            await self._unary("lease", "LeaseRevoke", pb.LeaseRevokeRequest(ID=lease))
 
     async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[Event]]:
         """Events under ``prefix`` from ``start_revision`` on, one list per response."""

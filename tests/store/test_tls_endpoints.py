@@ -73,3 +73,24 @@ def test_every_endpoint_over_tls_then_one_member_killed(tls_cluster: Path) -> No
             await kv.close()
 
     asyncio.run(go())
+
+
+def test_hactl_sync_over_tls(tls_cluster: Path, tmp_path: Path) -> None:
+    tls = tls_cluster / "tls"
+    eps = (tls_cluster / "endpoints").read_text().strip()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "dummy.yaml").write_text(
+        "apiVersion: hactl.io/v1\nkind: Resource\nmetadata: {name: d1}\n"
+        "spec: {agent: 'ocf:pacemaker:Dummy'}\n"
+    )
+    certs = ["--cacert", str(tls / "ca.crt"), "--cert", str(tls / "client.crt")]
+    certs += ["--key", str(tls / "client.key")]
+    out = hactl("sync", str(site), "--once", "--endpoints", eps, *certs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    listed = hactl("sync", "--list", "-o", "json", "--endpoints", eps, *certs)
+    assert listed.returncode == 0 and '"site"' in listed.stdout, listed.stdout + listed.stderr
+    plain = hactl("sync", "--list", "--endpoints", eps)  # no certificate: refused
+    assert plain.returncode != 0
+    half = hactl("sync", "--list", "--endpoints", eps, "--cert", str(tls / "client.crt"))
+    assert half.returncode == 2 and "--key" in half.stderr, half.stderr
