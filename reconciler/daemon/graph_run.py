@@ -24,7 +24,7 @@ every result carries the number of the pass that was current when it arrived:
 
 A leftover of an action that never recorded (the agent refused or failed to
 record it) only costs a later wake-up: the tokens that hide our own records
-from the watch expire after ``RECORD_WAIT_S``.
+from the watch expire ``RECORD_WAIT_S`` after the action's timeout.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class RunningGraph:
         """The agent will record this action's result: that watch event needs no pass."""
         key = self._key(pa)
         if key:
-            self._records.setdefault(key, []).append(time.monotonic() + RECORD_WAIT_S)
+            expiry = time.monotonic() + pa.timeout_ms / 1000 + RECORD_WAIT_S
+            self._records.setdefault(key, []).append(expiry)
 
     def own_record(self, key: str) -> bool:
         """Whether a watch event on ``key`` is the record of an action this graph ran."""
