@@ -156,6 +156,9 @@ class Hacd:
             node_timeout=cfg.node_timeout,
             heartbeat=cfg.heartbeat,
             on_lease_lost=self.lease_lost.set,
+            # two-node: noQuorumPolicy fence stops everything but does not exit, since the
+            # guard must live to fence its peer (at a loss, both nodes would exit otherwise)
+            exit_process=_stay if guard is not None else os._exit,
         )
         server = grpc.aio.server()
         tls = self._tls()
@@ -317,6 +320,10 @@ class Hacd:
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(watchers, 10)
+
+
+def _stay(code: int) -> None:
+    log.warning("two-node: noQuorumPolicy fence applied without exiting (exit code %d)", code)
 
 
 def serve(cfg: NodeConfig) -> None:
