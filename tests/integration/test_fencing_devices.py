@@ -281,6 +281,16 @@ def test_without_fencing_a_lost_node_is_recovered_only_after_its_lease_expired(
     assert waited >= DEFAULT_LEASE_TTL + margin - 0.5, f"recovered after {waited:.2f}s"
     assert saw_wait_note, "the status did not say why recovery waits"
     assert not any(h["node"] == victim and h["at"] > lost["time"] for h in v["fencingHistory"])
+    # after the wait the status is not stale: the node is offline, not "waiting for fencing"
+    v = live.wait(
+        lambda v: (
+            next(n for n in v["nodes"] if n["name"] == victim)["state"] == "offline"
+            and not any("waiting for fencing" in w for w in v["warnings"])
+        ),
+        "the status after the lease wait",
+        timeout=10,
+    )
+    assert victim not in live.where(v, "unfenced") and len(live.where(v, "unfenced")) == 1
     live.hactl("delete", "cluster", "cluster")
     bring_back(live, victim)
     cleanup(live, ("resource", "unfenced"), ("location", "unfenced-pref"))
