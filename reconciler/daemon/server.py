@@ -225,8 +225,11 @@ class Hacd:
     def _start_two_node(self, runner: ExecutorRunner, kv: Kv) -> asyncio.Task[None] | None:
         """``twoNode:`` with the builtin store: the guard (two_node + wait_for_all)."""
         two = self.cfg.two_node
-        if two is None or self._engine is None or self.cfg.fencing is None:
+        if two is None or self.cfg.fencing is None or self.cfg.store.backend != "builtin":
             return None  # store: etcd keeps its own quorum: the coordinator fences as usual
+        if self._engine is None:
+            log.error("two-node: this node's store member is not running: no guard")
+            return None
         from reconciler.daemon.two_node import TwoNodeGuard
 
         peer = next(n for n in sorted(self.cfg.nodes) if n != self.cfg.node)
