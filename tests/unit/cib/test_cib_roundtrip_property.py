@@ -35,6 +35,11 @@ def test_export_import_keeps_the_plan_and_is_stable(cluster: Cluster) -> None:
     before = render(plan(from_model(mset, status), NOW))
     after = render(plan(from_model(first.manifests, first.status), NOW))
     assert after == before
+    # what simulate --cib reads (the history straight into the scheduler's records)
+    light = import_cib(export_cib(mset, status).encode(), "exported.xml", light=True)
+    assert from_model(light.manifests, light.status, light.history) == from_model(
+        first.manifests, first.status
+    )
     second = import_cib(export_cib(first.manifests, first.status), "again.xml")
     assert dump_yaml(second.manifests.objects) == dump_yaml(first.manifests.objects)
     assert second.status == first.status
