@@ -45,6 +45,7 @@ from reconciler.transport.agent_api import AgentClient
 log = logging.getLogger("hacd.coordinator")
 
 IDLE_RECHECK_S = 15.0
+IN_FLIGHT_REPORT_S = 0.25
 DEFAULT_LEASE_TTL = float(NodeConfig.model_fields["node_timeout"].default)
 
 
@@ -282,8 +283,10 @@ class Coordinator:
             t.add_done_callback(self._tasks.discard)
 
     async def _report_in_flight(self) -> None:
-        """The last pass's report with the actions in flight now."""
-        if not self.progress.last_report:
+        """The last pass's report with the actions in flight now, if some still run after
+        IN_FLIGHT_REPORT_S (a short graph ends first, and the pass that follows reports)."""
+        await asyncio.sleep(IN_FLIGHT_REPORT_S)
+        if not self.progress.last_report or not self.progress.in_flight:
             return
         report = json.loads(self.progress.last_report)
         report["inFlight"] = sorted(self.progress.in_flight)
