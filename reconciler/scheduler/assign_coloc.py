@@ -47,30 +47,40 @@ def apply_coloc(a: Assigner, dep: str, c: Coloc) -> None:
 
 
 def apply_to_weights(a: Assigner, dep: str, pnode: str | None, c: Coloc) -> None:
-    attr = c.node_attribute
-    value = a.attr(pnode, attr) if pnode is not None else None
-    if pnode is None and c.score < 0:
+    score = c.score
+    if pnode is None and score < 0:
         return
+    attr = c.node_attribute
+    nodes = a.nodes
+    by_name = attr == "#uname"  # the usual case: a node's #uname is its name
+    value = (pnode if by_name else nodes[pnode].attrs.get(attr)) if pnode is not None else None
+    add = sc.add
     work = dict(a.allowed[dep])
-    for n, w in work.items():
-        if pnode is None:
-            work[n] = sc.add(-c.score, w)
-        elif a.attr(n, attr) == value:
-            if c.score < INFINITY:
-                work[n] = sc.add(c.score, w)
-        elif c.score >= INFINITY:
-            work[n] = sc.add(-c.score, w)
+    if pnode is None:
+        for n, w in work.items():
+            work[n] = add(-score, w)
+    else:
+        for n, w in work.items():
+            if (n if by_name else nodes[n].attrs.get(attr)) == value:
+                if score < INFINITY:
+                    work[n] = add(score, w)
+            elif score >= INFINITY:
+                work[n] = add(-score, w)
     if (
-        c.score <= MINUS_INFINITY
-        or c.score >= INFINITY
+        score <= MINUS_INFINITY
+        or score >= INFINITY
         or any(a.available(n) and w >= 0 for n, w in work.items())
     ):
         old = a.allowed[dep]
         source = f"colocation {c.id} with {c.primary}"
+        contrib: list[tuple[str, str, int]] = []
+        mandatory = score >= INFINITY and pnode is not None
         for n, w in work.items():
             if w != old[n]:
-                a.contrib.setdefault(dep, []).append((source, n, w - old[n]))
-            elif c.score >= INFINITY and pnode is not None and a.attr(n, attr) == value:
+                contrib.append((source, n, w - old[n]))
+            elif mandatory and (n if by_name else nodes[n].attrs.get(attr)) == value:
                 # a mandatory colocation that this node satisfies (no score change)
-                a.contrib.setdefault(dep, []).append((source, n, 0))
+                contrib.append((source, n, 0))
+        if contrib:
+            a.contrib.setdefault(dep, []).extend(contrib)
         a.allowed[dep] = work
