@@ -408,8 +408,9 @@ class StatusReader:
         )
 
     def _light(self, node: str, lrm: list[LrmResource]) -> bool:
-        """Read the node's history into :attr:`history`; False (nothing read) when a record
-        is invalid or a resource is listed twice: the model then says what is wrong."""
+        """Read the node's history into :attr:`history`. False (nothing read) when a
+        resource has no id or is listed twice: the status model then says what is wrong,
+        as it does without ``light``. An invalid record raises what the model raises."""
         names = [attrs.get("id", "") for attrs, _ in lrm]
         if not all(names) or len(set(names)) != len(names):
             return False
