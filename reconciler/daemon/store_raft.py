@@ -230,7 +230,7 @@ class RaftEngine(MembershipMixin):
             loop.create_task(self._ticker()),
             loop.create_task(self._ready_loop()),
             loop.create_task(self._apply_loop()),
-            loop.create_task(store_gc.full_collections()),
+            loop.create_task(store_gc.full_collections(self.is_leader)),
         ]
         if self.node.conf_state().voters == (self.member.member_id,):
             self.node.campaign()  # a cluster of one need not wait out an election timeout
