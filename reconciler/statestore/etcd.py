@@ -341,7 +341,8 @@ class EtcdKv:
                 return int(reply.TTL)
         except grpc.RpcError as e:
             raise _translate(e) from None
-        return 0
+        # a lease that is gone is answered with TTL 0; no answer at all is no news
+        raise StoreUnavailable("store unavailable: lease keep-alive ended without an answer")
 
     async def revoke(self, lease: int) -> None:
         with contextlib.suppress(StoreError):

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
 
+from reconciler.base.errors import StoreUnavailable
 from reconciler.kv import types as t
 from reconciler.transport import etcd_codec as codec
 from reconciler.transport.etcd_backend import (
@@ -55,10 +56,15 @@ class LeaseServicer(_Base, rpc_pb2_grpc.LeaseServicer):  # type: ignore[misc]
     ) -> AsyncIterator[Any]:
         try:
             async for req in request_iterator:
-                ttl = await self.b.lease_keepalive(req.ID)
+                try:
+                    ttl = await self.b.lease_keepalive(req.ID)
+                except grpc.aio.AioRpcError as e:
+                    # the leader this member forwarded to is gone: unavailable, never a
+                    # silent end (a client reads an empty stream as "the lease is gone")
+                    raise StoreUnavailable(f"leader unreachable: {e.code().name}") from None
                 yield rpc_pb2.LeaseKeepAliveResponse(header=self._hdr(), ID=req.ID, TTL=ttl)
         except grpc.aio.AioRpcError:
-            return
+            return  # the client's side of the stream failed: nobody to answer
         except Exception as exc:
             st = status_of(exc)
             if st is None:

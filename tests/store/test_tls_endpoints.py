@@ -23,7 +23,7 @@ from reconciler.statestore.etcd import EtcdKv, tls_credentials
 
 pytestmark = [pytest.mark.slow]
 
-PORT = 23980
+PORT = 23990
 
 
 @pytest.fixture(scope="module")
