@@ -266,7 +266,7 @@ class Coordinator:
         (Pacemaker's controller runs the whole transition graph the same way). A plan from
         the next pass replaces the graph; any unexpected result wakes that pass instead."""
         now = time.time()
-        steps = self.graph.remaining()
+        steps = None if self.deposed else self.graph.remaining()
         if steps is None:
             self.wake.set()
             return
@@ -274,7 +274,8 @@ class Coordinator:
         if d.aborted:
             self.wake.set()
             return
-        self._launch(state, [self.graph.by_id[sid] for sid in d.dispatch], now)
+        graph_state = self.graph.state or state
+        self._launch(graph_state, [self.graph.by_id[sid] for sid in d.dispatch], now)
         if not self.progress.in_flight:  # the graph is done: plan again to confirm
             self.wake.set()
         elif d.dispatch:  # `hactl status` shows what is in flight
