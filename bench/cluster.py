@@ -350,15 +350,17 @@ COMPARISON = (
     "Before/after (2026-11-25 16:50 UTC, interleaved runs of 15 applies, the code before "
     "and after these changes, same bench client, load 7-14): p50 375 / 427 / 498 / 446 ms "
     "before vs 273 / 271 / 306 / 268 ms after; p90 900 / 562 / 638 / 605 ms vs "
-    "330 / 329 / 438 / 472 ms. CPU per apply over all processes (hacd, agents, etcd, "
+    "330 / 329 / 438 / 472 ms. At load 4 (17:05 UTC, 20 applies each): p50 208 ms before, "
+    "128 ms after (apply → probes 16 ms, probes → start 54 ms, start → recorded 32 ms, → "
+    "seen 28 ms; agent run 24 ms, record 10 ms, one pass 21 ms). CPU per apply over all processes (hacd, agents, etcd, "
     "client; `/proc/PID/stat`, one run each at load ~12): about 390 ms before, 210-260 ms "
     "after, of which etcd about 70-100 ms (three members, ~9 writes per apply), the "
     "coordinator's two passes about 50 ms (the full scheduler ~26 ms a pass), and the "
     "API's views on every change the rest. The goal (p50 ≤ 100 ms) is not met on this "
-    "loaded shared machine: at these loads every process waits for a CPU. The one run "
-    "on a nearly idle machine (load 0.3 rising to 5 during it, before these changes, with "
-    "a client polling the view every 2 ms) measured p50 177 ms; no idle window came up "
-    "after the changes."
+    "loaded shared machine: at these loads every process waits for a CPU, and at load 4 "
+    "it is 128 ms. No idle window came up after the changes (the one nearly idle run, "
+    "before them, load 0.3 rising to 5, with a client polling the view every 2 ms: p50 "
+    "177 ms)."
 )
 
 
