@@ -1,13 +1,16 @@
 """`python -m bench.store`: the builtin store side by side with real etcd, same run, same clients.
 
-Both backends run as 3 members on 127.0.0.1 (``hactl store up``). Measured, for each:
+Both backends run as 3 members on 127.0.0.1 (``hactl store up``), both clusters up at
+once and measured in turns, so that the shared machine's changing load hits both alike.
+Measured, for each:
 sequential puts (one client, to the leader) with p50/p99; puts with 16 concurrent
 clients; ``etcdctl check perf --load=m`` and ``--load=l``; leader failover after
 ``kill -9`` (time from the kill until a write succeeds again through a surviving member),
 median of several rounds. Results and ratios go to docs/BENCHMARKS.md (between the
 ``bench:store`` markers) and to stdout.
 
-Options: ``--quick`` (short runs, no check perf), ``--no-write`` (stdout only).
+Options: ``--quick`` (short runs, no check perf), ``--no-write`` (stdout only),
+``--backend B`` (one backend alone, with ``--perf m,l`` and ``--failovers N``).
 """
 
 from __future__ import annotations
@@ -183,6 +186,57 @@ def run_backend(
     return res
 
 
+def run_interleaved(root: Path, quick: bool, rounds: int = 2) -> dict[str, Result]:
+    """Both clusters up at once; each measure taken in turns (etcd, builtin, etcd, ...).
+
+    The machine is shared: its load moves by a factor of two within minutes, so measuring
+    one backend after the other compared them under different loads. An idle cluster
+    costs ~1% of a core. Rates are the mean of ``rounds`` turns, latencies their median.
+    """
+    backends = ("etcd", "builtin")
+    eps: dict[str, list[str]] = {}
+    res = {b: Result(b) for b in backends}
+    try:
+        for b in backends:
+            eps[b] = hactl(
+                "store", "up", "--members", "3", "--dir", str(root / b), "--backend", b,
+                "--base-port", str(PORTS[b]),
+            ).split(",")  # fmt: skip
+        lead = {b: leader_endpoint(eps[b])[1] for b in backends}
+        secs = 3.0 if quick else 10.0
+        for b in backends:
+            sequential(lead[b], 1.0)  # warm up
+        seq: dict[str, list[tuple[float, float, float]]] = {b: [] for b in backends}
+        conc: dict[str, list[tuple[float, float, float]]] = {b: [] for b in backends}
+        for turn in range(rounds):
+            for b in backends if turn % 2 == 0 else backends[::-1]:
+                seq[b].append(sequential(lead[b], secs))
+                print(f"{b}: sequential {seq[b][-1][0]:.0f}/s", flush=True)
+            for b in backends if turn % 2 == 0 else backends[::-1]:
+                conc[b].append(asyncio.run(_concurrent(lead[b], 16, secs)))
+                print(f"{b}: 16 clients {conc[b][-1][0]:.0f}/s", flush=True)
+        for b in backends:
+            r = res[b]
+            r.seq_rate = statistics.mean(x[0] for x in seq[b])
+            r.seq_p50_ms = statistics.median(x[1] for x in seq[b])
+            r.seq_p99_ms = statistics.median(x[2] for x in seq[b])
+            r.conc_rate = statistics.mean(x[0] for x in conc[b])
+            r.conc_p50_ms = statistics.median(x[1] for x in conc[b])
+            r.conc_p99_ms = statistics.median(x[2] for x in conc[b])
+        if not quick:
+            for load in ("m", "l"):
+                for b in backends:
+                    res[b].perf[load] = check_perf(eps[b], load)
+                    print(f"{b}: check perf --load={load}: {res[b].perf[load]}", flush=True)
+        for b in backends:
+            res[b].failovers = failover(b, root / b, eps[b], 3 if quick else 5)
+            print(f"{b}: failovers {res[b].failovers}", flush=True)
+    finally:
+        for b in eps:
+            hactl("store", "down", "--dir", str(root / b))
+    return res
+
+
 def render(results: dict[str, Result], quick: bool) -> str:
     e, b = results["etcd"], results["builtin"]
 
@@ -208,7 +262,8 @@ def render(results: dict[str, Result], quick: bool) -> str:
     return "\n".join(
         [
             f"Measured {when} by `make bench-store` ({'quick run' if quick else 'full run'}): "
-            "3 members each on 127.0.0.1, this machine "
+            "3 members each on 127.0.0.1, both clusters up and measured in turns "
+            "(sequential and 16 clients: two turns each, rates averaged), this machine "
             f"({os.cpu_count()} cores, shared; load average at the end "
             f"{os.getloadavg()[0]:.1f}), the same Python clients for both; 256-byte values.",
             "",
@@ -244,7 +299,7 @@ def main() -> None:
             r = run_backend(args.backend, Path(tmp), args.quick, loads, args.failovers)
             print(r)
             return
-        results = {b: run_backend(b, Path(tmp), args.quick) for b in ("etcd", "builtin")}
+        results = run_interleaved(Path(tmp), args.quick)
     text = render(results, args.quick)
     print(text)
     if not args.no_write:
