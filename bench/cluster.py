@@ -358,13 +358,16 @@ COMPARISON = (
     "coordinator's two passes about 50 ms (the full scheduler ~26 ms a pass), and the "
     "API's views on every change the rest. The goal (p50 ≤ 100 ms) is not met on this "
     "loaded shared machine (load 7-14: every process waits for a CPU); it is met at "
-    "load 3.4 (17:11 UTC, 15 applies, the code after these changes): p50 86 ms, p90 94 ms, "
+    "load 2-3.5 (the table's first row; and 17:11 UTC at load 3.4, 15 applies: p50 86 ms, "
+    "p90 94 ms, "
     "max 116 ms (apply → probes 10 ms, probes → start 41 ms, start → recorded 20 ms, → seen "
     "13 ms; agent run 16 ms, record 8 ms, one pass 16 ms); the next runs as the load rose: "
     "p50 168 ms at 4.1-4.4, 187 ms at 7.5. Before these changes the one nearly idle run "
     "(load 0.3 rising to 5, a client polling the view every 2 ms) measured p50 177 ms. Tried "
     "and dropped: a pidfd child watcher instead of Python 3.11's threaded one for the agents' "
-    "processes (no gain: 106 / 191 / 204 ms vs 86 / 168 / 187 ms interleaved)."
+    "processes (no gain: 106 / 191 / 204 ms vs 86 / 168 / 187 ms interleaved); planning "
+    "in a worker thread so the event loop serves the local agent meanwhile (inconclusive: "
+    "104 / 123 / 126 ms vs 182 / 118 / 99 ms interleaved at load 6.5-7.6)."
 )
 
 
@@ -372,9 +375,30 @@ def _ms(live: dict[str, float], key: str) -> str:
     return f"{live[key]:.0f} ms" if key in live else "n/a"
 
 
+def _live_row(live: dict[str, float]) -> str:
+    return (
+        f"| {os.environ.get('HACTL_PLANNER', 'scheduler')} | {int(live['n'])} | "
+        f"{live['p50_ms']:.0f} ms | {live['p90_ms']:.0f} ms | "
+        f"{live['max_ms']:.0f} ms | {live['load_start']:.1f} → {live['load_end']:.1f} | "
+        "p50 ≤ 100 ms |"
+    )
+
+
+def _breakdown_row(live: dict[str, float]) -> str:
+    return (
+        f"| {live['load_start']:.1f} | {_ms(live, 'to_probes_ms')} | {_ms(live, 'probes_ms')} "
+        f"| {_ms(live, 'start_ms')} | {_ms(live, 'seen_ms')} | {_ms(live, 'run_ms')} "
+        f"| {_ms(live, 'record_ms')} | {live.get('passes', 0):.1f} | {_ms(live, 'pass_ms')} |"
+    )
+
+
 def render(
-    live: dict[str, float] | None, sim: dict[str, float] | None, full: dict[str, float] | None
+    live: dict[str, float] | None,
+    sim: dict[str, float] | None,
+    full: dict[str, float] | None,
+    more: tuple[dict[str, float], ...] = (),
 ) -> str:
+    """``more``: earlier live runs (other loads) shown as extra rows."""
     lines = [START, "", "### Live cluster (`make bench-cluster`, `bench/cluster.py`)", ""]
     lines.append(
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
@@ -391,20 +415,15 @@ def render(
             "",
             "| planner | applies | p50 | p90 | max | load average (start → end) | goal |",
             "|---|---|---|---|---|---|---|",
-            f"| {os.environ.get('HACTL_PLANNER', 'scheduler')} | {int(live['n'])} | "
-            f"{live['p50_ms']:.0f} ms | {live['p90_ms']:.0f} ms | "
-            f"{live['max_ms']:.0f} ms | {live['load_start']:.1f} → {live['load_end']:.1f} | "
-            "p50 ≤ 100 ms |",
+            *(_live_row(r) for r in (live, *more)),
             "",
-            "Where the time goes (medians per apply, from hacd's DEBUG log of the same run):",
+            "Where the time goes (medians per apply, from hacd's DEBUG log of the same runs):",
             "",
-            "| apply → probes dispatched | probes → start dispatched | start → recorded "
+            "| load | apply → probes dispatched | probes → start dispatched | start → recorded "
             "| → seen through the API | agent run (probe/start) | agent record | passes per "
             "apply | one pass (read + plan + act) |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| {_ms(live, 'to_probes_ms')} | {_ms(live, 'probes_ms')} | {_ms(live, 'start_ms')} "
-            f"| {_ms(live, 'seen_ms')} | {_ms(live, 'run_ms')} | {_ms(live, 'record_ms')} "
-            f"| {live.get('passes', 0):.1f} | {_ms(live, 'pass_ms')} |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *(_breakdown_row(r) for r in (live, *more)),
             "",
             "How: the coordinator runs the planned transition graph between passes "
             "(`daemon/graph_run.py`): the last probe's expected answer (rc 7) dispatches the "
