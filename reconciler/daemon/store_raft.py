@@ -87,6 +87,11 @@ class RaftEngine(MembershipMixin):
         self.tick_s = tick_s
         self.disk = disk
         self.snapshot_count = snapshot_count
+        # members snapshot up to a tenth of the interval apart (a fixed offset per member):
+        # all of them writing a large snapshot file at the same index stalled both
+        # followers' WAL syncs on a shared disk at once, and the leader, hearing from no
+        # follower, stepped down by check-quorum; one follower at a time keeps a quorum
+        self.snapshot_due = snapshot_count + member.member_id % (snapshot_count // 10 + 1)
         self.keep_after_snapshot = max(1, snapshot_count // 4)  # for slow followers
         self.credentials = credentials
         # few appends in flight per follower: proposals that arrive meanwhile wait in the
@@ -449,7 +454,7 @@ class RaftEngine(MembershipMixin):
                         await asyncio.sleep(0)
                         began = time.monotonic()
                 self._progress()
-                if self._since_snapshot >= self.snapshot_count and not self._snapshotting:
+                if self._since_snapshot >= self.snapshot_due and not self._snapshotting:
                     await self._take_snapshot()
                     began = time.monotonic()
 
