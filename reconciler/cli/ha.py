@@ -177,11 +177,16 @@ def fence_history_line(rec: dict[str, Any]) -> str:
         )
         if rec.get("delay"):
             line += f" (after a {float(rec['delay']):.2f}s delay)"
+        if rec.get("action") == "on":
+            line += " (power back on: the second half of a reboot)"
+        if rec.get("cause"):
+            line += f"\n          why: {rec['cause']}"
         if tail and not rec.get("ok"):
             line += f"\n          {tail[-1][:200]}"
         return line
     if rec.get("ok"):
-        return f"{when}  {n}: FENCED by {rec.get('by')} via {rec.get('device')}"
+        why = f" (why: {rec['cause']})" if rec.get("cause") else ""
+        return f"{when}  {n}: FENCED by {rec.get('by')} via {rec.get('device')}{why}"
     return f"{when}  {n}: NOT fenced: {rec.get('reason', '')}"
 
 
