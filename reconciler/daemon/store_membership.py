@@ -95,18 +95,25 @@ class MembershipMixin:
         return MemberInfo(nid, "", tuple(peer_urls), (), is_learner)
 
     async def member_remove(self, member_id: int) -> None:
-        if member_id not in self.node.conf_state().members():
-            raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
-        if not self.is_leader():
+        if not self.is_leader():  # checked by the leader (this member may lag behind)
             from aetcd.rpc import rpc_pb2
 
             await self._forward_cluster("MemberRemove", rpc_pb2.MemberRemoveRequest(ID=member_id))
             return
+        if member_id not in self.node.conf_state().members():
+            raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
         await self._conf_change(ConfChange(ConfChangeType.REMOVE_NODE, member_id))
 
     async def member_update(self, member_id: int, peer_urls: list[str]) -> None:
         """New peer URLs for a member (etcd's MemberUpdate): a conf change of the same kind,
         which the core applies as a no-op and the engine as a new address for the peer."""
+        if not self.is_leader():
+            # checked by the leader: this member may not have applied a recent MemberAdd
+            from aetcd.rpc import rpc_pb2
+
+            req = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=peer_urls)
+            await self._forward_cluster("MemberUpdate", req)
+            return
         cs = self.node.conf_state()
         if member_id not in cs.members():
             raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
@@ -114,12 +121,6 @@ class MembershipMixin:
         for nid, p in sorted(self.peers.items()):
             if nid != member_id and set(p.peer_urls) & set(urls):
                 raise MembershipError("FAILED_PRECONDITION", "etcdserver: Peer URLs already exists")
-        if not self.is_leader():
-            from aetcd.rpc import rpc_pb2
-
-            req = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=peer_urls)
-            await self._forward_cluster("MemberUpdate", req)
-            return
         old = self.peers.get(member_id) or PeerInfo(member_id, "", ())
         info = PeerInfo(member_id, old.name, urls, old.client_urls)
         if member_id in cs.learners:
@@ -131,6 +132,11 @@ class MembershipMixin:
         await self._conf_change(ConfChange(kind, member_id, info.encode()))
 
     async def member_promote(self, member_id: int) -> None:
+        if not self.is_leader():  # checked by the leader (this member may lag behind)
+            from aetcd.rpc import rpc_pb2
+
+            await self._forward_cluster("MemberPromote", rpc_pb2.MemberPromoteRequest(ID=member_id))
+            return
         cs = self.node.conf_state()
         if member_id not in cs.members():
             raise MembershipError("NOT_FOUND", MEMBER_NOT_FOUND)
@@ -138,11 +144,6 @@ class MembershipMixin:
             raise MembershipError(
                 "FAILED_PRECONDITION", "etcdserver: can only promote a learner member"
             )
-        if not self.is_leader():
-            from aetcd.rpc import rpc_pb2
-
-            await self._forward_cluster("MemberPromote", rpc_pb2.MemberPromoteRequest(ID=member_id))
-            return
         match = {p.id: p.match for p in self.node.status().progress}
         if match.get(member_id, 0) * 10 < self.node.log.committed * 9:
             raise MembershipError(
