@@ -1,8 +1,11 @@
 """Back-off for an action the plan keeps asking for (a hot loop guard).
 
 If the same step id is dispatched again within ``window`` seconds of its last
-dispatch, the next dispatch waits ``base * 2**(n-1)`` seconds (capped). An
-immutable value: ``record`` returns a new book.
+dispatch, the next dispatch waits ``base * 2**(n-1)`` seconds (capped). A step
+whose success settles the question for good (a fencing that succeeded) is
+``forget``-ed, so the next, unrelated need for it (the same node lost again a few
+seconds after it rejoined) does not wait. An immutable value: ``record`` and
+``forget`` return a new book.
 """
 
 from __future__ import annotations
@@ -48,3 +51,7 @@ class RetryBook:
             self.window,
             tuple(sorted((*kept, (step_id, _Entry(now, repeats))), key=lambda kv: kv[0])),
         )
+
+    def forget(self, step_id: str) -> RetryBook:
+        kept = tuple((k, v) for k, v in self.entries if k != step_id)
+        return RetryBook(self.base, self.cap, self.window, kept)

@@ -410,6 +410,8 @@ class Coordinator:
                 return
             if res.ok:
                 self.fence_notes.pop(target, None)
+                # the next loss of this node is a new story: no back-off from this one
+                self.progress.retries = self.progress.retries.forget(pa.step.id)
                 cause = f": {self.early.cause(target)}" if self.early.cause(target) else ""
                 await self.events.emit(
                     "Normal", target, f"fenced {target} via {executor} ({res.device}){cause}"

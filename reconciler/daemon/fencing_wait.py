@@ -141,7 +141,13 @@ async def watch_coordinator(kv: Kv, own_node: str, agents: AgentClient) -> None:
     try:
         while True:
             changed.clear()
-            target = await _coordinator_target(kv, own_node)
+            try:
+                target = await _coordinator_target(kv, own_node)
+            except StoreError:
+                # the store is electing (the dead coordinator's node often led it too):
+                # keep watching what we watched and ask again soon, not in 5 s
+                await asyncio.sleep(0.1)
+                continue
             watch.watch({target[0]: target[1]} if target else {})
             if target and target[0] in watch.refused:
                 at = watch.refused_at.get(target[0], time.time())
@@ -157,7 +163,8 @@ async def watch_coordinator(kv: Kv, own_node: str, agents: AgentClient) -> None:
 
 
 async def _coordinator_target(kv: Kv, own_node: str) -> tuple[str, str, int, str] | None:
-    """(incarnation key, agent address, election lease, node) of another node's coordinator."""
+    """(incarnation key, agent address, election lease, node) of another node's coordinator;
+    StoreError when the store cannot tell now."""
     try:
         cur = await kv.get(keys.ELECTION)
         if cur is None or not cur.lease:
@@ -172,7 +179,7 @@ async def _coordinator_target(kv: Kv, own_node: str) -> tuple[str, str, int, str
         if not isinstance(value, dict) or not value.get("address") or live.lease != cur.lease:
             return None
         return incarnation(node, value), str(value["address"]), cur.lease, node
-    except (StoreError, ValueError):
+    except ValueError:
         return None
 
 

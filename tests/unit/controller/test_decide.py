@@ -89,6 +89,17 @@ def test_repeated_dispatch_backs_off() -> None:
     assert book.record("a", 100.0).not_before("a") is None  # outside the window: fresh
 
 
+def test_a_forgotten_step_goes_at_once() -> None:
+    # a fencing that succeeded: the same node lost again seconds later is fenced at once
+    book = RetryBook(base=1.0, cap=8.0, window=30.0).record("f", 0.0).record("f", 5.0)
+    assert book.not_before("f") == 6.0
+    book = book.forget("f")
+    assert book.not_before("f") is None
+    assert book.record("f", 10.0).not_before("f") is None
+    d = decide([Step("f", "", "n1", "fence")], {}, now=10.0, retries=book.record("f", 10.0))
+    assert d.dispatch == ("f",)
+
+
 def test_failed_stop_escalates_to_fencing_before_recovery() -> None:
     from reconciler.controller.fencing import Health
     from reconciler.controller.simple_plan import (
