@@ -99,11 +99,11 @@ async def apply_to_started(
     return times
 
 
-def debug_configs(d: Path) -> None:
+def debug_configs(d: Path, store: str = "etcd") -> None:
     """Write the local cluster's configs with ``logLevel: DEBUG`` (timings in hacd.log)."""
     import yaml
 
-    lay = localcluster.layout(d, 3, BASE_PORT, "etcd")
+    lay = localcluster.layout(d, 3, BASE_PORT, store)
     localcluster.write_configs(lay)
     localcluster.save_layout(lay)
     for n in lay.nodes:
@@ -178,12 +178,14 @@ def breakdown(d: Path, runs: list[tuple[str, float, float]]) -> dict[str, float]
     return out
 
 
-def bench_live(n: int, keep: str | None = None, debug: bool = True) -> dict[str, float]:
+def bench_live(
+    n: int, keep: str | None = None, debug: bool = True, store: str = "etcd"
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="hactl-bench-cluster-") as tmp:
         d = keep or tmp
         if debug:
-            debug_configs(Path(d))
-        lay = localcluster.up(Path(d), 3, BASE_PORT, "etcd")
+            debug_configs(Path(d), store)
+        lay = localcluster.up(Path(d), 3, BASE_PORT, store)
         try:
             localcluster.wait_ready(lay, 60)
             servers = [lay.api(i) for i in range(3)]
@@ -375,18 +377,18 @@ def _ms(live: dict[str, float], key: str) -> str:
     return f"{live[key]:.0f} ms" if key in live else "n/a"
 
 
-def _live_row(live: dict[str, float]) -> str:
+def _live_row(live: dict[str, float], store: str = "etcd") -> str:
     return (
-        f"| {os.environ.get('HACTL_PLANNER', 'scheduler')} | {int(live['n'])} | "
+        f"| {os.environ.get('HACTL_PLANNER', 'scheduler')} | {store} | {int(live['n'])} | "
         f"{live['p50_ms']:.0f} ms | {live['p90_ms']:.0f} ms | "
         f"{live['max_ms']:.0f} ms | {live['load_start']:.1f} → {live['load_end']:.1f} | "
         "p50 ≤ 100 ms |"
     )
 
 
-def _breakdown_row(live: dict[str, float]) -> str:
+def _breakdown_row(live: dict[str, float], store: str = "etcd") -> str:
     return (
-        f"| {live['load_start']:.1f} | {_ms(live, 'to_probes_ms')} | {_ms(live, 'probes_ms')} "
+        f"| {store} | {live['load_start']:.1f} | {_ms(live, 'to_probes_ms')} | {_ms(live, 'probes_ms')} "
         f"| {_ms(live, 'start_ms')} | {_ms(live, 'seen_ms')} | {_ms(live, 'run_ms')} "
         f"| {_ms(live, 'record_ms')} | {live.get('passes', 0):.1f} | {_ms(live, 'pass_ms')} |"
     )
@@ -397,8 +399,10 @@ def render(
     sim: dict[str, float] | None,
     full: dict[str, float] | None,
     more: tuple[dict[str, float], ...] = (),
+    stores: tuple[str, ...] = (),
 ) -> str:
     """``more``: earlier live runs (other loads) shown as extra rows."""
+    names = stores or ("etcd",) * (1 + len(more))
     lines = [START, "", "### Live cluster (`make bench-cluster`, `bench/cluster.py`)", ""]
     lines.append(
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on this machine "
@@ -408,22 +412,22 @@ def render(
     if live:
         lines += [
             "`hactl apply` → resource started (`ocf:pacemaker:Dummy`, real 3-node local cluster: "
-            "3 hacd processes, 3-member etcd, loopback): from sending the apply to the API until "
+            "3 hacd processes, a 3-member store — real etcd or the builtin store, per row —, loopback): from sending the apply to the API until "
             "the successful start is recorded in the store and visible through the API (the "
             "client reads the view on every change the API's watch reports, as `hactl get -w` "
             "does; probes on all 3 nodes, start, all included).",
             "",
-            "| planner | applies | p50 | p90 | max | load average (start → end) | goal |",
-            "|---|---|---|---|---|---|---|",
-            *(_live_row(r) for r in (live, *more)),
+            "| planner | store | applies | p50 | p90 | max | load average (start → end) | goal |",
+            "|---|---|---|---|---|---|---|---|",
+            *(_live_row(r, st) for r, st in zip((live, *more), names, strict=True)),
             "",
             "Where the time goes (medians per apply, from hacd's DEBUG log of the same runs):",
             "",
-            "| load | apply → probes dispatched | probes → start dispatched | start → recorded "
+            "| store | load | apply → probes dispatched | probes → start dispatched | start → recorded "
             "| → seen through the API | agent run (probe/start) | agent record | passes per "
             "apply | one pass (read + plan + act) |",
-            "|---|---|---|---|---|---|---|---|---|",
-            *(_breakdown_row(r) for r in (live, *more)),
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *(_breakdown_row(r, st) for r, st in zip((live, *more), names, strict=True)),
             "",
             "How: the coordinator runs the planned transition graph between passes "
             "(`daemon/graph_run.py`): the last probe's expected answer (rc 7) dispatches the "
@@ -512,6 +516,12 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=64)
     ap.add_argument("--resources", type=int, default=5000)
     ap.add_argument("--no-live", action="store_true")
+    ap.add_argument(
+        "--store",
+        choices=("etcd", "builtin", "both"),
+        default="both",
+        help="the live cluster's store",
+    )
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--no-full-sim", action="store_true", help="skip the full scheduler's sim")
@@ -526,10 +536,11 @@ def main() -> None:
             r = bench_sim_full(args.nodes, args.resources)
         print(json.dumps({**r, "load": max(load, os.getloadavg()[0])}))
         return
-    live = None if args.no_live else bench_live(args.applies, args.keep)
-    if live:
+    stores = ("etcd", "builtin") if args.store == "both" else (args.store,)
+    lives = [] if args.no_live else [bench_live(args.applies, args.keep, store=st) for st in stores]
+    for st, live in zip(stores, lives, strict=False):
         print(
-            f"apply -> started: p50 {live['p50_ms']:.1f} ms, p90 {live['p90_ms']:.1f} ms, "
+            f"{st}: apply -> started: p50 {live['p50_ms']:.1f} ms, p90 {live['p90_ms']:.1f} ms, "
             f"max {live['max_ms']:.1f} ms; load {live['load_start']:.1f} -> {live['load_end']:.1f}"
         )
         print({k: round(v, 1) for k, v in live.items()})
@@ -540,7 +551,9 @@ def main() -> None:
         if not args.no_full_sim:
             full = sim_in_subprocess("scheduler", args.nodes, args.resources)
             print(f"sim (full scheduler): {full}")
-    section = render(live, sim, full)
+    section = render(
+        lives[0] if lives else None, sim, full, tuple(lives[1:]), stores if lives else ()
+    )
     if not args.no_write:
         write(section)
     print(section)
