@@ -2,10 +2,11 @@
 
 If the same step id is dispatched again within ``window`` seconds of its last
 dispatch, the next dispatch waits ``base * 2**(n-1)`` seconds (capped). A step
-whose success settles the question for good (a fencing that succeeded) is
-``forget``-ed, so the next, unrelated need for it (the same node lost again a few
-seconds after it rejoined) does not wait. An immutable value: ``record`` and
-``forget`` return a new book.
+that ended as asked (a start that started, a fencing that succeeded) is
+``forget``-ed, so the next need for it (the resource failing over back to this
+node, the same node lost again seconds after it rejoined) does not wait: the
+guard is for steps that keep failing or keep being asked for without an answer.
+An immutable value: ``record`` and ``forget`` return a new book.
 """
 
 from __future__ import annotations

@@ -338,6 +338,8 @@ class Coordinator:
             if not outcome.refused and (expected or step.operation == "notify"):
                 # a failed notification is reported, not retried (Pacemaker records none)
                 self.graph.completed(step.id)
+                if expected:  # done as asked: a later need for it is new, no back-off
+                    self.progress.retries = self.progress.retries.forget(step.id)
                 self._continue(state)
             else:
                 self.graph.unexpected(pa)

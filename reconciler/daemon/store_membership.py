@@ -8,6 +8,7 @@ port, as etcd does); the engine applies them to its peer table when they commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import grpc
@@ -36,6 +37,9 @@ class MembershipMixin:
     _conf_waiters: dict[int, asyncio.Future[None]]
 
     def is_leader(self) -> bool:
+        raise NotImplementedError
+
+    async def read_index(self) -> None:
         raise NotImplementedError
 
     async def members(self) -> list[MemberInfo]:
@@ -74,9 +78,14 @@ class MembershipMixin:
         ) as ch:
             stub = rpc_pb2_grpc.ClusterStub(ch)
             try:
-                return await getattr(stub, method)(request, timeout=READ_TIMEOUT_S)
+                resp = await getattr(stub, method)(request, timeout=READ_TIMEOUT_S)
             except grpc.aio.AioRpcError as exc:
                 raise MembershipError(exc.code().name, exc.details() or "") from None
+        # the change is committed: catch up with it, so what this member answers next
+        # (the member list in the response) already shows it
+        with contextlib.suppress(StoreUnavailable):
+            await self.read_index()
+        return resp
 
     async def member_add(self, peer_urls: list[str], is_learner: bool) -> MemberInfo:
         if not self.is_leader():

@@ -394,6 +394,7 @@ class RaftEngine(MembershipMixin):
         if ss.lead != self._lead or ss.role != self._role:
             if ss.lead != self._lead:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
+                self._fail_inflight_reads()
             self._lead, self._role = ss.lead, ss.role
         for rs in rd.read_states:
             futs = self._read_inflight.pop(rs.ctx, None)
@@ -478,6 +479,16 @@ class RaftEngine(MembershipMixin):
 
     def _after_advance(self, rd: Ready) -> None:
         pass
+
+    def _fail_inflight_reads(self) -> None:
+        """Reads whose ReadIndex went to the old leader will never be answered: fail them
+        now as etcd does ("leader changed"), so clients retry at once instead of waiting
+        out the request timeout."""
+        inflight, self._read_inflight = self._read_inflight, {}
+        for futs in inflight.values():
+            for f in futs:
+                if not f.done():
+                    f.set_exception(StoreUnavailable("etcdserver: leader changed"))
 
     def _issue_reads(self) -> None:
         if not self._read_queue:
