@@ -421,6 +421,14 @@ def render(
             "|---|---|---|---|---|---|---|---|",
             *(_live_row(r, st) for r, st in zip((live, *more), names, strict=True)),
             "",
+            "Goal p50 ≤ 100 ms, this run: "
+            + "; ".join(
+                f"{st} {r['p50_ms']:.0f} ms at load {r['load_start']:.1f}: "
+                + ("met" if r["p50_ms"] <= 100 else "**missed**")
+                for r, st in zip((live, *more), names, strict=True)
+            )
+            + ".",
+            "",
             "Where the time goes (medians per apply, from hacd's DEBUG log of the same runs):",
             "",
             "| store | load | apply → probes dispatched | probes → start dispatched | start → recorded "
