@@ -7,6 +7,7 @@ active-twice checker sampling every node's ground truth.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,3 +54,26 @@ def checker(live: LiveCluster) -> Iterator[ActiveChecker]:
         live.checker = None
     ch.check()
     assert ch.samples > 0
+
+
+@pytest.fixture
+def etcd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """One real etcd member on the module's ``CLIENT``/``PEER`` ports; yields its endpoint."""
+    if shutil.which("etcd") is None:
+        pytest.skip("Debian's etcd-server is not installed (make install as root)")
+    client, peer_port = int(request.module.CLIENT), int(request.module.PEER)
+    log = open(tmp_path / "etcd.log", "wb")  # noqa: SIM115
+    url, peer = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer_port}"
+    proc = subprocess.Popen(
+        ["etcd", "--name", "m1", "--data-dir", str(tmp_path / "etcd"),
+         "--listen-client-urls", url, "--advertise-client-urls", url,
+         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+         "--initial-cluster", f"m1={peer}", "--log-level", "warn", "--logger", "zap"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        yield f"127.0.0.1:{client}"
+    finally:
+        proc.kill()
+        proc.wait(10)
+        log.close()

@@ -9,14 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
-import pytest
 
 from reconciler.daemon import keys
 from reconciler.daemon.fencing_wait import watch_coordinator
@@ -24,27 +19,6 @@ from reconciler.statestore.etcd import EtcdKv
 from reconciler.transport.agent_api import AgentClient, AgentServicer, add_to_server
 
 CLIENT, PEER, AGENT = 25688, 25689, 25698
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[str]:
-    if shutil.which("etcd") is None:
-        pytest.skip("Debian's etcd-server is not installed (make install as root)")
-    log = open(tmp_path / "etcd.log", "wb")  # noqa: SIM115
-    url, peer = f"http://127.0.0.1:{CLIENT}", f"http://127.0.0.1:{PEER}"
-    proc = subprocess.Popen(
-        ["etcd", "--name", "m1", "--data-dir", str(tmp_path / "etcd"),
-         "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-         "--initial-cluster", f"m1={peer}", "--log-level", "warn", "--logger", "zap"],
-        stdout=log, stderr=log,
-    )  # fmt: skip
-    try:
-        yield f"127.0.0.1:{CLIENT}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
 
 
 async def until(pred: object, what: str, timeout: float = 10.0) -> None:

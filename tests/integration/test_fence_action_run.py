@@ -9,14 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from reconciler.controller.dispatch import Action, Outcome
 from reconciler.controller.fence_plan import device_from_doc, plan_fencing, topology_from_doc
@@ -25,27 +19,6 @@ from reconciler.daemon.fencing_run import HistorySeq, run_plan
 from reconciler.statestore.etcd import EtcdKv
 
 CLIENT, PEER = 25686, 25687
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[str]:
-    if shutil.which("etcd") is None:
-        pytest.skip("Debian's etcd-server is not installed (make install as root)")
-    log = open(tmp_path / "etcd.log", "wb")  # noqa: SIM115
-    url, peer = f"http://127.0.0.1:{CLIENT}", f"http://127.0.0.1:{PEER}"
-    proc = subprocess.Popen(
-        ["etcd", "--name", "m1", "--data-dir", str(tmp_path / "etcd"),
-         "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-         "--initial-cluster", f"m1={peer}", "--log-level", "warn", "--logger", "zap"],
-        stdout=log, stderr=log,
-    )  # fmt: skip
-    try:
-        yield f"127.0.0.1:{CLIENT}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
 
 
 def dev(name: str, **spec: Any) -> dict[str, Any]:

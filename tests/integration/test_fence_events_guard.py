@@ -9,13 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from reconciler.daemon import keys
 from reconciler.daemon.coordinator import Coordinator
@@ -23,27 +17,6 @@ from reconciler.daemon.events import EventLog
 from reconciler.statestore.etcd import EtcdKv
 
 CLIENT, PEER = 25684, 25685
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[str]:
-    if shutil.which("etcd") is None:
-        pytest.skip("Debian's etcd-server is not installed (make install as root)")
-    log = open(tmp_path / "etcd.log", "wb")  # noqa: SIM115
-    url, peer = f"http://127.0.0.1:{CLIENT}", f"http://127.0.0.1:{PEER}"
-    proc = subprocess.Popen(
-        ["etcd", "--name", "m1", "--data-dir", str(tmp_path / "etcd"),
-         "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-         "--initial-cluster", f"m1={peer}", "--log-level", "warn", "--logger", "zap"],
-        stdout=log, stderr=log,
-    )  # fmt: skip
-    try:
-        yield f"127.0.0.1:{CLIENT}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
 
 
 async def ready(kv: EtcdKv) -> None:
