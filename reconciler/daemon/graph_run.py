@@ -85,6 +85,11 @@ class RunningGraph:
 
     def completed(self, step_id: str) -> None:
         self._done[step_id] = self.passes
+        if self._steps is not None and step_id not in self.by_id:
+            # it was in flight while this graph was planned without it (the plan read a
+            # state that does not know its result, e.g. a start elsewhere): nothing more
+            # from this graph; the next pass plans from the result
+            self._steps = None
 
     def unexpected(self, pa: PlannedAction) -> None:
         self._failed_at = self.passes

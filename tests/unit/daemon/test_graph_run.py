@@ -120,3 +120,26 @@ def test_another_change_stops_the_graph_until_the_next_pass() -> None:
     g.passes = 2
     steps = g.install(p, by_id, STATE)
     assert steps is not None and PROBES[0] in {s.id for s in steps}  # read after: as planned
+
+
+def test_an_action_in_flight_while_the_graph_was_planned_without_it_stops_the_graph() -> None:
+    # the whole-cluster restart: node2 alone is up, "a" starts there; node1 joins and a
+    # pass (reading the store before the start's result) plans the start on node1
+    # instead. When the node2 start then succeeds, the graph must not go on to start
+    # "a" on node1 too: it never knew about node2's start.
+    g = RunningGraph()
+    g.passes = 1
+    first, first_ids = planned(Step("a_start_0@n2", "a", "n2", "start"))
+    assert g.install(first, first_ids, STATE) is not None
+    flight = {"a_start_0@n2": InFlight("a_start_0@n2", "a", "n2", 0.0)}
+    g.passes = 2
+    second, second_ids = planned(
+        Step("a_monitor_0@n1", "a", "n1", "monitor"),
+        Step("a_start_0@n1", "a", "n1", "start", inputs=("a_monitor_0@n1",)),
+    )
+    steps = g.install(second, second_ids, STATE)
+    assert steps is not None
+    assert decide(steps, flight, 0.0).aborted  # the start on n2 is still out
+    del flight["a_start_0@n2"]
+    g.completed("a_start_0@n2")
+    assert g.remaining() is None  # re-plan: "a" now runs on n2
