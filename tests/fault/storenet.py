@@ -128,10 +128,11 @@ class NsStore:
 
     def acked_writes(self, i: int, after: float, before: float = float("inf")) -> int:
         """Writes of client ``i`` called after ``after`` and acknowledged before ``before``."""
-        calls = {r["id"]: r for r in self.records(i) if r["ev"] == "call"}
+        records = self.records(i)  # one read: the client appends while we look
+        calls = {r["id"]: r for r in records if r["ev"] == "call"}
         return sum(
             1
-            for r in self.records(i)
+            for r in records
             if r["ev"] == "ok" and calls[r["id"]]["t"] > after and r["t"] < before
         )
 
