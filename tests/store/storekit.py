@@ -77,6 +77,19 @@ def hactl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def leader_index(endpoints: list[str]) -> int | None:
+    """Which of ``endpoints`` is the leader now (its own Status says so), or None."""
+    for i, ep in enumerate(endpoints):
+        with grpc.insecure_channel(ep) as ch:
+            try:
+                st = rpc_pb2_grpc.MaintenanceStub(ch).Status(rpc_pb2.StatusRequest(), timeout=1)
+            except grpc.RpcError:
+                continue
+            if st.leader and st.leader == st.header.member_id:
+                return i
+    return None
+
+
 def start_store(
     backend: str, directory: Path, members: int = MEMBERS, base: int | None = None
 ) -> Store:

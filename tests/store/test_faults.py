@@ -24,7 +24,7 @@ import grpc
 import pytest
 from aetcd.rpc import rpc_pb2 as R
 from aetcd.rpc import rpc_pb2_grpc as G
-from storekit import WatchStream, hactl, start_store
+from storekit import WatchStream, hactl, leader_index, start_store
 
 from reconciler.testing.linearizability import Op, check
 
@@ -163,18 +163,6 @@ class _Watcher(threading.Thread):
         self.channel.close()
 
 
-def _leader(endpoints: list[str]) -> int | None:
-    for i, ep in enumerate(endpoints):
-        with grpc.insecure_channel(ep) as ch:
-            try:
-                st = G.MaintenanceStub(ch).Status(R.StatusRequest(), timeout=1)
-            except grpc.RpcError:
-                continue
-            if st.leader and st.leader == st.header.member_id:
-                return i
-    return None
-
-
 def _kill(directory: Path, i: int) -> None:
     pid = int((directory / f"m{i + 1}.pid").read_text())
     os.kill(pid, signal.SIGKILL)
@@ -220,7 +208,7 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     backend, directory, endpoints = cluster
     ops: list[Op] = []
     stop = threading.Event()
-    leader = _leader(endpoints)
+    leader = leader_index(endpoints)
     assert leader is not None
     # a watch on a member that is never killed must see every event once, in order,
     # across both faults (compared with a fresh watch from the same revision at the end)
@@ -233,14 +221,14 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     for c in clients:
         c.start()
     time.sleep(1.0)  # let the clients write before the first fault (not synchronisation)
-    leader = _leader(endpoints)
+    leader = leader_index(endpoints)
     assert leader is not None
     killed_at = time.monotonic()
     _kill(directory, leader)
     failover = _first_write_after([e for i, e in enumerate(endpoints) if i != leader], killed_at)
     out = hactl("store", "up", "--members", "3", "--dir", str(directory), "--backend", backend)
     assert out.returncode == 0, out.stderr
-    new_leader = _leader(endpoints)
+    new_leader = leader_index(endpoints)
     assert new_leader is not None
     follower = next(i for i in range(3) if i not in (new_leader, watched))
     _kill(directory, follower)
@@ -249,7 +237,7 @@ def test_kill9_leader_and_follower_history_is_linearizable(
     assert out.returncode == 0, out.stderr
     # pause the leader (SIGSTOP) longer than an election timeout, then let it go on: the
     # others elect a new leader meanwhile, and the old one must not act as leader after
-    paused = _leader(endpoints)
+    paused = leader_index(endpoints)
     assert paused is not None
     pid = int((directory / f"m{paused + 1}.pid").read_text())
     os.kill(pid, signal.SIGSTOP)

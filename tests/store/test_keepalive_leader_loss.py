@@ -14,11 +14,8 @@ import signal
 import time
 from pathlib import Path
 
-import grpc
 import pytest
-from aetcd.rpc import rpc_pb2 as R
-from aetcd.rpc import rpc_pb2_grpc as G
-from storekit import hactl, start_store
+from storekit import hactl, leader_index, start_store
 
 from reconciler.base.errors import StoreUnavailable
 from reconciler.statestore.etcd import EtcdKv
@@ -28,23 +25,11 @@ pytestmark = [pytest.mark.slow]
 PORT = 23930
 
 
-def _leader(endpoints: list[str]) -> int | None:
-    for i, ep in enumerate(endpoints):
-        with grpc.insecure_channel(ep) as ch:
-            try:
-                st = G.MaintenanceStub(ch).Status(R.StatusRequest(), timeout=1)
-            except grpc.RpcError:
-                continue
-            if st.leader and st.leader == st.header.member_id:
-                return i
-    return None
-
-
 def test_keepalive_through_a_follower_while_the_leader_dies(tmp_path: Path) -> None:
     store = start_store("builtin", tmp_path, 3, PORT)
     try:
         deadline = time.monotonic() + 30
-        while (lead := _leader(store.endpoints)) is None:
+        while (lead := leader_index(store.endpoints)) is None:
             assert time.monotonic() < deadline, "no leader"
             time.sleep(0.1)
         follower = store.endpoints[(lead + 1) % 3]
