@@ -65,6 +65,13 @@ def cluster() -> None:
     show_default=True,
     help="--two-node: seconds node2 waits before fencing node1.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="TLS with client-certificate auth on every port (store client and peer, hacd's "
+    "API/agent port): a cluster CA, node certificates and hactl's admin certificate in "
+    "DIR/tls; the `local` context points at them.",
+)
 def up(  # noqa: PLR0917 (a click command's options)
     nodes: int,
     directory: Path | None,
@@ -73,22 +80,34 @@ def up(  # noqa: PLR0917 (a click command's options)
     timeout: float,
     two_node: bool,
     fence_delay: float,
+    tls: bool,
 ) -> None:
     """Start a real cluster of hacd processes on 127.0.0.1 (again: restart it with its data)."""
     d = directory or default_cluster_dir()
     if two_node:
         nodes = 2
+    if tls and (d / "cluster.yaml").exists():
+        try:
+            old = localcluster.load_layout(d)
+        except HactlError as e:
+            fail(str(e), 2)
+        if not old.tls:
+            fail(f"{d} holds a plaintext local cluster: `hactl cluster down`, remove {d}, "
+                 "then `hactl cluster up --tls`", 2)  # fmt: skip
     try:
         lay = localcluster.up(
-            d, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay
+            d, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay, tls=tls
         )
         localcluster.wait_ready(lay, timeout)
     except HactlError as e:
         fail(str(e), EXIT_UNREACHABLE)
         return
     servers = ",".join(lay.api(i) for i in range(len(lay.nodes)))
-    save_context("local", servers)
-    click.echo(f"cluster up: {len(lay.nodes)} nodes in {d} (store: {lay.backend})")
+    files = localcluster.client_tls(lay)
+    admin = ClientTls(*(Path(f) for f in files)) if files else None
+    save_context("local", servers, tls=admin)
+    mode = ", TLS: hactl uses DIR/tls/admin.crt" if admin else ""
+    click.echo(f"cluster up: {len(lay.nodes)} nodes in {d} (store: {lay.backend}{mode})")
     for i, n in enumerate(lay.nodes):
         click.echo(f"  {n}: {lay.api(i)}  log {d / n / 'hacd.log'}")
     click.echo("try: hactl status")

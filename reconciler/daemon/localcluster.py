@@ -2,8 +2,10 @@
 
 Layout of the cluster directory ``D``::
 
-    D/cluster.yaml            what was started (nodes, ports, backend)
-    D/servers                 hacd API addresses, comma separated (hactl finds it here)
+    D/cluster.yaml            what was started (nodes, ports, backend, tls)
+    D/servers                 hacd API addresses, comma separated (hactl finds it here;
+                              plaintext clusters only: a TLS one is found by its context)
+    D/tls/                    --tls: the cluster CA, <node>.crt/.key, hactl's admin.crt/.key
     D/etcd/<member>/          etcd data (store: etcd), D/etcd/<member>.pid
     D/<node>/hacd.yaml        the node's configuration
     D/<node>/hacd.log         its log
@@ -43,6 +45,7 @@ class Layout:
     backend: str
     two_node: bool = False  # two nodes, two_node + wait_for_all (docs/fencing.md)
     fence_delay: float = 0.0  # two_node: fencing node1 waits this long (node1 wins a split)
+    tls: bool = False  # TLS with client-certificate auth on every port (D/tls)
 
     def api(self, i: int) -> str:
         return f"127.0.0.1:{self.base_port + 10 * i + 1}"
@@ -69,6 +72,18 @@ class Layout:
     def pidfile(self, node: str) -> Path:
         return self.directory / f"{node}.pid"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.directory / "tls"
+
+    def tls_file(self, name: str, ext: str) -> str:
+        """``D/tls/<name>.<ext>`` (``ca.crt``, ``node1.key``, ``admin.crt``...)."""
+        return str((self.tls_dir / f"{name}.{ext}").resolve())
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
     def endpoints(self) -> list[str]:
         if self.backend == "etcd":
             return [self.etcd_client(i) for i in range(len(self.nodes))]
@@ -83,13 +98,31 @@ def layout(
     *,
     two_node: bool = False,
     fence_delay: float = TWO_NODE_FENCE_DELAY,
+    tls: bool = False,
 ) -> Layout:
     if not 1 <= nodes <= 9:
         raise ConfigError("a local cluster has 1 to 9 nodes")
     if two_node and (nodes != 2 or backend != "builtin"):
         raise ConfigError("a two-node cluster has exactly 2 nodes and the builtin store")
     names = tuple(f"node{i + 1}" for i in range(nodes))
-    return Layout(directory, names, base_port, backend, two_node, fence_delay if two_node else 0.0)
+    fd = fence_delay if two_node else 0.0
+    return Layout(directory, names, base_port, backend, two_node, fd, tls)
+
+
+ADMIN = "admin"  # hactl's client certificate in D/tls
+
+
+def make_certs(lay: Layout) -> None:
+    """The cluster CA, every node's certificate (server and client, for 127.0.0.1) and
+    hactl's admin client certificate, in D/tls; kept when they exist (a restart)."""
+    from reconciler.transport.certs import make_ca, make_cert
+
+    d = lay.tls_dir
+    if not (d / "ca.crt").exists():
+        make_ca(d, f"hactl local cluster CA {lay.directory.name}")
+    for n in (*lay.nodes, ADMIN):
+        if not (d / f"{n}.crt").exists():
+            make_cert(d, n, ["127.0.0.1", "localhost", n])
 
 
 def _alive(pid: int) -> bool:
@@ -116,7 +149,8 @@ def read_pid(path: Path) -> int | None:
 
 def start_etcd(lay: Layout) -> None:
     names = list(lay.nodes)
-    initial = ",".join(f"{n}=http://{lay.etcd_peer(i)}" for i, n in enumerate(names))
+    sch = lay.scheme
+    initial = ",".join(f"{n}={sch}://{lay.etcd_peer(i)}" for i, n in enumerate(names))
     for i, n in enumerate(names):
         pidfile = lay.directory / "etcd" / f"{n}.pid"
         pid = read_pid(pidfile)
@@ -130,10 +164,10 @@ def start_etcd(lay: Layout) -> None:
             "etcd",
             "--name", n,
             "--data-dir", str(data),
-            "--listen-client-urls", f"http://{lay.etcd_client(i)}",
-            "--advertise-client-urls", f"http://{lay.etcd_client(i)}",
-            "--listen-peer-urls", f"http://{lay.etcd_peer(i)}",
-            "--initial-advertise-peer-urls", f"http://{lay.etcd_peer(i)}",
+            "--listen-client-urls", f"{sch}://{lay.etcd_client(i)}",
+            "--advertise-client-urls", f"{sch}://{lay.etcd_client(i)}",
+            "--listen-peer-urls", f"{sch}://{lay.etcd_peer(i)}",
+            "--initial-advertise-peer-urls", f"{sch}://{lay.etcd_peer(i)}",
             "--initial-cluster", initial,
             "--initial-cluster-token", f"hactl-{lay.directory.name}",
             "--initial-cluster-state", "new" if fresh else "existing",
@@ -142,14 +176,30 @@ def start_etcd(lay: Layout) -> None:
             "--logger", "zap",
             "--log-level", "warn",
         ]  # fmt: skip
+        if lay.tls:
+            crt, key, ca = lay.tls_file(n, "crt"), lay.tls_file(n, "key"), lay.tls_file("ca", "crt")
+            args += [
+                "--cert-file", crt, "--key-file", key, "--trusted-ca-file", ca,
+                "--client-cert-auth",
+                "--peer-cert-file", crt, "--peer-key-file", key,
+                "--peer-trusted-ca-file", ca, "--peer-client-cert-auth",
+            ]  # fmt: skip
         proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
         pidfile.write_text(f"{proc.pid}\n")
 
 
 def write_configs(lay: Layout) -> None:
     for i, n in enumerate(lay.nodes):
+        files: dict[str, object] = {}
+        node_tls: dict[str, object] | None = None
+        if lay.tls:
+            ca, crt, key = lay.tls_file("ca", "crt"), lay.tls_file(n, "crt"), lay.tls_file(n, "key")
+            files = {"caFile": ca, "certFile": crt, "keyFile": key}
+            node_tls = {"certFile": crt, "keyFile": key, "caFile": ca, "clientCertAuth": True}
         if lay.backend == "etcd":
-            store = StoreConfig(backend="etcd", endpoints=tuple(lay.endpoints()))
+            store = StoreConfig.model_validate(
+                {"backend": "etcd", "endpoints": lay.endpoints()} | files
+            )
         else:
             store = StoreConfig.model_validate(
                 {
@@ -159,6 +209,7 @@ def write_configs(lay: Layout) -> None:
                     "members": {m: lay.member_peer(j) for j, m in enumerate(lay.nodes)},
                     "memberClients": {m: lay.member_client(j) for j, m in enumerate(lay.nodes)},
                 }
+                | files
             )
         cfg = NodeConfig.model_validate(
             {
@@ -174,6 +225,7 @@ def write_configs(lay: Layout) -> None:
                     agent="fence_hactl_local", params={"state_dir": str(lay.state_dir)}
                 ).model_dump(),
             }
+            | ({"tls": node_tls} if node_tls else {})
             | ({"twoNode": {"fenceDelay": {lay.nodes[0]: lay.fence_delay}}} if lay.two_node else {})
         )
         lay.config_path(n).parent.mkdir(parents=True, exist_ok=True)
@@ -220,9 +272,28 @@ def save_layout(lay: Layout) -> None:
                 "backend": lay.backend,
             }
             | ({"twoNode": True, "fenceDelay": lay.fence_delay} if lay.two_node else {})
+            | ({"tls": True} if lay.tls else {})
         )
     )
-    (lay.directory / "servers").write_text(",".join(lay.api(i) for i in range(len(lay.nodes))))
+    write_servers(lay)
+
+
+def write_servers(lay: Layout) -> None:
+    """D/servers, where hactl finds a plaintext local cluster (it carries no TLS files:
+    a TLS cluster is found through its context, see :func:`client_tls`)."""
+    path = lay.directory / "servers"
+    if lay.tls:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return
+    path.write_text(",".join(lay.api(i) for i in range(len(lay.nodes))))
+
+
+def client_tls(lay: Layout) -> tuple[str, str, str] | None:
+    """hactl's TLS files for this cluster: (CA, admin certificate, admin key), or None."""
+    if not lay.tls:
+        return None
+    return lay.tls_file("ca", "crt"), lay.tls_file(ADMIN, "crt"), lay.tls_file(ADMIN, "key")
 
 
 def load_layout(directory: Path) -> Layout:
@@ -237,6 +308,7 @@ def load_layout(directory: Path) -> Layout:
         str(data["backend"]),
         bool(data.get("twoNode", False)),
         float(data.get("fenceDelay", 0.0)),
+        bool(data.get("tls", False)),
     )
 
 
@@ -249,16 +321,26 @@ def up(
     *,
     two_node: bool = False,
     fence_delay: float = TWO_NODE_FENCE_DELAY,
+    tls: bool = False,
 ) -> Layout:
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "cluster.yaml").exists():
         lay = load_layout(directory)
     else:
         lay = layout(
-            directory, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay
+            directory,
+            nodes,
+            base_port,
+            backend,
+            two_node=two_node,
+            fence_delay=fence_delay,
+            tls=tls,
         )
+        if lay.tls:
+            make_certs(lay)
         write_configs(lay)
         save_layout(lay)
+    write_servers(lay)
     lay.state_dir.mkdir(parents=True, exist_ok=True)
     if lay.backend == "etcd":
         start_etcd(lay)
@@ -272,10 +354,13 @@ def wait_ready(lay: Layout, timeout_s: float = 30.0) -> None:
     import asyncio
 
     from reconciler.daemon import keys
-    from reconciler.statestore.etcd import EtcdKv
+    from reconciler.statestore.etcd import EtcdKv, tls_credentials
+
+    files = client_tls(lay)
+    creds = tls_credentials(*files) if files else None
 
     async def check() -> bool:
-        kv = EtcdKv(lay.endpoints(), timeout=2.0)
+        kv = EtcdKv(lay.endpoints(), timeout=2.0, credentials=creds)
         try:
             live, _ = await kv.range(keys.LIVE)
             coord = await kv.get(keys.COORDINATOR)
