@@ -38,7 +38,8 @@ from reconciler.daemon.events import EventLog
 from reconciler.daemon.fencing_run import HistorySeq, run_plan
 from reconciler.daemon.fencing_wait import EarlyLoss, LeaseWatch
 from reconciler.daemon.graph_run import RunningGraph
-from reconciler.daemon.state import ClusterState, healths, read
+from reconciler.daemon.startup_wait import DEFAULT_WAIT_S, MARKER, StartupGate
+from reconciler.daemon.state import ClusterState, active_nodes, healths, read
 from reconciler.statestore.etcd import Cmp, Event, Kv, Put
 from reconciler.transport.agent_api import AgentClient
 
@@ -95,6 +96,7 @@ class Coordinator:
         self.held_notes: list[str] = []
         self.early = EarlyLoss(self.agents, self.wake.set, node)  # refused agent port: fence now
         self.graph = RunningGraph()  # the transition being executed (see .graph_run)
+        self.startup = StartupGate(configured)  # whole-cluster start: wait for the nodes
 
     async def run(self) -> None:
         log.info("coordinator on %s with token %d", self.node, self.token)
@@ -140,7 +142,8 @@ class Coordinator:
                     relevant = [
                         e
                         for e in evs
-                        if e.key != keys.COORDINATOR and not self.graph.own_record(e.key)
+                        if e.key not in (keys.COORDINATOR, MARKER)
+                        and not self.graph.own_record(e.key)
                     ]
                     start = evs[-1].mod_revision + 1
                     if relevant:  # the graph stops here (Pacemaker's abort); plan again
@@ -161,11 +164,33 @@ class Coordinator:
             self.deposed = True
             return 0
         now = time.time()
+        wait_s = planning.seconds(planning.cluster_spec(state).get("startupWait"), DEFAULT_WAIT_S)
+        news = self.startup.observe(state.startup, state.live, state.fencing, wait_s or 0.0, now)
         planning_state, held = self._hold_lost_nodes(self.early.apply(state))
         planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}
+        self.startup.hold(planned.plan.actions, lambda rsc: active_nodes(state, rsc))
         timeout = await self._act(state, planned, by_id, now)
-        return min([timeout, *(max(0.05, left) for left in held.values())])
+        await self._publish_startup(state, news)  # after the dispatch: it delays nothing
+        waits = [timeout, *(max(0.05, left) for left in held.values())]
+        if self.startup.wait is not None:  # plan again when the startup wait ends
+            waits.append(max(0.05, self.startup.wait.until - now))
+        return min(waits)
+
+    async def _publish_startup(
+        self, state: ClusterState, events: list[tuple[str, str, str]]
+    ) -> None:
+        """Whole-cluster start (.startup_wait): the wait's events, and its marker."""
+        for kind, obj, message in events:
+            log.log(logging.WARNING if kind == "Warning" else logging.INFO, "%s", message)
+            await self.events.emit(kind, obj, message)
+        doc = self.startup.marker(state.startup, state.live, self.token)
+        if doc is not None:
+            with contextlib.suppress(StoreError):
+                await self.kv.txn(
+                    [Cmp(keys.ELECTION, "create", "==", self.token)],
+                    [Put(MARKER, json.dumps(doc, sort_keys=True).encode())],
+                )
 
     def _hold_lost_nodes(self, state: ClusterState) -> tuple[ClusterState, dict[str, float]]:
         """With fencing disabled: lost nodes inside their lease wait count as present."""
@@ -243,9 +268,12 @@ class Coordinator:
         return timeout
 
     def _launch(self, state: ClusterState, actions: Iterable[PlannedAction], now: float) -> None:
-        """Dispatch these steps of the running graph (each to its node's agent)."""
+        """Dispatch these steps of the running graph (each to its node's agent), but not
+        those the startup wait holds back."""
         for pa in actions:
             sid = pa.step.id
+            if sid in self.startup.held:
+                continue
             node = pa.step.node or ""
             address = self.graph.addresses.get(node)
             if not address:
@@ -451,6 +479,7 @@ class Coordinator:
                 *(self.fence_notes[n] for n in sorted(self.fence_notes)),
             ],
             "placement": dict(sorted(planned.plan.placement.items())),
+            "startupWait": self.startup.report(),
             "health": {n: str(h) for n, h in sorted(planned.healths.items())},
             "revision": state.revision,
         }

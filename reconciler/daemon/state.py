@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.controller.fencing import Health, NodeFacts, classify
 from reconciler.daemon import keys
+from reconciler.daemon.startup_wait import MARKER as STARTUP_MARKER
 from reconciler.model.status import (
     Failcount,
     ObservedNode,
@@ -41,6 +42,7 @@ class ClusterState:
     fencing: dict[str, dict[str, Any]] = field(default_factory=dict)
     coordinator: dict[str, Any] | None = None
     election: Entry | None = None
+    startup: dict[str, Any] | None = None  # the startup wait's marker (see .startup_wait)
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
         by_name = self.desired.get(kind.lower(), {})
@@ -125,6 +127,9 @@ def _parse(entries: Iterable[Entry], revision: int, seen: _Parsed) -> ClusterSta
             st.coordinator = v if isinstance(v, dict) else None
         elif k == keys.ELECTION:
             st.election = e
+        elif k == STARTUP_MARKER:
+            v = _json(e)
+            st.startup = v if isinstance(v, dict) else None
     return st
 
 

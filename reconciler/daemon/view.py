@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.controller.fencing import Health
@@ -73,6 +74,17 @@ def lease_expired(state: ClusterState, configured: Sequence[str]) -> list[str]:
         for n, h in sorted(hs.items())
         if h is Health.UNCLEAN and n not in state.live and reported.get(n) == "offline"
     ]
+
+
+def startup_warning(startup: dict[str, Any], now: float) -> str:
+    """The warning line of a coordinator that waits for nodes at cluster start."""
+    until = float(startup.get("until") or now)
+    at = datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
+    return (
+        f"cluster start: the coordinator waits for {', '.join(startup['waitingFor'])} to join "
+        f"before starting resources, until {at} ({max(0.0, until - now):.0f} s left, "
+        "startupWait)"
+    )
 
 
 def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict[str, Any]:
@@ -188,6 +200,9 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
     for note in coord.get("notes", []):
         if "no actions" not in note:
             warnings.append(note)
+    startup = coord.get("startupWait") if coord.get("node") in state.live else None
+    if isinstance(startup, dict) and startup.get("waitingFor"):
+        warnings.append(startup_warning(startup, now))
     if failed_actions:
         warnings.append(f"{len(failed_actions)} failed action(s); `hactl cleanup` clears them")
     evs = []
@@ -207,6 +222,7 @@ def build_view(state: ClusterState, events: Sequence[Entry], now: float) -> dict
             "inFlight": coord.get("inFlight", []),
             "revision": coord.get("revision"),
             "notes": coord.get("notes", []),
+            "startupWait": startup if isinstance(startup, dict) else None,
         },
         "nodes": nodes,
         "resources": resources,

@@ -117,6 +117,12 @@ class ClusterSpec(Model):
     batch_limit: NonNegative = Field(
         default=0, description="Actions run in parallel on the cluster (0: no limit)."
     )
+    startup_wait: Duration = Field(
+        default=Duration(20_000),
+        description="When the whole cluster starts, the coordinator waits this long at most for "
+        "every configured node to join before it starts or moves resources (Pacemaker's "
+        "dc-deadtime; probes and safety stops go on meanwhile; 0: no wait).",
+    )
 
 
 class Cluster(Manifest):
