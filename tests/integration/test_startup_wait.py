@@ -1,0 +1,118 @@
+"""The whole cluster restarted: the coordinator waits for the nodes before it starts resources
+(the Cluster's ``startupWait``, Pacemaker's dc-deadtime). Real hacd processes, real agents,
+the checker sampling every node for a resource active twice throughout."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from reconciler.daemon import localcluster
+from reconciler.testing.active_checker import ActiveChecker
+from reconciler.testing.livecluster import LiveCluster
+
+BASE_PORT = 26000
+pytestmark = pytest.mark.slow
+
+
+def manifests(name: str, wait: str) -> str:
+    return f"""
+apiVersion: hactl.io/v1
+kind: Cluster
+metadata: {{name: cluster}}
+spec: {{startupWait: {wait}}}
+---
+apiVersion: hactl.io/v1
+kind: Resource
+metadata: {{name: {name}}}
+spec:
+  agent: ocf:pacemaker:Dummy
+  operations:
+    - {{name: monitor, interval: 1s}}
+---
+apiVersion: hactl.io/v1
+kind: Location
+metadata: {{name: {name}-pref}}
+spec: {{resource: {name}, node: node3, score: 100}}
+"""
+
+
+def start_without_node3(live: LiveCluster) -> dict[str, Any]:
+    """The whole cluster was stopped: start the store and node1, node2 only; return the
+    coordinator's startup wait once it reports one (waiting for node3)."""
+    assert live.lay is not None
+    localcluster.write_servers(live.lay)
+    if live.lay.backend == "etcd":
+        localcluster.start_etcd(live.lay)
+    for n in ("node1", "node2"):
+        localcluster.start_node(live.lay, n)
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:  # poll: the API answers once hacd is up
+        try:
+            wait = live.view()["coordinator"].get("startupWait") or {}
+        except AssertionError:  # no hacd answers yet
+            wait = {}
+        if wait.get("waitingFor") == ["node3"]:
+            return dict(wait)
+        time.sleep(0.1)
+    raise AssertionError("the coordinator did not report waiting for node3 within 45 s")
+
+
+def starts(live: LiveCluster, name: str) -> list[dict[str, Any]]:
+    r = live.resource(name)
+    assert r is not None
+    return [o for o in r["operations"] if o["operation"] == "start"]
+
+
+def test_restart_with_the_preferred_node_last_starts_the_resource_once_there(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    live.apply(manifests("late", "60s"), "--wait")
+    assert live.wait_on("late") == ["node3"]
+    live.down()
+    assert not live.state_file("node3", "late").exists(), "a clean stop stops resources"
+    start_without_node3(live)
+    status = live.hactl("status").stdout
+    assert "the coordinator waits for node3 to join before starting resources" in status, status
+    # node3 stays off a while: nothing starts on the nodes that are up meanwhile
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        assert starts(live, "late") == []
+        time.sleep(0.2)
+    localcluster.start_node(live.lay, "node3")  # type: ignore[arg-type]
+    assert live.wait_on("late", timeout=30) == ["node3"]
+    got = starts(live, "late")
+    assert [o["node"] for o in got] == ["node3"], f"started elsewhere or twice: {got}"
+    v = live.view()
+    assert v["coordinator"]["startupWait"] is None
+    assert not any("waits for" in w for w in v["warnings"])
+    events = live.hactl("events").stdout
+    assert "waiting up to" in events and "every node joined" in events, events
+    live.hactl("delete", "resource", "late")
+    live.hactl("delete", "location", "late-pref")
+
+
+def test_a_node_that_does_not_come_back_is_waited_for_only_until_startup_wait(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    live.apply(manifests("gone", "3s"), "--wait")
+    assert live.wait_on("gone") == ["node3"]
+    live.down()
+    wait = start_without_node3(live)
+    [node] = live.wait_on("gone", timeout=40)
+    assert node in ("node1", "node2")
+    got = starts(live, "gone")
+    assert len(got) == 1, f"started more than once: {got}"
+    assert got[0]["lastRun"] >= int(wait["until"]) - 1, (got, wait)  # not before the wait ended
+    events = live.hactl("events").stdout
+    assert "node3 did not join within startupWait" in events, events
+    # node3 returns later: no wait now (the cluster runs), the resource goes to its node
+    live.hactl("delete", "location", "gone-pref")
+    localcluster.start_node(live.lay, "node3")  # type: ignore[arg-type]
+    live.wait(lambda v: all(n["state"] == "online" for n in v["nodes"]), "node3 back", 30)
+    v = live.wait(lambda v: v["coordinator"]["converged"], "converged after node3's return")
+    assert v["coordinator"]["startupWait"] is None
+    assert live.where(v, "gone") == [node]
+    live.hactl("delete", "resource", "gone")
