@@ -16,7 +16,7 @@ from reconciler.cli.common import (
     fail,
     save_context,
 )
-from reconciler.cli.main import EXIT_UNREACHABLE
+from reconciler.cli.main import EXIT_FAILED, EXIT_UNREACHABLE
 from reconciler.daemon import localcluster
 from reconciler.daemon.config import NodeConfig, save
 
@@ -94,11 +94,22 @@ def up(  # noqa: PLR0917 (a click command's options)
         if not old.tls:
             fail(f"{d} holds a plaintext local cluster: `hactl cluster down`, remove {d}, "
                  "then `hactl cluster up --tls`", 2)  # fmt: skip
+    from reconciler.daemon.store_cluster import PortConflict
+
     try:
-        lay = localcluster.up(
-            d, nodes, base_port, backend, two_node=two_node, fence_delay=fence_delay, tls=tls
+        lay = localcluster.start(
+            d,
+            nodes,
+            base_port,
+            backend,
+            two_node=two_node,
+            fence_delay=fence_delay,
+            tls=tls,
+            timeout_s=timeout,
         )
-        localcluster.wait_ready(lay, timeout)
+    except PortConflict as e:
+        fail(f"hactl cluster up: {e}", EXIT_FAILED)
+        return
     except HactlError as e:
         fail(str(e), EXIT_UNREACHABLE)
         return

@@ -312,6 +312,70 @@ def load_layout(directory: Path) -> Layout:
     )
 
 
+def _ports(lay: Layout) -> dict[str, list[tuple[int, str]]]:
+    """Every process's ports: ``{"<node>": [...], "etcd/<node>": [...]}``."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for i, n in enumerate(lay.nodes):
+        mine = [(lay.api(i), f"{n}'s API/agent port")]
+        if lay.backend == "builtin":
+            mine += [(lay.member_client(i), f"{n}'s store client port"),
+                     (lay.member_peer(i), f"{n}'s store peer port")]  # fmt: skip
+        else:
+            out[f"etcd/{n}"] = [(lay.etcd_client(i), f"etcd {n}'s client port"),
+                                (lay.etcd_peer(i), f"etcd {n}'s peer port")]  # fmt: skip
+        out[n] = mine
+    return {k: [(int(a.rsplit(":", 1)[1]), r) for a, r in v] for k, v in out.items()}
+
+
+def _pidfile(lay: Layout, proc: str) -> Path:
+    if proc.startswith("etcd/"):
+        return lay.directory / "etcd" / f"{proc[5:]}.pid"
+    return lay.pidfile(proc)
+
+
+def _running(lay: Layout, proc: str) -> int | None:
+    """The pid of this cluster's process ``proc`` (a node, ``etcd/<node>``) if it runs:
+    its pid file names a live process whose command line names this cluster's
+    directory (a reused pid does not)."""
+    pid = read_pid(_pidfile(lay, proc))
+    if pid is None or not _alive(pid):
+        return None
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid
+    return pid if str(lay.directory).encode() in cmd else None
+
+
+def check_ports(lay: Layout) -> None:
+    """Before starting: the ports of every process that is not running yet must be free
+    (:class:`~reconciler.daemon.store_cluster.PortConflict` names what holds them)."""
+    from reconciler.daemon.store_cluster import check_ports as check
+
+    check([p for proc, ports in sorted(_ports(lay).items()) if not _running(lay, proc)
+           for p in ports])  # fmt: skip
+
+
+def foreign_ports(lay: Layout) -> tuple[list[str], list[str]]:
+    """Ports of this cluster not served by its own processes: (served by another
+    process, not listened on yet)."""
+    from reconciler.daemon.store_cluster import listener, pid_listens
+
+    taken, idle = [], []
+    for proc, ports in sorted(_ports(lay).items()):
+        pid = read_pid(_pidfile(lay, proc))
+        for port, role in ports:
+            if pid is not None and pid_listens(pid, port):
+                continue
+            other = listener(port)
+            where = f"127.0.0.1:{port} ({role})"
+            if other is None:
+                idle.append(f"{where}: nothing listens there")
+            else:
+                taken.append(f"{where} is served by {other}, not by this cluster's {proc}")
+    return taken, idle
+
+
 def up(
     directory: Path,
     nodes: int = 3,
@@ -341,6 +405,7 @@ def up(
         write_configs(lay)
         save_layout(lay)
     write_servers(lay)
+    check_ports(lay)
     lay.state_dir.mkdir(parents=True, exist_ok=True)
     if lay.backend == "etcd":
         start_etcd(lay)
@@ -349,11 +414,51 @@ def up(
     return lay
 
 
+def start(
+    directory: Path,
+    nodes: int = 3,
+    base_port: int = DEFAULT_BASE_PORT,
+    backend: str = "builtin",
+    *,
+    two_node: bool = False,
+    fence_delay: float = TWO_NODE_FENCE_DELAY,
+    tls: bool = False,
+    timeout_s: float = 60.0,
+) -> Layout:
+    """:func:`up` then :func:`wait_ready` (``hactl cluster up``); when that fails, the
+    processes this call started are stopped again (those that ran before are kept)."""
+    before: set[str] = set()
+    if (directory / "cluster.yaml").exists():
+        old = load_layout(directory)
+        before = {proc for proc in _ports(old) if _running(old, proc)}
+    lay = up(
+        directory,
+        nodes,
+        base_port,
+        backend,
+        two_node=two_node,
+        fence_delay=fence_delay,
+        tls=tls,
+    )
+    try:
+        wait_ready(lay, timeout_s)
+    except BaseException:
+        for proc in sorted(set(_ports(lay)) - before):
+            pid = read_pid(_pidfile(lay, proc))
+            if pid is not None:
+                stop_pid(pid, signal.SIGTERM, 10.0)
+        raise
+    return lay
+
+
 def wait_ready(lay: Layout, timeout_s: float = 30.0) -> None:
-    """Until every node is live and a coordinator reports (polls the store)."""
+    """Until every node is live and a coordinator reports (polls the store), served by
+    this cluster's own processes: another cluster answering on its ports is a
+    :class:`~reconciler.daemon.store_cluster.PortConflict`."""
     import asyncio
 
     from reconciler.daemon import keys
+    from reconciler.daemon.store_cluster import PortConflict
     from reconciler.statestore.etcd import EtcdKv, tls_credentials
 
     files = client_tls(lay)
@@ -374,7 +479,11 @@ def wait_ready(lay: Layout, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if asyncio.run(check()):
-            return
+            taken, idle = foreign_ports(lay)
+            if taken:
+                raise PortConflict("another process answers for this cluster: " + "; ".join(taken))
+            if not idle:
+                return
         time.sleep(0.2)
     raise StoreUnavailable(f"the local cluster in {lay.directory} did not come up in {timeout_s}s")
 

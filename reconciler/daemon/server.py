@@ -160,7 +160,8 @@ class Hacd:
             # guard must live to fence its peer (at a loss, both nodes would exit otherwise)
             exit_process=_stay if guard is not None else os._exit,
         )
-        server = grpc.aio.server()
+        # no SO_REUSEPORT: a second hacd on a taken port fails instead of sharing it
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         tls = self._tls()
         self._agent_creds = tls.channel_credentials() if tls else None
         dispatchers = frozenset(cfg.nodes) if tls and tls.client_cert_auth else None

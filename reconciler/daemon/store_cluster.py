@@ -6,6 +6,11 @@
 layout, so that ``up`` again on the same directory restarts the same members with their
 data), and returns once a leader is elected. ``down(dir)`` stops them (SIGTERM, then
 SIGKILL after a grace period).
+
+Before starting, every port is tried (a bind test); after starting, the endpoints must be
+served by the processes in ``dir/<member>.pid``: something else answering on a port (a
+second cluster, a leftover member) is a :class:`PortConflict` naming the port and what
+listens there, and the members started by that ``up`` are stopped again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +31,7 @@ from pathlib import Path
 import grpc
 from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
 
-from reconciler.base.errors import ConfigError, StoreUnavailable
+from reconciler.base.errors import ConfigError, HactlError, StoreUnavailable
 
 BACKENDS = ("builtin", "etcd")
 LAYOUT = "store.json"
@@ -55,6 +61,99 @@ class Layout:
 
     def endpoints(self) -> list[str]:
         return [f"127.0.0.1:{self.client_port(i)}" for i in range(self.members)]
+
+
+class PortConflict(HactlError):
+    """A port this cluster needs is taken by another process."""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if nothing listens on ``host:port`` (a bind test, as the member's own bind:
+    SO_REUSEADDR, which only skips TIME_WAIT, and no SO_REUSEPORT)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on TCP ``port`` (any address), from /proc/net."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                f = line.split()
+                if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(f[9])
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    out: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    out.add(link[8:-1])
+    return out
+
+
+def pid_listens(pid: int, port: int) -> bool:
+    """True if process ``pid`` holds a socket listening on TCP ``port``."""
+    inodes = _listening_inodes(port)
+    return bool(inodes) and bool(inodes & _socket_inodes(pid))
+
+
+def _command(pid: int) -> str:
+    """A short form of a process's command line: the program (``-m`` module) and its
+    ``--name``/``--data-dir``/``--config`` arguments."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    prog = os.path.basename(argv[0]) if argv else "?"
+    if "-m" in argv[:-1]:
+        prog = argv[argv.index("-m") + 1]
+    shown = [prog]
+    for flag in ("--name", "--data-dir", "--config"):
+        if flag in argv[:-1]:
+            shown += [flag, argv[argv.index(flag) + 1]]
+    return " ".join(shown)
+
+
+def listener(port: int) -> str | None:
+    """What listens on TCP ``port`` (``pid 123 (etcd --name m1 …)``), None if nothing."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in sorted(Path("/proc").iterdir(), key=lambda p: p.name):
+        if proc.name.isdigit() and inodes & _socket_inodes(int(proc.name)):
+            return f"pid {proc.name} ({_command(int(proc.name))})"
+    return "a process hactl cannot inspect (another user's?)"
+
+
+def describe_listener(port: int) -> str:
+    return listener(port) or "nothing listens there now"
+
+
+def check_ports(ports: list[tuple[int, str]]) -> None:
+    """Raise :class:`PortConflict` naming every taken port of ``[(port, role)]``."""
+    taken = [
+        f"127.0.0.1:{p} ({role}) is already in use by {describe_listener(p)}"
+        for p, role in ports
+        if not port_free(p)
+    ]
+    if taken:
+        raise PortConflict(
+            "; ".join(taken) + ": stop it (another cluster, or a leftover member) "
+            "or choose other ports (--base-port); nothing was started"
+        )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -150,7 +249,7 @@ def start_member(layout: Layout, directory: Path, i: int) -> int:
     name = layout.names()[i]
     pidfile = directory / f"{name}.pid"
     pid = _read_pid(pidfile)
-    if pid is not None and _pid_alive(pid):
+    if pid is not None and _running(layout, directory, i):
         return pid
     log = (directory / f"{name}.log").open("ab")
     env = dict(os.environ)
@@ -193,18 +292,57 @@ async def _leader_seen(endpoints: list[str], creds: grpc.ChannelCredentials | No
     return len(leaders) == 1 and 0 not in leaders
 
 
+def _ports(layout: Layout, i: int) -> list[tuple[int, str]]:
+    name = layout.names()[i]
+    return [(layout.client_port(i), f"{name}'s client port"),
+            (layout.peer_port(i), f"{name}'s peer port")]  # fmt: skip
+
+
+def _foreign(layout: Layout, directory: Path) -> tuple[list[str], list[str]]:
+    """Ports of this store its members' processes do not listen on: (taken by another
+    process, not listened on yet)."""
+    taken, idle = [], []
+    for i, name in enumerate(layout.names()):
+        pid = _read_pid(directory / f"{name}.pid")
+        for port, role in _ports(layout, i):
+            if pid is None or not pid_listens(pid, port):
+                other = listener(port)
+                where = f"127.0.0.1:{port} ({role})"
+                if other is None:
+                    idle.append(f"{where}: nothing listens there")
+                else:
+                    taken.append(f"{where} is served by {other}, not by {name} (pid {pid})")
+    return taken, idle
+
+
 def wait_for_leader(layout: Layout, directory: Path, timeout: float) -> None:
+    """Until the members agree on a leader and every endpoint is served by the member
+    processes of ``directory`` (not by another cluster on the same ports)."""
     creds = client_credentials(directory) if layout.tls else None
     deadline = time.monotonic() + timeout
+    idle: list[str] = []
     while time.monotonic() < deadline:
-        if asyncio.run(_leader_seen(layout.endpoints(), creds)):
-            return
         for i, name in enumerate(layout.names()):
             pid = _read_pid(directory / f"{name}.pid")
             if pid is None or not _pid_alive(pid):
                 tail = _tail(directory / f"{name}.log")
+                taken = [
+                    f"127.0.0.1:{p} ({role}) is in use by {describe_listener(p)}"
+                    for p, role in _ports(layout, i)
+                    if not port_free(p)
+                ]
+                if taken:
+                    raise PortConflict(f"store member {name} exited: " + "; ".join(taken))
                 raise StoreUnavailable(f"store member {name} (#{i + 1}) exited:\n{tail}")
+        if asyncio.run(_leader_seen(layout.endpoints(), creds)):
+            taken, idle = _foreign(layout, directory)
+            if taken:
+                raise PortConflict("another process answers for this store: " + "; ".join(taken))
+            if not idle:
+                return
         time.sleep(0.1)
+    if idle:
+        raise TimeoutError("the members did not listen on: " + "; ".join(idle))
     raise TimeoutError(f"no leader elected within {timeout:.0f} s")
 
 
@@ -249,11 +387,44 @@ def up(
             for name in [*layout.names(), "client"]:
                 make_cert(directory / "tls", name, ["127.0.0.1", "localhost"])
         (directory / LAYOUT).write_text(json.dumps(asdict(layout), indent=1) + "\n")
-    for i in range(layout.members):
-        start_member(layout, directory, i)
+    idle = [i for i in range(layout.members) if not _running(layout, directory, i)]
+    check_ports([p for i in idle for p in _ports(layout, i)])
+    started = [start_member(layout, directory, i) for i in idle]
     (directory / "endpoints").write_text(",".join(layout.endpoints()) + "\n")
-    wait_for_leader(layout, directory, timeout)
+    try:
+        wait_for_leader(layout, directory, timeout)
+    except BaseException:
+        for pid in started:  # leave nothing of ours running after a failed up
+            _stop(pid, 5.0)
+        raise
     return layout
+
+
+def _running(layout: Layout, directory: Path, i: int) -> bool:
+    """Member ``i`` runs: its pid file names a live process that is that member (a
+    reused pid is not)."""
+    name = layout.names()[i]
+    pid = _read_pid(directory / f"{name}.pid")
+    if pid is None or not _pid_alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return True  # cannot tell: trust the pid file
+    data = (directory / name).resolve()
+    return any((cwd / a).resolve() == data for a in argv[1:] if a and not a.startswith("-"))
+
+
+def _stop(pid: int, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def down(directory: Path, grace: float = 10.0) -> list[str]:
