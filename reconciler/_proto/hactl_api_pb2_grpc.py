@@ -64,6 +64,11 @@ class HactlStub:
                 request_serializer=reconciler_dot___proto_dot_hactl__api__pb2.WatchRequest.SerializeToString,
                 response_deserializer=reconciler_dot___proto_dot_hactl__api__pb2.WatchEvent.FromString,
                 _registered_method=True)
+        self.NodeStatus = channel.unary_unary(
+                '/hactl.api.v1.Hactl/NodeStatus',
+                request_serializer=reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusRequest.SerializeToString,
+                response_deserializer=reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusReply.FromString,
+                _registered_method=True)
 
 
 class HactlServicer:
@@ -109,6 +114,14 @@ class HactlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def NodeStatus(self, request, context):
+        """This hacd's own view of its node, answered without the store (which may have lost
+        its quorum): the store member's role and leader, the two-node guard's state and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HactlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +154,11 @@ def add_HactlServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=reconciler_dot___proto_dot_hactl__api__pb2.WatchRequest.FromString,
                     response_serializer=reconciler_dot___proto_dot_hactl__api__pb2.WatchEvent.SerializeToString,
+            ),
+            'NodeStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.NodeStatus,
+                    request_deserializer=reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusRequest.FromString,
+                    response_serializer=reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +323,33 @@ class Hactl:
             '/hactl.api.v1.Hactl/Watch',
             reconciler_dot___proto_dot_hactl__api__pb2.WatchRequest.SerializeToString,
             reconciler_dot___proto_dot_hactl__api__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NodeStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hactl.api.v1.Hactl/NodeStatus',
+            reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusRequest.SerializeToString,
+            reconciler_dot___proto_dot_hactl__api__pb2.NodeStatusReply.FromString,
             options,
             channel_credentials,
             insecure,

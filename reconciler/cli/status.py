@@ -136,7 +136,9 @@ def status(watch: bool, output: str, server: str | None, context: str | None) ->
                 click.clear()
                 click.echo(render(view))
 
-    run(go())
+    from reconciler.cli.local_status import explained  # unreachable: each node's own view
+
+    run(explained(go(), servers, output))
 
 
 @click.command("export")

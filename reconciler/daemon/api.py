@@ -11,7 +11,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,10 +76,20 @@ def _problems_of(e: Exception, where: str) -> list[Problem]:
 
 
 class Api:
-    def __init__(self, kv: Kv, node: str) -> None:
+    def __init__(
+        self, kv: Kv, node: str, local: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        """``local``: this hacd's own view of its node, without the store (NodeStatus)."""
         self.kv = kv
         self.node = node
+        self._local = local
         self._transition = ""
+
+    def node_status(self) -> str:
+        """This node as its hacd sees it, when the store may not answer (no quorum):
+        ``hactl status`` says why a node waits instead of only "no hacd answered"."""
+        doc = self._local() if self._local is not None else {"node": self.node}
+        return json.dumps(doc, sort_keys=True)
 
     # ------------------------------------------------------------------ apply
     async def apply(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -120,6 +121,29 @@ class Hacd:
     def _tls(self) -> TlsFiles | None:
         return tls_files(self.cfg)
 
+    def local_status(self) -> dict[str, Any]:
+        """What this hacd knows without the store (the API's NodeStatus): its store
+        member's role and leader, and the two-node guard's state and reason."""
+        cfg = self.cfg
+        store: dict[str, Any] = {"backend": cfg.store.backend}
+        engine = self._engine
+        if engine is not None:
+            st = engine.node.status()
+            names = {i: p.name for i, p in engine.peers.items()}
+            store |= {
+                "role": st.role.name.lower().replace("_", "-"),
+                "leader": names.get(st.lead, str(st.lead)) if st.lead else "",
+                "term": st.term,
+                "voters": sorted(names.get(v, str(v)) for v in st.conf_state.voters),
+            }
+        out: dict[str, Any] = {"node": cfg.node, "cluster": cfg.cluster, "store": store}
+        if cfg.two_node is not None:
+            try:
+                out["twoNode"] = json.loads((self.node_dir / "two-node.json").read_text())
+            except (OSError, ValueError):
+                out["twoNode"] = {"state": "not running"}
+        return out
+
     def _attribute(self, update: AttributeUpdate) -> None:
         kv = self.kv
         if kv is None:
@@ -171,7 +195,8 @@ class Hacd:
             ),
             server,
         )
-        hactl_api.add_to_server(hactl_api.ApiServicer(Api(kv, cfg.node)), server)
+        api = Api(kv, cfg.node, self.local_status)
+        hactl_api.add_to_server(hactl_api.ApiServicer(api), server)
         if tls is None:
             server.add_insecure_port(cfg.listen)
         else:

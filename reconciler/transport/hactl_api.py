@@ -24,6 +24,7 @@ class ApiHandler(Protocol):
     async def view(self) -> tuple[str, int]: ...
     async def command(self, verb: str, args_json: str) -> tuple[str, str]: ...
     def changes(self, prefix: str) -> AsyncIterator[int]: ...
+    def node_status(self) -> str: ...
 
 
 class ApiServicer(pbg.HactlServicer):
@@ -65,6 +66,9 @@ class ApiServicer(pbg.HactlServicer):
                 yield pb.WatchEvent(revision=rev)
         except StoreError as e:
             await c.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+
+    async def NodeStatus(self, r: pb.NodeStatusRequest, c: object) -> pb.NodeStatusReply:
+        return pb.NodeStatusReply(status_json=self.h.node_status())
 
 
 def add_to_server(servicer: ApiServicer, server: grpc.aio.Server) -> None:
@@ -174,6 +178,14 @@ class ApiClient:
         except grpc.RpcError as e:
             raise self._unavailable(e) from None
         return r.result_json, r.error
+
+    async def node_status(self) -> str:
+        """This hacd's own view of its node (JSON), answered without the store."""
+        try:
+            r = await self._stub.NodeStatus(pb.NodeStatusRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as e:
+            raise self._unavailable(e) from None
+        return str(r.status_json)
 
     async def changes(self, prefix: str = "") -> AsyncIterator[int]:
         try:
