@@ -30,6 +30,8 @@ def render(view: dict[str, Any]) -> str:
     out.append(f"  * {len(nodes)} nodes configured, {len(online)} online")
     out.append(f"  * {len(view['resources'])} resource instances configured")
     state = "converged" if coord.get("converged") else "converging"
+    if (coord.get("startupWait") or {}).get("waitingFor"):  # cluster start: see the warning
+        state = "held until the nodes joined (startupWait)"
     # once converged, what is left in the plan is bookkeeping (pseudo-actions), not work
     pending = (
         [] if coord.get("converged") else [*coord.get("inFlight", []), *coord.get("pending", [])]

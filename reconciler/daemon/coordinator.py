@@ -165,7 +165,10 @@ class Coordinator:
             return 0
         now = time.time()
         wait_s = planning.seconds(planning.cluster_spec(state).get("startupWait"), DEFAULT_WAIT_S)
-        news = self.startup.observe(state.startup, state.live, state.fencing, wait_s or 0.0, now)
+        cluster = [d["metadata"]["name"] for d in state.objects("cluster")] or ["cluster"]
+        news = self.startup.observe(
+            state.startup, state.live, state.fencing, wait_s or 0.0, now, about=cluster[0]
+        )
         planning_state, held = self._hold_lost_nodes(self.early.apply(state))
         planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}

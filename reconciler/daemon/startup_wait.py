@@ -168,8 +168,11 @@ class StartupGate:
         fencing: Mapping[str, Mapping[str, Any]],
         wait_s: float,
         now: float,
+        *,
+        about: str = "cluster",
     ) -> list[tuple[str, str, str]]:
-        """Update the wait from one pass's state; the events to emit (type, object, text)."""
+        """Update the wait from one pass's state; the events to emit (type, object, text):
+        about the Cluster object ``about``, and about each node that did not join."""
         events: list[tuple[str, str, str]] = []
         first = not self.decided
         if first:
@@ -185,7 +188,7 @@ class StartupGate:
                 events.append(
                     (
                         "Normal",
-                        "startup",
+                        about,
                         f"cluster start: waiting up to {max(0.0, self.wait.until - now):.0f} s "
                         f"for {', '.join(c.waiting_for)} to join before starting resources "
                         "(startupWait)",
@@ -207,7 +210,7 @@ class StartupGate:
         elif not first:
             gone = f" ({', '.join(c.lost)} known lost)" if c.lost else ""
             events.append(
-                ("Normal", "startup", f"cluster start: every node joined after {took:.1f} s{gone}")
+                ("Normal", about, f"cluster start: every node joined after {took:.1f} s{gone}")
             )
         self.wait = None
         self.waiting_for = ()

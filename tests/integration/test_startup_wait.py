@@ -76,6 +76,7 @@ def test_restart_with_the_preferred_node_last_starts_the_resource_once_there(
     start_without_node3(live)
     status = live.hactl("status").stdout
     assert "the coordinator waits for node3 to join before starting resources" in status, status
+    assert "Transition: held until the nodes joined" in status, status
     # node3 stays off a while: nothing starts on the nodes that are up meanwhile
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
@@ -90,6 +91,8 @@ def test_restart_with_the_preferred_node_last_starts_the_resource_once_there(
     assert not any("waits for" in w for w in v["warnings"])
     events = live.hactl("events").stdout
     assert "waiting up to" in events and "every node joined" in events, events
+    described = live.hactl("describe", "cluster/cluster").stdout
+    assert "cluster start: waiting up to" in described, described
     live.hactl("delete", "resource", "late")
     live.hactl("delete", "location", "late-pref")
 
