@@ -119,3 +119,32 @@ def test_a_node_that_does_not_come_back_is_waited_for_only_until_startup_wait(
     assert v["coordinator"]["startupWait"] is None
     assert live.where(v, "gone") == [node]
     live.hactl("delete", "resource", "gone")
+
+
+def test_a_coordinator_change_in_the_running_cluster_does_not_wait(
+    live: LiveCluster, checker: ActiveChecker
+) -> None:
+    import signal
+
+    assert live.lay is not None
+    live.wait(lambda v: all(n["state"] == "online" for n in v["nodes"]), "all nodes online", 30)
+    v = live.wait(lambda v: v["coordinator"]["node"] is not None, "a coordinator")
+    old = v["coordinator"]["node"]
+    localcluster.stop_node(live.lay, old, signal.SIGKILL)  # it holds no resource: no fencing
+    deadline = time.monotonic() + 30
+    new = None
+    while time.monotonic() < deadline:  # until the new coordinator has made its first passes
+        try:
+            v = live.view()
+        except AssertionError:  # no hacd answered this time
+            time.sleep(0.1)
+            continue
+        assert v["coordinator"]["startupWait"] is None, v["coordinator"]
+        if v["coordinator"]["node"] not in (None, old) and v["coordinator"]["converged"]:
+            new = v["coordinator"]["node"]
+            break
+        time.sleep(0.1)
+    assert new is not None, "no new coordinator"
+    assert not any("waits for" in w for w in v["warnings"]), v["warnings"]
+    localcluster.start_node(live.lay, old)
+    live.wait(lambda v: all(n["state"] == "online" for n in v["nodes"]), f"{old} back", 30)
