@@ -117,7 +117,7 @@ def up(  # noqa: PLR0917 (a click command's options)
     files = localcluster.client_tls(lay)
     admin = ClientTls(*(Path(f) for f in files)) if files else None
     save_context("local", servers, tls=admin)
-    mode = ", TLS: hactl uses DIR/tls/admin.crt" if admin else ""
+    mode = f", TLS: the `local` context uses {admin.cert}" if admin else ""
     click.echo(f"cluster up: {len(lay.nodes)} nodes in {d} (store: {lay.backend}{mode})")
     for i, n in enumerate(lay.nodes):
         click.echo(f"  {n}: {lay.api(i)}  log {d / n / 'hacd.log'}")
