@@ -16,6 +16,7 @@ from reconciler.raft.progress import Progress, ProgressTracker
 from reconciler.raft.readonly import ReadOnly
 from reconciler.raft.storage import Storage
 from reconciler.raft.types import (
+    COMMIT_NOTICE,
     NONE,
     Config,
     ConfState,
@@ -389,6 +390,8 @@ class RaftCore:
             return
         last_new = self.log.maybe_append(m.index, m.log_term, m.commit, m.entries)
         if last_new is not None:
+            if m.context == COMMIT_NOTICE and not m.entries:
+                return  # nothing new for the leader to learn (see COMMIT_NOTICE)
             self._send(Message(T.MsgAppResp, to=m.frm, index=last_new))
             return
         hint = min(m.index, self.log.last_index())

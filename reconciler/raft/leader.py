@@ -9,6 +9,7 @@ from reconciler.raft.errors import LogCompacted, ProposalDropped, SnapshotTempor
 from reconciler.raft.membership import apply_conf_change, check_conf_change
 from reconciler.raft.progress import Progress, ProgressState
 from reconciler.raft.types import (
+    COMMIT_NOTICE,
     NONE,
     ConfChange,
     Entry,
@@ -221,6 +222,7 @@ class LeaderCore(RaftCore):
             return False
         if prev_term is None or ents is None:
             return self._start_snapshot(to, pr)
+        notice = not ents and pr.state == ProgressState.REPLICATE and pr.match == pr.next - 1
         self._send(
             Message(
                 T.MsgApp,
@@ -229,6 +231,7 @@ class LeaderCore(RaftCore):
                 log_term=prev_term,
                 entries=tuple(ents),
                 commit=self.log.committed,
+                context=COMMIT_NOTICE if notice else b"",
             )
         )
         if ents and pr.state == ProgressState.REPLICATE:

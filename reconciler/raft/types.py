@@ -35,6 +35,10 @@ class MsgType(enum.IntEnum):
     MsgCheckQuorum = 18  # local
 
 
+# the context of an empty MsgApp that only carries a new commit index to a follower that
+# has acknowledged everything: it needs no MsgAppResp (the follower's match is unchanged;
+# heartbeats keep the leader's view of it recent)
+COMMIT_NOTICE = b"\x00commit"
 LOCAL_MESSAGES = frozenset({MsgType.MsgHup, MsgType.MsgBeat, MsgType.MsgCheckQuorum})
 
 

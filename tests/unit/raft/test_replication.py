@@ -128,3 +128,30 @@ def test_a_leader_that_cannot_commit_refuses_proposals_beyond_a_bounded_backlog(
     net.tick(2)
     net.propose(1, b"accepted again")
     assert net.applied_data(2)[-1] == b"accepted again"
+
+
+def test_a_commit_notice_to_a_caught_up_follower_needs_no_reply() -> None:
+    from reconciler.raft.types import COMMIT_NOTICE, Message
+
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    net.propose(1, b"warm")  # everyone replicating and caught up
+    net.sent.clear()
+    net.propose(1, b"x")
+    notices = [m for m in net.sent if m.type == MsgType.MsgApp and m.context == COMMIT_NOTICE]
+    assert notices, "the commit of b'x' reached the followers as a notice"
+    assert all(not m.entries and m.commit == net.node(1).status().commit for m in notices)
+    for f in (2, 3):  # every append is answered, except a notice
+        plain = [m for m in net.sent if m.type == MsgType.MsgApp and m.to == f]
+        plain = [m for m in plain if m.context != COMMIT_NOTICE]
+        replies = [m for m in net.sent if m.type == MsgType.MsgAppResp and m.frm == f]
+        assert len(replies) == len(plain), (f, replies, plain)
+    assert net.applied_data(2) == net.applied_data(3) == net.applied_data(1)
+    # a notice that does not match the follower's log is still rejected out loud
+    f = net.node(2)
+    bad = Message(
+        MsgType.MsgApp, to=2, frm=1, term=f.term, index=f.status().commit + 5, log_term=f.term,
+        commit=f.status().commit, context=COMMIT_NOTICE,
+    )  # fmt: skip
+    f.step(bad)
+    assert any(m.type == MsgType.MsgAppResp and m.reject for m in f.ready().messages)
