@@ -132,6 +132,11 @@ class StoreMember:
         for _ in self.apply_entry_steps(data):
             pass
 
+    @staticmethod
+    def proposer_of(data: bytes) -> int:
+        """The member id that proposed a log entry (0 for a new leader's empty entry)."""
+        return _ENTRY.unpack_from(data)[0] if len(data) >= _ENTRY.size else 0
+
     def apply_entry_steps(self, data: bytes) -> Generator[None, None, None]:
         """:meth:`apply_entry` in steps (see ``KVStore.apply_steps``): the caller may serve
         other work between two steps; readers see none of the entry's writes until the

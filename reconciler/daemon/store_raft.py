@@ -292,14 +292,18 @@ class RaftEngine(MembershipMixin):
                         [(m.type.name, m.to % 1000, len(m.entries), m.commit) for m in rd.messages],
                     )
                 early = self._may_send_before_sync(rd)
+                later: list[Message] = []
                 if early:
-                    self._send(rd)
+                    later = self._send(rd, defer=bool(rd.committed_entries))
                 if self.disk is not None and self._must_sync(rd):
                     await self._write_disk(rd, inline=SYNC_INLINE and not early)
                 self._persist_in_memory(rd)
                 if not early:
                     self._send(rd)
                 await self._apply(rd)
+                if later:
+                    # after the apply task's turn: the clients it answers go first
+                    asyncio.get_running_loop().call_soon(self._send_msgs, later)
                 self.node.advance(rd)
                 self._after_advance(rd)
             self._answer_reads()
@@ -381,8 +385,23 @@ class RaftEngine(MembershipMixin):
         if rd.hard_state is not None:
             self.storage.set_hard_state(rd.hard_state)
 
-    def _send(self, rd: Ready) -> None:
-        for m in rd.messages:
+    def _send(self, rd: Ready, *, defer: bool = False) -> list[Message]:
+        """Send ``rd``'s messages. With ``defer`` (a leader's Ready with committed
+        entries) send now only what the next commit or a waiting client needs: appends
+        carrying entries, and the commit notice of a follower that proposed one of the
+        committed entries (its client waits for it); return the rest (other commit
+        notices, heartbeats) to send once the apply task has answered the leader's own
+        clients."""
+        if not defer:
+            self._send_msgs(rd.messages)
+            return []
+        proposers = {self.member.proposer_of(e.data) for e in rd.committed_entries}
+        now = [m for m in rd.messages if m.entries or m.to in proposers]
+        self._send_msgs(now)
+        return [m for m in rd.messages if not (m.entries or m.to in proposers)]
+
+    def _send_msgs(self, msgs: list[Message] | tuple[Message, ...]) -> None:
+        for m in msgs:
             s = self.senders.get(m.to)
             if s is not None:
                 s.send(m)
@@ -395,6 +414,12 @@ class RaftEngine(MembershipMixin):
             if ss.lead != self._lead:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
                 self._fail_inflight_reads()
+                if self._lead:
+                    # a proposal forwarded to the old leader is lost with it (or committed
+                    # by the next one): either way no answer comes from where it went, and
+                    # the client would wait out the request timeout. Fail it as
+                    # indeterminate now, as a timeout would, so that the client retries.
+                    self.member.fail_waiting(StoreUnavailable("etcdserver: leader changed"))
             self._lead, self._role = ss.lead, ss.role
         for rs in rd.read_states:
             futs = self._read_inflight.pop(rs.ctx, None)
