@@ -33,6 +33,8 @@ import grpc
 from aetcd.rpc import rpc_pb2 as R
 from aetcd.rpc import rpc_pb2_grpc as G
 
+from bench.grpc_floor import Floor, measure
+
 REPO = Path(__file__).resolve().parent.parent
 PORTS = {"etcd": 23200, "builtin": 23100}
 VALUE = b"x" * 256
@@ -49,6 +51,7 @@ class Result:
     conc_p99_ms: float = 0.0
     perf: dict[str, str] = field(default_factory=dict)
     failovers: list[float] = field(default_factory=list)
+    floor: Floor | None = None
 
 
 def hactl(*args: str) -> str:
@@ -231,6 +234,8 @@ def run_interleaved(root: Path, quick: bool, rounds: int = 2) -> dict[str, Resul
         for b in backends:
             res[b].failovers = failover(b, root / b, eps[b], 3 if quick else 5)
             print(f"{b}: failovers {res[b].failovers}", flush=True)
+        res["builtin"].floor = measure(root, 2.0 if quick else 4.0)
+        print(f"floor: {res['builtin'].floor}", flush=True)
     finally:
         for b in eps:
             hactl("store", "down", "--dir", str(root / b))
@@ -271,8 +276,27 @@ def render(results: dict[str, Result], quick: bool) -> str:
             "",
             f"Failover rounds (s): etcd {[round(x, 2) for x in e.failovers]}, "
             f"builtin {[round(x, 2) for x in b.failovers]}.",
+            *_floor_lines(b.floor, e),
         ]
     )
+
+
+def _floor_lines(f: Floor | None, e: Result) -> list[str]:
+    """The floor of a builtin put (bench/grpc_floor.py), measured in this run."""
+    if f is None:
+        return []
+    best = e.seq_p50_ms / f.put_ms if f.put_ms else 0.0
+    return [
+        "",
+        "The floor of a builtin put, measured in the same run (`bench/grpc_floor.py`: "
+        "gRPC Python and the disk alone, no Raft, no store): an empty `grpc.aio` unary "
+        f"call {f.unary_p50_ms:.2f} ms p50 + one peer-stream round trip "
+        f"{f.stream_rtt_p50_ms:.2f} ms (the sender's CPU alone "
+        f"{f.stream_cpu_per_rtt_ms:.2f} ms) + one fdatasync {f.fsync_p50_ms:.2f} ms = "
+        f"**{f.put_ms:.2f} ms**, against etcd's whole sequential put p50 of "
+        f"{e.seq_p50_ms:.2f} ms: a builtin store with no cost of its own would reach "
+        f"{best:.2f}x etcd sequentially.",
+    ]
 
 
 def write_section(text: str) -> None:
