@@ -164,11 +164,7 @@ class Coordinator:
             self.deposed = True
             return 0
         now = time.time()
-        wait_s = planning.seconds(planning.cluster_spec(state).get("startupWait"), DEFAULT_WAIT_S)
-        cluster = [d["metadata"]["name"] for d in state.objects("cluster")] or ["cluster"]
-        news = self.startup.observe(
-            state.startup, state.live, state.fencing, wait_s or 0.0, now, about=cluster[0]
-        )
+        news = self._observe_startup(state, now)
         planning_state, held = self._hold_lost_nodes(self.early.apply(state))
         planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}
@@ -179,6 +175,25 @@ class Coordinator:
         if self.startup.wait is not None:  # plan again when the startup wait ends
             waits.append(max(0.05, self.startup.wait.until - now))
         return min(waits)
+
+    def _observe_startup(self, state: ClusterState, now: float) -> list[tuple[str, str, str]]:
+        """Whole-cluster start (.startup_wait): update the wait; the events to emit."""
+        wait_s = planning.seconds(planning.cluster_spec(state).get("startupWait"), DEFAULT_WAIT_S)
+        cluster = [d["metadata"]["name"] for d in state.objects("cluster")] or ["cluster"]
+        witnesses = [
+            d["metadata"]["name"]
+            for d in state.objects("node")
+            if (d.get("spec") or {}).get("role") == "witness"
+        ]
+        return self.startup.observe(
+            state.startup,
+            state.live,
+            state.fencing,
+            wait_s or 0.0,
+            now,
+            about=cluster[0],
+            witnesses=witnesses,
+        )
 
     async def _publish_startup(
         self, state: ClusterState, events: list[tuple[str, str, str]]

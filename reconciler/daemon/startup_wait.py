@@ -21,7 +21,8 @@ and leave, so a rolling restart is never taken for a cluster start.
 
 A node is not waited for when it is known lost: it joined during this wait and went
 away again, or it has a successful fencing record (it was fenced and has not come
-back since). A single-node cluster does not wait. Everything here is pure: the
+back since). Nor is a witness (a Node object with ``role: witness``: a store voter
+whose hacd does not run). A single-node cluster does not wait. Everything here is pure: the
 coordinator passes ``now`` and does the I/O.
 """
 
@@ -170,19 +171,23 @@ class StartupGate:
         now: float,
         *,
         about: str = "cluster",
+        witnesses: Iterable[str] = (),
     ) -> list[tuple[str, str, str]]:
         """Update the wait from one pass's state; the events to emit (type, object, text):
-        about the Cluster object ``about``, and about each node that did not join."""
+        about the Cluster object ``about``, and about each node that did not join.
+        ``witnesses`` (Nodes with ``role: witness``: no hacd runs there) are not waited for."""
         events: list[tuple[str, str, str]] = []
+        skip = set(witnesses)
+        nodes = [n for n in self.configured if n not in skip]
         first = not self.decided
         if first:
             self.decided = True
-            self.wait = begin(marker, live, self.configured, wait_s, now)
+            self.wait = begin(marker, live, nodes, wait_s, now)
         if self.wait is None:
             self.waiting_for = ()
             self.held = frozenset()
             return events
-        self.wait, c = check(self.wait, live, fencing, self.configured, now)
+        self.wait, c = check(self.wait, live, fencing, nodes, now)
         if c.waiting_for and not c.expired:
             if first or c.waiting_for != self.waiting_for:
                 events.append(

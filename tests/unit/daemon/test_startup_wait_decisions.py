@@ -211,3 +211,13 @@ def test_the_planner_wants_to_start_on_the_first_nodes_up_and_the_gate_holds_it(
     gate.hold(planned.plan.actions, lambda r: active_nodes(st, r))
     starts = [a.step.id for a in planned.plan.actions if a.step.operation == "start"]
     assert starts == ["db_start_0@node3"] and gate.held == frozenset() and gate.report() is None
+
+
+def test_a_witness_node_is_not_waited_for() -> None:
+    now = ManualClock().wall()
+    gate = StartupGate(NODES)
+    events = gate.observe(None, live(node1=now, node2=now), {}, 20.0, now, witnesses=["node3"])
+    assert not gate.waiting and events == []
+    two = StartupGate(["node1", "node2", "witness"])
+    two.observe(None, live(node1=now), {}, 20.0, now, witnesses=["witness"])
+    assert two.waiting_for == ("node2",)
