@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -32,8 +31,7 @@ from reconciler.daemon import store_gc
 from reconciler.daemon.store_member import StoreMember
 from reconciler.daemon.store_membership import READ_TIMEOUT_S, MembershipMixin
 from reconciler.daemon.store_peers import PeerInfo, peer_target
-from reconciler.kv import snapshot as kv_snapshot
-from reconciler.kv.store import KVStore
+from reconciler.daemon.store_snapshots import APPLY_SLICE_S, SnapshotMixin
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
@@ -47,7 +45,6 @@ from reconciler.raft.types import (
     Message,
     Ready,
     Snapshot,
-    SnapshotMeta,
     StateType,
 )
 from reconciler.transport.etcd_backend import NO_LEADER
@@ -64,12 +61,10 @@ TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 # thread and back. The leader always syncs in a worker thread: meanwhile its loop keeps
 # taking client requests (the next Ready's batch), which measured faster with 16 clients.
 SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
-# the apply task gives the loop back after this much work (heartbeats, votes, reads)
-APPLY_SLICE_S = 0.005
 STALL_WARN_S = 0.15  # a longer hold of the loop is logged (see docs/store.md, timing)
 
 
-class RaftEngine(MembershipMixin):
+class RaftEngine(MembershipMixin, SnapshotMixin):
     def __init__(
         self,
         member: StoreMember,
@@ -540,111 +535,6 @@ class RaftEngine(MembershipMixin):
             else:
                 still.append((index, futs))
         self._read_ready = still
-
-    async def _take_snapshot(self) -> None:
-        """Every ``snapshot_count`` applied entries, start a snapshot in the background.
-
-        Called by the apply task between two entries: the state is copied in slices (the
-        apply task applies nothing meanwhile, so the copy is consistent, and the loop
-        keeps heartbeating); a worker thread encodes it and writes the snapshot file; the
-        ready loop then records it (WAL mark, old segments released, log compacted).
-        While the ready loop waits for a membership change to be applied, the core's
-        membership may lag the applied state: no snapshot then (the next entry retries).
-        """
-        if self._draining:
-            return
-        self._since_snapshot = 0
-        self._snapshotting = True
-        index = self._applied
-        meta = SnapshotMeta(index, self.storage.term(index), self.node.conf_state())
-        table = self.state_table()
-        steps = kv_snapshot.image_steps(self.member.kv)
-        began = time.monotonic()
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                img: kv_snapshot.Image = done.value
-                break
-            if time.monotonic() - began > APPLY_SLICE_S:
-                await asyncio.sleep(0)
-                began = time.monotonic()
-        disk = self.disk
-
-        def build() -> Snapshot:
-            snap = Snapshot(meta, table + kv_snapshot.encode(img))
-            if disk is not None:
-                disk.snapshotter.save(snap)
-            return snap
-
-        async def run() -> None:
-            try:
-                snap = await asyncio.get_running_loop().run_in_executor(None, build)
-                self._snapshot_ready = snap
-                self._wake.set()
-            except Exception:
-                log.exception("snapshot at index %d failed; will try again later", index)
-                self._snapshotting = False
-
-        self._snapshot_task = asyncio.get_running_loop().create_task(run())
-
-    async def _record_snapshot(self) -> None:
-        snap, self._snapshot_ready = self._snapshot_ready, None
-        self._snapshotting = False
-        if snap is None or snap.meta.index <= self.storage.snapshot().meta.index:
-            return  # none, or a snapshot from the leader overtook this one
-        index = snap.meta.index
-        self.storage.create_snapshot(index, snap.meta.conf_state, snap.data)
-        disk = self.disk
-        if disk is not None and disk.wal is not None:
-            from reconciler.persist.codec import SnapshotMark
-
-            wal = disk.wal
-
-            def write() -> None:
-                wal.save(None, (), SnapshotMark(index, snap.meta.term))
-                wal.release_to(index)
-
-            await asyncio.get_running_loop().run_in_executor(None, write)
-        compact_to = index - self.keep_after_snapshot
-        if compact_to > self.storage.first_index():
-            self.storage.compact(compact_to)
-        log.info("snapshot at index %d; log compacted", index)
-
-    # --- snapshot data: the member table, then the key/value image ----------------------
-
-    def state_table(self) -> bytes:
-        table = json.dumps(
-            {str(i): json.loads(p.encode()) for i, p in sorted(self.peers.items())},
-            sort_keys=True,
-        ).encode()
-        return struct.pack(">I", len(table)) + table
-
-    def state_bytes(self) -> bytes:
-        return self.state_table() + self.member.snapshot_bytes()
-
-    async def restore_state_async(self, data: bytes) -> None:
-        """:meth:`restore_state`, decoding the key/value image in a worker thread."""
-        if len(data) < 4:
-            self.restore_state(data)
-            return
-        (n,) = struct.unpack_from(">I", data)
-        img = data[4 + n :]
-        loop = asyncio.get_running_loop()
-        kv = await loop.run_in_executor(None, kv_snapshot.decode, img) if img else None
-        self.restore_state(data, kv)
-
-    def restore_state(self, data: bytes, kv: KVStore | None = None) -> None:
-        if len(data) < 4:
-            self.member.restore(b"")
-            return
-        (n,) = struct.unpack_from(">I", data)
-        table = json.loads(data[4 : 4 + n])
-        for key, value in sorted(table.items()):
-            info = PeerInfo.decode(int(key), json.dumps(value).encode())
-            if int(key) not in self.peers or not self.peers[int(key)].name:
-                self.set_peer(info)
-        self.member.restore(data[4 + n :], kv)
 
 
 def _time_out(fut: asyncio.Future[None]) -> None:
