@@ -39,25 +39,29 @@ spec: {{resource: {name}, node: node3, score: 100}}
 """
 
 
-def start_without_node3(live: LiveCluster) -> dict[str, Any]:
-    """The whole cluster was stopped: start the store and node1, node2 only; return the
-    coordinator's startup wait once it reports one (waiting for node3)."""
+def start_without_node3(live: LiveCluster) -> None:
+    """The whole cluster was stopped: start the store and node1, node2 only."""
     assert live.lay is not None
     localcluster.write_servers(live.lay)
     if live.lay.backend == "etcd":
         localcluster.start_etcd(live.lay)
     for n in ("node1", "node2"):
         localcluster.start_node(live.lay, n)
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline:  # poll: the API answers once hacd is up
+
+
+def until(live: LiveCluster, pred: Any, what: str, timeout: float = 45) -> dict[str, Any]:
+    """Poll the view until ``pred``; while hacd starts, no node may answer yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            wait = live.view()["coordinator"].get("startupWait") or {}
+            v = live.view()
         except AssertionError:  # no hacd answers yet
-            wait = {}
-        if wait.get("waitingFor") == ["node3"]:
-            return dict(wait)
+            time.sleep(0.1)
+            continue
+        if pred(v):
+            return v
         time.sleep(0.1)
-    raise AssertionError("the coordinator did not report waiting for node3 within 45 s")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def starts(live: LiveCluster, name: str) -> list[dict[str, Any]]:
@@ -74,6 +78,11 @@ def test_restart_with_the_preferred_node_last_starts_the_resource_once_there(
     live.down()
     assert not live.state_file("node3", "late").exists(), "a clean stop stops resources"
     start_without_node3(live)
+    until(
+        live,
+        lambda v: (v["coordinator"].get("startupWait") or {}).get("waitingFor") == ["node3"],
+        "the coordinator waits for node3",
+    )
     status = live.hactl("status").stdout
     assert "the coordinator waits for node3 to join before starting resources" in status, status
     assert "Transition: held until the nodes joined" in status, status
@@ -103,14 +112,21 @@ def test_a_node_that_does_not_come_back_is_waited_for_only_until_startup_wait(
     live.apply(manifests("gone", "3s"), "--wait")
     assert live.wait_on("gone") == ["node3"]
     live.down()
-    wait = start_without_node3(live)
-    [node] = live.wait_on("gone", timeout=40)
+    start_without_node3(live)
+    v = until(
+        live,
+        lambda v: len(live.where(v, "gone")) == 1 and v["coordinator"]["converged"],
+        "gone started without node3",
+    )
+    [node] = live.where(v, "gone")
     assert node in ("node1", "node2")
     got = starts(live, "gone")
     assert len(got) == 1, f"started more than once: {got}"
-    assert got[0]["lastRun"] >= int(wait["until"]) - 1, (got, wait)  # not before the wait ended
-    events = live.hactl("events").stdout
-    assert "node3 did not join within startupWait" in events, events
+    msgs = [(e["time"], e["message"]) for e in live.view()["events"]]
+    [ended] = [t for t, m in msgs if "node3 did not join within startupWait (3 s)" in m]
+    began = max(t for t, m in msgs if m.startswith("cluster start: waiting") and t <= ended)
+    assert ended - began >= 2.5, (began, ended)  # the wait lasted startupWait
+    assert got[0]["lastRun"] >= int(ended) - 1, (got, ended)  # nothing started before its end
     # node3 returns later: no wait now (the cluster runs), the resource goes to its node
     live.hactl("delete", "location", "gone-pref")
     localcluster.start_node(live.lay, "node3")  # type: ignore[arg-type]
