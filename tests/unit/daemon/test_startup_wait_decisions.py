@@ -221,3 +221,26 @@ def test_a_witness_node_is_not_waited_for() -> None:
     two = StartupGate(["node1", "node2", "witness"])
     two.observe(None, live(node1=now), {}, 20.0, now, witnesses=["witness"])
     assert two.waiting_for == ("node2",)
+
+
+def test_startup_wait_is_a_validated_duration_in_the_cluster_spec() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from reconciler.model import KINDS
+
+    def cluster(value: object) -> Any:
+        doc = {"apiVersion": "hactl.io/v1", "kind": "Cluster", "metadata": {"name": "cluster"}}
+        return KINDS["Cluster"].model_validate(doc | {"spec": {"startupWait": value}})
+
+    assert cluster("45s").spec.startup_wait.seconds == 45.0
+    assert cluster(0).spec.startup_wait.seconds == 0.0
+    assert (
+        KINDS["Cluster"]
+        .model_validate({"apiVersion": "hactl.io/v1", "kind": "Cluster", "metadata": {"name": "c"}})
+        .spec.startup_wait.seconds
+        == startup_wait.DEFAULT_WAIT_S
+    )
+    for bad in ("soon", "-5s", True):
+        with pytest.raises(ValidationError, match="startupWait"):
+            cluster(bad)
