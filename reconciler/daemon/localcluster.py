@@ -359,21 +359,14 @@ def check_ports(lay: Layout) -> None:
 def foreign_ports(lay: Layout) -> tuple[list[str], list[str]]:
     """Ports of this cluster not served by its own processes: (served by another
     process, not listened on yet)."""
-    from reconciler.daemon.store_cluster import listener, pid_listens
+    from reconciler.daemon.store_cluster import not_ours
 
-    taken, idle = [], []
-    for proc, ports in sorted(_ports(lay).items()):
-        pid = read_pid(_pidfile(lay, proc))
-        for port, role in ports:
-            if pid is not None and pid_listens(pid, port):
-                continue
-            other = listener(port)
-            where = f"127.0.0.1:{port} ({role})"
-            if other is None:
-                idle.append(f"{where}: nothing listens there")
-            else:
-                taken.append(f"{where} is served by {other}, not by this cluster's {proc}")
-    return taken, idle
+    return not_ours(
+        [
+            (f"this cluster's {proc}", read_pid(_pidfile(lay, proc)), ports)
+            for proc, ports in sorted(_ports(lay).items())
+        ]
+    )
 
 
 def up(

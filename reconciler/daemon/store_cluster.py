@@ -298,21 +298,31 @@ def _ports(layout: Layout, i: int) -> list[tuple[int, str]]:
             (layout.peer_port(i), f"{name}'s peer port")]  # fmt: skip
 
 
-def _foreign(layout: Layout, directory: Path) -> tuple[list[str], list[str]]:
-    """Ports of this store its members' processes do not listen on: (taken by another
-    process, not listened on yet)."""
+def not_ours(
+    owners: list[tuple[str, int | None, list[tuple[int, str]]]],
+) -> tuple[list[str], list[str]]:
+    """Of the ports each owner (name, pid, [(port, role)]) should listen on, those it
+    does not: (served by another process, not listened on yet), as messages."""
     taken, idle = [], []
-    for i, name in enumerate(layout.names()):
-        pid = _read_pid(directory / f"{name}.pid")
-        for port, role in _ports(layout, i):
-            if pid is None or not pid_listens(pid, port):
-                other = listener(port)
-                where = f"127.0.0.1:{port} ({role})"
-                if other is None:
-                    idle.append(f"{where}: nothing listens there")
-                else:
-                    taken.append(f"{where} is served by {other}, not by {name} (pid {pid})")
+    for name, pid, ports in owners:
+        for port, role in ports:
+            if pid is not None and pid_listens(pid, port):
+                continue
+            other = listener(port)
+            where = f"127.0.0.1:{port} ({role})"
+            if other is None:
+                idle.append(f"{where}: nothing listens there")
+            else:
+                taken.append(f"{where} is served by {other}, not by {name} (pid {pid})")
     return taken, idle
+
+
+def _foreign(layout: Layout, directory: Path) -> tuple[list[str], list[str]]:
+    """Ports of this store its members' processes do not listen on."""
+    return not_ours(
+        [(name, _read_pid(directory / f"{name}.pid"), _ports(layout, i))
+         for i, name in enumerate(layout.names())]
+    )  # fmt: skip
 
 
 def wait_for_leader(layout: Layout, directory: Path, timeout: float) -> None:

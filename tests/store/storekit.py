@@ -11,6 +11,7 @@ import itertools
 import queue
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,15 @@ def leader_index(endpoints: list[str]) -> int | None:
             if st.leader and st.leader == st.header.member_id:
                 return i
     return None
+
+
+def wait_leader(endpoints: list[str], timeout: float = 30) -> int:
+    """The leader's index in ``endpoints``, polled until one is elected."""
+    deadline = time.monotonic() + timeout
+    while (lead := leader_index(endpoints)) is None:
+        assert time.monotonic() < deadline, f"no leader among {endpoints} in {timeout} s"
+        time.sleep(0.1)
+    return lead
 
 
 def start_store(

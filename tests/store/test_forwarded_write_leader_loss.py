@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import pytest
 from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
-from storekit import hactl, leader_index, start_store
+from storekit import hactl, start_store, wait_leader
 
 pytestmark = [pytest.mark.slow]
 
@@ -33,10 +33,7 @@ def test_a_write_forwarded_to_a_stopped_leader_fails_at_the_leader_change(
     store = start_store("builtin", tmp_path, 3, PORT)
     lead_pid = 0
     try:
-        deadline = time.monotonic() + 30
-        while (lead := leader_index(store.endpoints)) is None:
-            assert time.monotonic() < deadline, "no leader"
-            time.sleep(0.1)
+        lead = wait_leader(store.endpoints)
         follower = store.endpoints[(lead + 1) % 3]
         with grpc.insecure_channel(follower) as ch:
             kv = rpc_pb2_grpc.KVStub(ch)

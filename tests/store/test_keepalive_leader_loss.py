@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from storekit import hactl, leader_index, start_store
+from storekit import hactl, start_store, wait_leader
 
 from reconciler.base.errors import StoreUnavailable
 from reconciler.statestore.etcd import EtcdKv
@@ -28,10 +28,7 @@ PORT = 23930
 def test_keepalive_through_a_follower_while_the_leader_dies(tmp_path: Path) -> None:
     store = start_store("builtin", tmp_path, 3, PORT)
     try:
-        deadline = time.monotonic() + 30
-        while (lead := leader_index(store.endpoints)) is None:
-            assert time.monotonic() < deadline, "no leader"
-            time.sleep(0.1)
+        lead = wait_leader(store.endpoints)
         follower = store.endpoints[(lead + 1) % 3]
 
         async def go() -> tuple[int, list[int]]:
