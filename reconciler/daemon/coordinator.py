@@ -96,7 +96,7 @@ class Coordinator:
         self.held_notes: list[str] = []
         self.early = EarlyLoss(self.agents, self.wake.set, node)  # refused agent port: fence now
         self.graph = RunningGraph()  # the transition being executed (see .graph_run)
-        self.startup = StartupGate(configured)  # whole-cluster start: wait for the nodes
+        self.startup = StartupGate(configured, node)  # whole-cluster start: wait for the nodes
 
     async def run(self) -> None:
         log.info("coordinator on %s with token %d", self.node, self.token)
@@ -165,7 +165,11 @@ class Coordinator:
             return 0
         now = time.time()
         news = self._observe_startup(state, now)
-        planning_state, held = self._hold_lost_nodes(self.early.apply(state))
+        fresh = state
+        stale = self.startup.stale_nodes(state.live)  # keys left from before a cluster start
+        if stale:  # their nodes are down, whatever the keys say
+            fresh = replace(state, live={n: v for n, v in state.live.items() if n not in stale})
+        planning_state, held = self._hold_lost_nodes(self.early.apply(fresh))
         planned = self._plan(planning_state, now)
         by_id = {a.step.id: a for a in planned.plan.actions}
         self.startup.hold(planned.plan.actions, lambda rsc: active_nodes(state, rsc))

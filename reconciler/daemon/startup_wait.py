@@ -13,11 +13,14 @@ Cluster's ``startupWait`` has passed. Probes, and stops that are not half of a m
 Cluster start or coordinator change? The store key ``/hactl/startup`` (the *marker*)
 records, with the wait's outcome, the liveness key of every node as the coordinator
 last saw it: ``members`` maps a node to the ``since`` its hacd wrote when it joined
-(one value per hacd run). A new coordinator whose cluster still has a node whose
-liveness key is the one recorded knows the cluster kept running (a coordinator change:
-no wait, failover is not delayed); when no such node is left, every hacd was
-restarted: a cluster start. The coordinator keeps ``members`` current as nodes join
-and leave, so a rolling restart is never taken for a cluster start.
+(one value per hacd run; the coordinator keeps it current as nodes join and leave).
+A new coordinator whose own liveness key is the one recorded has been part of the
+running cluster: a coordinator change (no wait, failover is not delayed; a rolling
+restart is one too). When its own hacd joined after the marker was written, every
+hacd of the previous run is gone: a cluster start. The liveness keys the marker
+recorded are then *stale* (a store restarted with its leases keeps them alive for
+one more lease period, e.g. when every member stopped at once): a node counts as
+joined only with a key of its own new run.
 
 A node is not waited for when it is known lost: it joined during this wait and went
 away again, or it has a successful fencing record (it was fenced and has not come
@@ -29,7 +32,7 @@ coordinator passes ``now`` and does the I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.controller.simple_plan import PlannedAction
@@ -46,6 +49,7 @@ class Wait:
     since: float
     until: float
     seen: frozenset[str] = frozenset()  # nodes that joined at some point during the wait
+    stale: Mapping[str, float] = field(default_factory=dict)  # keys of the previous run
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,28 +59,51 @@ class Check:
     expired: bool  # the deadline passed with nodes still missing
 
 
-def joined(live: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Nodes whose hacd holds a liveness key (a stand-in the coordinator adds is not one)."""
-    return {n for n, v in live.items() if not v.get("held")}
+def _since(entry: Mapping[str, Any]) -> float | None:
+    since = entry.get("since")
+    if isinstance(since, int | float) and not isinstance(since, bool):
+        return float(since)
+    return None
 
 
-def members(live: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def joined(
+    live: Mapping[str, Mapping[str, Any]], stale: Mapping[str, float] | None = None
+) -> set[str]:
+    """Nodes whose hacd holds a liveness key of this run (neither a stand-in the
+    coordinator adds for a lost node nor a key left from the previous run)."""
+    old = stale or {}
+    return {
+        n for n, v in live.items() if not v.get("held") and (n not in old or _since(v) != old[n])
+    }
+
+
+def members(
+    live: Mapping[str, Mapping[str, Any]], stale: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """node -> the ``since`` of its liveness key: one value per run of its hacd."""
     out: dict[str, float] = {}
-    for n in sorted(joined(live)):
-        since = live[n].get("since")
-        if isinstance(since, int | float) and not isinstance(since, bool):
-            out[n] = float(since)
+    for n in sorted(joined(live, stale)):
+        since = _since(live[n])
+        if since is not None:
+            out[n] = since
     return out
 
 
-def continues(marker: Mapping[str, Any] | None, live: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether the run the marker describes still goes on: a node alive now holds the very
-    liveness key the marker recorded (its hacd was not restarted since)."""
-    recorded = (marker or {}).get("members")
-    if not isinstance(recorded, dict):
-        return False
-    return any(recorded.get(n) == since for n, since in members(live).items())
+def recorded(marker: Mapping[str, Any] | None, key: str = "members") -> dict[str, float]:
+    """A node -> since map from the marker (malformed entries dropped)."""
+    got = (marker or {}).get(key)
+    if not isinstance(got, dict):
+        return {}
+    return {str(n): float(v) for n, v in got.items() if _since({"since": v}) is not None}
+
+
+def continues(
+    marker: Mapping[str, Any] | None, live: Mapping[str, Mapping[str, Any]], me: str
+) -> bool:
+    """Whether the coordinator ``me`` was part of the run the marker describes: its own
+    liveness key is the one the marker recorded (its hacd ran on since)."""
+    mine = members(live).get(me)
+    return mine is not None and recorded(marker).get(me) == mine
 
 
 def begin(
@@ -85,19 +112,21 @@ def begin(
     configured: Sequence[str],
     wait_s: float,
     now: float,
+    *,
+    me: str,
 ) -> Wait | None:
     """At a coordinator's first pass: the wait to run, or None to plan at once."""
     if len(set(configured)) <= 1 or wait_s <= 0:
         return None
-    if continues(marker, live):
-        assert marker is not None
+    if marker is not None and continues(marker, live, me):
         if marker.get("complete") is not False:
             return None  # a coordinator change in a running cluster: failover is not delayed
         # the previous coordinator was waiting: go on with its wait, never longer than ours
         until = _float(marker.get("until"), now + wait_s)
         seen = frozenset(str(n) for n in marker.get("seen") or ())
-        return Wait(_float(marker.get("since"), now), min(until, now + wait_s), seen)
-    return Wait(now, now + wait_s)
+        since = _float(marker.get("since"), now)
+        return Wait(since, min(until, now + wait_s), seen, recorded(marker, "stale"))
+    return Wait(now, now + wait_s, stale=recorded(marker))  # every key recorded is stale
 
 
 def check(
@@ -108,7 +137,7 @@ def check(
     now: float,
 ) -> tuple[Wait, Check]:
     """The wait after this pass's state, and whom it still waits for."""
-    present = joined(live)
+    present = joined(live, wait.stale)
     seen = wait.seen | (present & set(configured))
     fenced = {n for n, rec in fencing.items() if isinstance(rec, Mapping) and rec.get("ok")}
     lost = sorted(((seen | fenced) - present) & set(configured))
@@ -150,17 +179,23 @@ class StartupGate:
     """The coordinator's startup wait across its passes. Pure: it is given ``now`` and
     returns the events to emit and the marker to write; the coordinator does the I/O."""
 
-    def __init__(self, configured: Sequence[str]) -> None:
+    def __init__(self, configured: Sequence[str], me: str) -> None:
         self.configured = tuple(sorted(set(configured)))
+        self.me = me  # the coordinator's node
         self.decided = False
         self.wait: Wait | None = None
+        self.stale: Mapping[str, float] = {}  # liveness keys left from the previous run
         self.waiting_for: tuple[str, ...] = ()
         self.held: frozenset[str] = frozenset()
-        self.started_at: float | None = None
 
     @property
     def waiting(self) -> bool:
         return self.wait is not None
+
+    def stale_nodes(self, live: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        """Nodes whose liveness key is one left from the previous run: down, whatever the
+        key says (the coordinator plans without them)."""
+        return set(live) - joined(live, self.stale) - {n for n, v in live.items() if v.get("held")}
 
     def observe(
         self,
@@ -182,7 +217,8 @@ class StartupGate:
         first = not self.decided
         if first:
             self.decided = True
-            self.wait = begin(marker, live, nodes, wait_s, now)
+            self.wait = begin(marker, live, nodes, wait_s, now, me=self.me)
+            self.stale = self.wait.stale if self.wait is not None else {}
         if self.wait is None:
             self.waiting_for = ()
             self.held = frozenset()
@@ -247,12 +283,16 @@ class StartupGate:
         """The marker to write now, or None when the stored one already says it."""
         if not self.decided:
             return None
-        doc: dict[str, Any] = {"complete": self.wait is None, "members": members(live)}
+        doc: dict[str, Any] = {
+            "complete": self.wait is None,
+            "members": members(live, self.stale),
+        }
         if self.wait is not None:
             doc |= {
                 "since": self.wait.since,
                 "until": self.wait.until,
                 "seen": sorted(self.wait.seen),
+                "stale": dict(sorted(self.wait.stale.items())),
             }
         current = {k: v for k, v in (stored or {}).items() if k != "token"}
         if current == doc:

@@ -22,7 +22,7 @@ def live(**since: float) -> dict[str, dict[str, Any]]:
 
 def test_a_cluster_start_waits_for_every_configured_node_until_they_joined() -> None:
     clock = ManualClock()
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     t0 = clock.wall()
     events = gate.observe(None, live(node1=t0, node2=t0), {}, 20.0, t0)
     assert gate.waiting and gate.waiting_for == ("node3",)
@@ -42,7 +42,7 @@ def test_a_cluster_start_waits_for_every_configured_node_until_they_joined() -> 
 
 def test_the_wait_expires_and_names_the_node_that_did_not_join() -> None:
     clock = ManualClock()
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     t0 = clock.wall()
     lv = live(node1=t0, node2=t0)
     gate.observe(None, lv, {}, 5.0, t0)
@@ -67,11 +67,14 @@ def test_a_coordinator_change_in_a_running_cluster_does_not_wait() -> None:
     marker = {"complete": True, "members": {"node1": t0, "node2": t0, "node3": t0 + 1}}
     clock.advance(600)
     # node1 (the old coordinator) is gone; node2 and node3 run the same hacd as before
-    assert begin(marker, live(node2=t0, node3=t0 + 1), NODES, 20.0, clock.wall()) is None
+    later = clock.wall()
+    assert begin(marker, live(node2=t0, node3=t0 + 1), NODES, 20.0, later, me="node2") is None
     # a rolling restart: node2 rejoined (the coordinator recorded it), node3 still the same
     marker = {"complete": True, "members": {"node2": t0 + 300, "node3": t0 + 1}}
-    assert begin(marker, live(node2=t0 + 300, node3=t0 + 1), NODES, 20.0, clock.wall()) is None
-    gate = StartupGate(NODES)
+    lv = live(node2=t0 + 300, node3=t0 + 1)
+    assert begin(marker, lv, NODES, 20.0, later, me="node2") is None
+    assert begin(marker, lv, NODES, 20.0, later, me="node3") is None
+    gate = StartupGate(NODES, "node2")
     assert gate.observe(marker, live(node2=t0 + 300, node3=t0 + 1), {}, 20.0, clock.wall()) == []
     assert not gate.waiting
 
@@ -82,7 +85,8 @@ def test_every_hacd_restarted_is_a_cluster_start_even_with_a_complete_marker() -
     marker = {"complete": True, "members": {"node1": t0, "node2": t0, "node3": t0}}
     clock.advance(60)
     now = clock.wall()
-    assert begin(marker, live(node1=now, node2=now), NODES, 20.0, now) == Wait(now, now + 20.0)
+    got = begin(marker, live(node1=now, node2=now), NODES, 20.0, now, me="node1")
+    assert got == Wait(now, now + 20.0, stale={"node1": t0, "node2": t0, "node3": t0})
 
 
 def test_a_new_coordinator_during_the_wait_goes_on_with_the_same_deadline() -> None:
@@ -96,7 +100,7 @@ def test_a_new_coordinator_during_the_wait_goes_on_with_the_same_deadline() -> N
         "seen": ["node1", "node2"],
     }
     clock.advance(8)
-    w = begin(marker, live(node2=t0), NODES, 20.0, clock.wall())
+    w = begin(marker, live(node2=t0), NODES, 20.0, clock.wall(), me="node2")
     assert w == Wait(t0, t0 + 20, frozenset({"node1", "node2"}))
     # node1 (the old coordinator) joined during the wait and is gone: not waited for
     w2, c = check(w, live(node2=t0), {}, NODES, clock.wall())
@@ -106,12 +110,12 @@ def test_a_new_coordinator_during_the_wait_goes_on_with_the_same_deadline() -> N
 
 def test_a_fenced_node_is_known_lost_and_not_waited_for() -> None:
     clock = ManualClock()
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     t0 = clock.wall()
     fencing = {"node3": {"ok": True, "at": t0 - 100}}
     events = gate.observe(None, live(node1=t0, node2=t0), fencing, 20.0, t0)
     assert not gate.waiting and events == []
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     failed = {"node3": {"ok": False}}
     gate.observe(None, live(node1=t0, node2=t0), failed, 20.0, t0)
     assert gate.waiting_for == ("node3",)  # a failed fencing proves nothing
@@ -119,9 +123,9 @@ def test_a_fenced_node_is_known_lost_and_not_waited_for() -> None:
 
 def test_no_wait_for_a_single_node_cluster_or_when_disabled() -> None:
     now = ManualClock().wall()
-    assert begin(None, live(node1=now), ["node1"], 20.0, now) is None
-    assert begin(None, live(node1=now), NODES, 0.0, now) is None
-    gate = StartupGate(NODES)
+    assert begin(None, live(node1=now), ["node1"], 20.0, now, me="node1") is None
+    assert begin(None, live(node1=now), NODES, 0.0, now, me="node1") is None
+    gate = StartupGate(NODES, "node1")
     assert gate.observe(None, live(node1=now, node2=now, node3=now), {}, 20.0, now) == []
     assert not gate.waiting  # everyone is there at the first pass: nothing to say
 
@@ -190,7 +194,7 @@ def test_the_planner_wants_to_start_on_the_first_nodes_up_and_the_gate_holds_it(
         live=live(node1=now, node2=now),
         histories={"node1": {"db": probed}, "node2": {"db": probed}},
     )
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     gate.observe(None, st.live, st.fencing, 20.0, now)
     planned = planning.plan(
         st, NODES, now, coordinator_node="node1", fence_agent="", fence_params={}
@@ -215,10 +219,10 @@ def test_the_planner_wants_to_start_on_the_first_nodes_up_and_the_gate_holds_it(
 
 def test_a_witness_node_is_not_waited_for() -> None:
     now = ManualClock().wall()
-    gate = StartupGate(NODES)
+    gate = StartupGate(NODES, "node1")
     events = gate.observe(None, live(node1=now, node2=now), {}, 20.0, now, witnesses=["node3"])
     assert not gate.waiting and events == []
-    two = StartupGate(["node1", "node2", "witness"])
+    two = StartupGate(["node1", "node2", "witness"], "node1")
     two.observe(None, live(node1=now), {}, 20.0, now, witnesses=["witness"])
     assert two.waiting_for == ("node2",)
 
@@ -244,3 +248,60 @@ def test_startup_wait_is_a_validated_duration_in_the_cluster_spec() -> None:
     for bad in ("soon", "-5s", True):
         with pytest.raises(ValidationError, match="startupWait"):
             cluster(bad)
+
+
+def test_liveness_keys_left_from_the_previous_run_are_not_joins() -> None:
+    """A store restarted with its leases keeps the old liveness keys one more lease period
+    (every member stopped at once, so no hacd could revoke its lease): a coordinator
+    seeing node2 and node3 with the keys the marker recorded must still wait for them."""
+    clock = ManualClock()
+    t0 = clock.wall()
+    marker = {"complete": True, "members": {"node1": t0, "node2": t0 + 1, "node3": t0 + 2}}
+    clock.advance(30)
+    now = clock.wall()
+    gate = StartupGate(NODES, "node1")
+    gate.observe(marker, live(node1=now, node2=t0 + 1, node3=t0 + 2), {}, 20.0, now)
+    assert gate.waiting_for == ("node2", "node3")
+    doc = gate.marker(marker, live(node1=now, node2=t0 + 1, node3=t0 + 2), token=9)
+    assert doc is not None and doc["members"] == {"node1": now}  # stale keys: not members
+    assert doc["stale"] == marker["members"]
+    clock.advance(1)
+    t1 = clock.wall()
+    gate.observe(doc, live(node1=now, node2=t1, node3=t0 + 2), {}, 20.0, t1)
+    assert gate.waiting_for == ("node3",)
+    clock.advance(2)  # node3's old key expired: node3 never joined in this run, still awaited
+    gate.observe(doc, live(node1=now, node2=t1), {}, 20.0, clock.wall())
+    assert gate.waiting_for == ("node3",)
+    # node2 takes over during the wait (its key is recorded): it goes on with the same wait,
+    # still ignoring node3's old key
+    took_over = gate.marker(doc, live(node1=now, node2=t1), token=9)
+    assert took_over is not None
+    w = begin(took_over, live(node2=t1, node3=t0 + 2), NODES, 20.0, clock.wall(), me="node2")
+    assert w is not None and w.until == now + 20.0
+    assert check(w, live(node2=t1, node3=t0 + 2), {}, NODES, clock.wall())[1].waiting_for == (
+        "node3",
+    )
+
+
+def test_a_coordinator_whose_own_key_the_marker_does_not_know_is_at_a_cluster_start() -> None:
+    clock = ManualClock()
+    t0 = clock.wall()
+    marker = {"complete": True, "members": {"node1": t0, "node2": t0, "node3": t0}}
+    clock.advance(10)
+    now = clock.wall()
+    # node2's old key is still there, but this coordinator (node1) is a new hacd
+    w = begin(marker, live(node1=now, node2=t0), NODES, 20.0, now, me="node1")
+    assert w is not None and w.until == now + 20.0
+
+
+def test_the_gate_names_the_nodes_whose_key_is_left_from_the_previous_run() -> None:
+    clock = ManualClock()
+    t0 = clock.wall()
+    marker = {"complete": True, "members": {"node1": t0, "node2": t0, "node3": t0}}
+    clock.advance(10)
+    now = clock.wall()
+    gate = StartupGate(NODES, "node1")
+    lv = live(node1=now, node2=now, node3=t0) | {"node4": {"address": "", "held": True}}
+    gate.observe(marker, lv, {}, 20.0, now)
+    assert gate.stale_nodes(lv) == {"node3"}
+    assert StartupGate(NODES, "node1").stale_nodes(lv) == set()  # before any decision: none
