@@ -197,6 +197,7 @@ class Coordinator:
             now,
             about=cluster[0],
             witnesses=witnesses,
+            stale_ttl=2 * self.leases.lease_ttl + 2.0,
         )
 
     async def _publish_startup(

@@ -207,10 +207,15 @@ class StartupGate:
         *,
         about: str = "cluster",
         witnesses: Iterable[str] = (),
+        stale_ttl: float = 10.0,
     ) -> list[tuple[str, str, str]]:
         """Update the wait from one pass's state; the events to emit (type, object, text):
         about the Cluster object ``about``, and about each node that did not join.
-        ``witnesses`` (Nodes with ``role: witness``: no hacd runs there) are not waited for."""
+        ``witnesses`` (Nodes with ``role: witness``: no hacd runs there) are not waited for.
+        ``stale_ttl``: how long after the start of the wait a liveness key left from the
+        previous run can still be there (a lease period and the store's grace); one
+        still there later is renewed: its hacd never stopped, the node counts as joined
+        (and the wait never ends before that is known)."""
         events: list[tuple[str, str, str]] = []
         skip = set(witnesses)
         nodes = [n for n in self.configured if n not in skip]
@@ -223,7 +228,17 @@ class StartupGate:
             self.waiting_for = ()
             self.held = frozenset()
             return events
+        settled = self.wait.since + stale_ttl
+        lingering = {n for n, s in self.wait.stale.items() if n in live and _since(live[n]) == s}
+        if lingering and now >= settled:  # renewed all along: a node that never stopped
+            kept = {n: s for n, s in self.wait.stale.items() if n not in lingering}
+            self.wait = replace(self.wait, stale=kept)
+            self.stale = kept
+            lingering = set()
         self.wait, c = check(self.wait, live, fencing, nodes, now)
+        if c.expired and lingering:  # not before an old key is known to be stale or renewed
+            self.wait = replace(self.wait, until=max(self.wait.until, settled))
+            c = replace(c, expired=False)
         if c.waiting_for and not c.expired:
             if first or c.waiting_for != self.waiting_for:
                 events.append(
@@ -243,7 +258,7 @@ class StartupGate:
                 (
                     "Warning",
                     n,
-                    f"cluster start: {n} did not join within startupWait ({took:.0f} s); "
+                    f"cluster start: {n} did not join within startupWait ({wait_s:g} s); "
                     "resources start without it",
                 )
                 for n in c.waiting_for

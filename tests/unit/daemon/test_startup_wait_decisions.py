@@ -305,3 +305,26 @@ def test_the_gate_names_the_nodes_whose_key_is_left_from_the_previous_run() -> N
     gate.observe(marker, lv, {}, 20.0, now)
     assert gate.stale_nodes(lv) == {"node3"}
     assert StartupGate(NODES, "node1").stale_nodes(lv) == set()  # before any decision: none
+
+
+def test_an_old_key_still_renewed_after_a_lease_period_is_a_node_that_never_stopped() -> None:
+    """node2 rejoined and became coordinator before the old coordinator recorded its new
+    key: it takes the cluster for starting, and node3's key (recorded) for a leftover.
+    Once that key has outlived any leftover lease, node3 counts as joined; until then
+    the wait does not end (node3 is neither fenced nor given up on)."""
+    clock = ManualClock()
+    t0 = clock.wall()
+    marker = {"complete": True, "members": {"node1": t0, "node2": t0, "node3": t0}}
+    clock.advance(100)
+    now = clock.wall()
+    gate = StartupGate(NODES, "node2")
+    lv = live(node2=now, node3=t0)  # node1 (the old coordinator) died
+    gate.observe(marker, lv, {}, 3.0, now, stale_ttl=6.0)
+    assert gate.waiting_for == ("node1", "node3") and gate.stale_nodes(lv) == {"node3"}
+    clock.advance(3.5)  # startupWait passed, but node3's key may still be a leftover
+    assert gate.observe(marker, lv, {}, 3.0, clock.wall(), stale_ttl=6.0) == []
+    assert gate.waiting and gate.wait is not None and gate.wait.until == now + 6.0
+    clock.advance(3)  # a lease period and the grace later, the key is still there: renewed
+    events = gate.observe(marker, lv, {}, 3.0, clock.wall(), stale_ttl=6.0)
+    assert gate.stale_nodes(lv) == set() and not gate.waiting
+    assert [(kind, obj) for kind, obj, _ in events] == [("Warning", "node1")]
