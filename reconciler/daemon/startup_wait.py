@@ -228,6 +228,8 @@ class StartupGate:
             self.waiting_for = ()
             self.held = frozenset()
             return events
+        # a startupWait lowered meanwhile (0: stop waiting) shortens the wait in progress
+        self.wait = replace(self.wait, until=min(self.wait.until, self.wait.since + wait_s))
         settled = self.wait.since + stale_ttl
         lingering = {n for n, s in self.wait.stale.items() if n in live and _since(live[n]) == s}
         if lingering and now >= settled:  # renewed all along: a node that never stopped

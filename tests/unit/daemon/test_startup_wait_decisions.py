@@ -328,3 +328,15 @@ def test_an_old_key_still_renewed_after_a_lease_period_is_a_node_that_never_stop
     events = gate.observe(marker, lv, {}, 3.0, clock.wall(), stale_ttl=6.0)
     assert gate.stale_nodes(lv) == set() and not gate.waiting
     assert [(kind, obj) for kind, obj, _ in events] == [("Warning", "node1")]
+
+
+def test_lowering_startup_wait_ends_a_wait_in_progress() -> None:
+    clock = ManualClock()
+    now = clock.wall()
+    gate = StartupGate(NODES, "node1")
+    lv = live(node1=now, node2=now)
+    gate.observe(None, lv, {}, 60.0, now)
+    clock.advance(5)
+    assert gate.observe(None, lv, {}, 60.0, clock.wall()) == [] and gate.waiting
+    events = gate.observe(None, lv, {}, 0.0, clock.wall())  # the operator sets startupWait: 0
+    assert not gate.waiting and [e[1] for e in events] == ["node3"]
