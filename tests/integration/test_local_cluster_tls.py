@@ -29,7 +29,7 @@ from reconciler.transport.certs import make_ca, make_cert
 
 pytestmark = [pytest.mark.slow]
 
-BASE_PORT = 26200  # node i: API 262i1, etcd 262i2/262i3, builtin member 262i4/262i5
+BASE_PORT = 28200  # node i: API 282i1, etcd 282i2/282i3, builtin member 282i4/282i5
 HACTL = [sys.executable, "-m", "reconciler.cli.main"]
 DUMMY = Path("/usr/lib/ocf/resource.d/pacemaker/Dummy")
 RSC = """apiVersion: hactl.io/v1

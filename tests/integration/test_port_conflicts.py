@@ -25,8 +25,8 @@ from reconciler.daemon import localcluster, store_cluster
 
 pytestmark = [pytest.mark.slow]
 
-STORE_PORT = 26300  # store A: 26300-26305 (3 members); etcd: 26320-26321
-CLUSTER_PORT = 26340  # one-node local cluster: 26341 (API), 26344/26345 (store member)
+STORE_PORT = 28300  # store A: 28300-28305 (3 members); etcd: 28320-28321
+CLUSTER_PORT = 28340  # one-node local cluster: 28341 (API), 28344/28345 (store member)
 HACTL = [sys.executable, "-m", "reconciler.cli.main"]
 
 

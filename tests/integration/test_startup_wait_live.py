@@ -13,7 +13,7 @@ from reconciler.daemon import localcluster
 from reconciler.testing.active_checker import ActiveChecker
 from reconciler.testing.livecluster import LiveCluster
 
-BASE_PORT = 26000
+BASE_PORT = 28000
 pytestmark = pytest.mark.slow
 
 

@@ -30,7 +30,7 @@ from reconciler.daemon import localcluster
 
 pytestmark = [pytest.mark.slow]
 
-BASE_PORT = 26380  # node1 26381-26385, node2 26391-26395
+BASE_PORT = 28380  # node1 28381-28385, node2 28391-28395
 HACTL = [sys.executable, "-m", "reconciler.cli.main"]
 BROKEN_DEVICE = """apiVersion: hactl.io/v1
 kind: FencingDevice
