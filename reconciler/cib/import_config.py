@@ -36,6 +36,7 @@ _PROPS: dict[str, tuple[str, str]] = {
     "stop-all-resources": ("stopAllResources", "bool"),
     "batch-limit": ("batchLimit", "int"),
     "default-resource-stickiness": ("defaultStickiness", "score"),
+    "dc-deadtime": ("startupWait", "duration"),
 }
 #: properties that only describe the running cluster or tune daemons, not decisions
 INFORMATIONAL = frozenset(
@@ -45,7 +46,6 @@ INFORMATIONAL = frozenset(
         "cluster-name",
         "last-lrm-refresh",
         "have-watchdog",
-        "dc-deadtime",
         "election-timeout",
         "shutdown-escalation",
         "transition-idle-timeout",

@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.base.errors import Conflict, HactlError, Problem, ValidationError
 from reconciler.daemon import keys, selectors
 from reconciler.daemon.commands import run_command
-from reconciler.daemon.state import ClusterState, read
+from reconciler.daemon.state import ClusterState, Snapshot, parse, read
 from reconciler.daemon.view import build_view
 from reconciler.gitops.records import syncs_view
 from reconciler.model import KINDS, ManifestSet, validate_set
@@ -283,19 +283,21 @@ class Api:
         ), ""
 
     async def view(self) -> tuple[str, int]:
-        state = await read(self.kv)
-        events, _ = await self.kv.range(keys.EVENTS)
-        fencing, _ = await self.kv.range(keys.FENCING_HISTORY)
-        view = build_view(state, events, time.time())
+        """The status view, from one range of every hactl key (one consistent revision,
+        one linearizable read instead of one per tree)."""
+        entries, revision = await self.kv.range(keys.ALL)
+        snap = Snapshot(entries, revision)
+        state = parse(snap.under(keys.ROOT), revision)
+        view = build_view(state, snap.under(keys.EVENTS), time.time())
         history = []
-        for e in fencing[-200:]:
+        for e in snap.under(keys.FENCING_HISTORY)[-200:]:
             try:
                 rec = json.loads(e.value)
             except ValueError:
                 continue
             history.append({"node": keys.split(e.key, keys.FENCING_HISTORY)[0], **rec})
         view["fencingHistory"] = history
-        view["syncs"] = await syncs_view(self.kv)
+        view["syncs"] = await syncs_view(snap)
         return json.dumps(view), state.revision
 
     async def command(self, verb: str, args_json: str) -> tuple[str, str]:

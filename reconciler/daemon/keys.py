@@ -13,12 +13,16 @@
     /hactl/election/lock                       the coordinator's election key (under its lease);
                                                its create revision is the fencing token
     /hactl/coordinator                         the coordinator's progress report, JSON
+    /hactl/startup                             the startup wait's marker: which cluster start
+                                               (and which coordinator) it belongs to, JSON
     /hactl-events/<seq>                        events, JSON, under a one-hour lease
 """
 
 from __future__ import annotations
 
 ROOT = "/hactl/"
+#: every key of hactl's, the three trees above in one range (one read at one revision)
+ALL = "/hactl"
 DESIRED = "/hactl/desired/"
 LIVE = "/hactl/live/"
 OBSERVED = "/hactl/observed/"

@@ -94,6 +94,7 @@ class NodeAgent:
         # what this process knows runs here (for noQuorumPolicy without the store):
         # resource -> (agent, params), in start order; and the promoted ones
         self._active: dict[str, tuple[str, dict[str, str]]] = {}
+        self._record_attempts = 20  # 1 once the store is known gone at shutdown
         self._promoted: set[str] = set()
         self.lease_margin = min(lease_margin, node_timeout / 2)
         self.no_quorum_policy = "stop"
@@ -283,10 +284,27 @@ class NodeAgent:
             await self.kv.revoke(self.lease)
 
     async def stop_everything(self) -> None:
+        """Stop everything active here: what this process ran (newest first), then whatever
+        else the store's history of this node says is active.
+
+        At a whole-cluster shutdown the store can lose quorum while the nodes are still
+        stopping their resources; then this process's own record is all there is, and each
+        stop is recorded with a single attempt instead of retrying into a store that is gone.
+        """
+        todo: dict[str, tuple[str, dict[str, str]]] = {
+            rsc: (agent, dict(params)) for rsc, (agent, params) in reversed(self._active.items())
+        }
         try:
             entries, _ = await self.kv.range(keys.observed_node(self.node) + "rsc/")
-        except StoreError:
-            return
+        except StoreError as err:
+            log.warning(
+                "shutdown: the store cannot answer (%s): stopping the %d resource(s) this "
+                "process knows to be active here; results may go unrecorded",
+                err,
+                len(todo),
+            )
+            entries = []
+            self._record_attempts = 1
         from reconciler.daemon.state import is_active
 
         for e in entries:
@@ -294,16 +312,16 @@ class NodeAgent:
                 h = ResourceHistory.model_validate_json(e.value)
             except ValueError:
                 continue
-            if not is_active(h) or not h.agent:
-                continue
-            params = self.params_of(h)
+            if is_active(h) and h.agent and h.name not in todo:
+                todo[h.name] = (h.agent, self.params_of(h))
+        for rsc, (agent, params) in todo.items():
             await self._execute(
                 Action(
                     token=self.highest_token,
-                    action_id=f"{h.name}_stop_0@{self.node}",
-                    resource=h.name,
+                    action_id=f"{rsc}_stop_0@{self.node}",
+                    resource=rsc,
                     operation="stop",
-                    agent=h.agent,
+                    agent=agent,
                     params=params,
                 ),
                 check_token=False,
@@ -438,7 +456,7 @@ class NodeAgent:
         )
         hkey = keys.history(self.node, action.resource)
         known = self._histories.pop(hkey, None)  # what this agent wrote last (saves a read)
-        for _ in range(20):
+        for _ in range(self._record_attempts):
             try:
                 h: ResourceHistory | None
                 if known is not None:
@@ -483,6 +501,9 @@ class NodeAgent:
                     self._histories[hkey] = (revision, updated)
                     return
             except StoreError as e:
+                if self._record_attempts == 1:
+                    log.warning("recording %s failed: %s", action.action_id, e)
+                    return
                 log.warning("recording %s failed: %s; retrying", action.action_id, e)
                 await asyncio.sleep(0.2)
         log.error("could not record %s after retries", action.action_id)

@@ -10,7 +10,7 @@ scheduler's interop reads; node health (online/offline/unclean) is decided by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,27 @@ def _parse(entries: Iterable[Entry], revision: int, seen: _Parsed) -> ClusterSta
             v = _json(e)
             st.startup = v if isinstance(v, dict) else None
     return st
+
+
+class Snapshot:
+    """Entries of one range, read at one revision, answering narrower reads from memory
+    (``range``/``get`` as the store port's, for readers such as the GitOps records)."""
+
+    def __init__(self, entries: list[Entry], revision: int) -> None:
+        self.entries = entries
+        self.revision = revision
+
+    def under(self, prefix: str) -> list[Entry]:
+        return [e for e in self.entries if e.key.startswith(prefix)]
+
+    async def range(self, prefix: str) -> tuple[list[Entry], int]:
+        return self.under(prefix), self.revision
+
+    async def get(self, key: str) -> Entry | None:
+        return next((e for e in self.entries if e.key == key), None)
+
+    async def txn(self, compares: Sequence[object], success: Sequence[object]) -> None:
+        raise TypeError("a snapshot is read only")
 
 
 async def read(kv: Kv) -> ClusterState:

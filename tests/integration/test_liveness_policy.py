@@ -168,3 +168,47 @@ def test_no_quorum_policy_acts_before_the_lease_can_expire(
     policy: str, etcd: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
     asyncio.run(scenario(policy, etcd, tmp_path / "node"))
+
+
+async def shutdown_without_store(etcd: subprocess.Popen[bytes], node_dir: Path) -> None:
+    kv = EtcdKv([f"127.0.0.1:{CLIENT}"], timeout=1.0)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await kv.put(keys.desired("Cluster", "cluster"), b'{"kind": "Cluster", "spec": {}}')
+            break
+        except Exception:  # store not up yet
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+    runner = ExecutorRunner("n1", node_dir)
+    await runner.start()
+    agent = NodeAgent(
+        kv, node="n1", address="127.0.0.1:1", runner=runner, node_timeout=30.0, heartbeat=0.5
+    )
+    rscs = (("d1", "ocf:pacemaker:Dummy"), ("s1", "ocf:pacemaker:Stateful"))
+    try:
+        await agent.join()
+        for rsc, ra in rscs:
+            assert (await agent.execute(act(agent, rsc, ra, "start"))).rc == 0
+        os.kill(etcd.pid, signal.SIGSTOP)  # the store is gone (as when every node stops at once)
+        t0 = time.monotonic()
+        await asyncio.wait_for(agent.leave(stop_resources=True), 30)
+        took = time.monotonic() - t0
+        probe = {rsc: (await runner.run(act(agent, rsc, ra, "monitor"))).rc for rsc, ra in rscs}
+        assert probe == {"d1": 7, "s1": 7}, probe
+        # one attempt per record, not 20 retries into a store that cannot answer
+        assert took < 10, took
+        print(f"\nstopped {sorted(probe)} without the store in {took:.1f} s")
+    finally:
+        os.kill(etcd.pid, signal.SIGCONT)
+        for rsc, ra in rscs:
+            await runner.run(act(agent, rsc, ra, "stop"))
+        await runner.close()
+        await kv.close()
+
+
+def test_shutdown_stops_what_runs_here_when_the_store_cannot_answer(
+    etcd: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    asyncio.run(shutdown_without_store(etcd, tmp_path / "node"))

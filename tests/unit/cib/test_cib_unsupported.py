@@ -102,3 +102,15 @@ def test_bad_xml_is_a_located_error(text: str, message: str) -> None:
         import_cib(text, "bad.xml")
     assert message in str(err.value)
     assert err.value.problems[0].file == "bad.xml"
+
+
+def test_dc_deadtime_becomes_the_startup_wait() -> None:
+    cib = CIB.replace(
+        '<nvpair id="o3" name="dc-version" value="2.1.5"/>',
+        '<nvpair id="o3" name="dc-deadtime" value="45s"/>',
+    )
+    result = import_cib(cib, "cib.xml")
+    assert "dc-deadtime" not in "\n".join(result.warnings)
+    cluster = result.manifests.cluster
+    assert cluster is not None
+    assert cluster.spec.startup_wait.milliseconds == 45_000
