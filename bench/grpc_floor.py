@@ -10,7 +10,11 @@ store benchmark, with the same Python client:
 * ``stream``: two processes, each writing to the other's peer service over one client
   stream (our peer transport's shape), one message bouncing back and forth; also the CPU
   per round trip of the sending side;
-* ``fsync``: a 300-byte append and ``fdatasync`` in a file next to the stores' data.
+* ``fsync``: a 300-byte append and ``fdatasync`` in a file next to the stores' data;
+* ``ceiling``: 16 concurrent clients (bench.store's, one process, one channel each)
+  against the same do-nothing server: calls/s, and the CPU per call of the server and
+  of the client process (a store answering 16 clients does at least this much work, on
+  the same 2 cores as its followers and the client).
 
 ``python -m bench.grpc_floor`` prints them; ``bench.store`` includes them in its report.
 """
@@ -37,6 +41,9 @@ class Floor:
     stream_rtt_p50_ms: float
     stream_cpu_per_rtt_ms: float
     fsync_p50_ms: float
+    ceiling_calls_s: float = 0.0
+    ceiling_server_cpu_ms: float = 0.0
+    ceiling_client_cpu_ms: float = 0.0
 
     @property
     def put_ms(self) -> float:
@@ -79,6 +86,45 @@ def _unary_client(seconds: float) -> float:
             kv.Put(req, timeout=10)
             lat.append(time.perf_counter() - t)
     return _p50(lat)
+
+
+async def _ceiling_clients(seconds: float, clients: int = 16) -> float:
+    """bench.store's 16-client load against the do-nothing server: calls/s."""
+    import grpc
+    from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
+
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{PORT_UNARY}") for _ in range(clients)]
+    req = rpc_pb2.PutRequest(key=b"k", value=b"x" * 256)
+    stop = time.perf_counter() + seconds
+    calls = 0
+
+    async def client(n: int) -> None:
+        nonlocal calls
+        kv = rpc_pb2_grpc.KVStub(channels[n])
+        while time.perf_counter() < stop:
+            await kv.Put(req, timeout=10)
+            calls += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - start
+    for ch in channels:
+        await ch.close()
+    return calls / elapsed
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ceiling(server_pid: int, seconds: float) -> tuple[float, float, float]:
+    asyncio.run(_ceiling_clients(1.0))  # warm-up: channels, the server's threads
+    s0, c0 = _proc_cpu(server_pid), _cpu()
+    rate = asyncio.run(_ceiling_clients(seconds))
+    s1, c1 = _proc_cpu(server_pid), _cpu()
+    calls = rate * seconds
+    return rate, (s1 - s0) / calls * 1000, (c1 - c0) / calls * 1000
 
 
 async def _stream_peer(role: str, rounds: int) -> tuple[float, float]:
@@ -154,6 +200,7 @@ def measure(directory: Path | None = None, seconds: float = 3.0) -> Floor:
     server = _spawn("_unary")
     try:
         unary = _unary_client(seconds)
+        ceiling = _ceiling(server.pid, seconds)
     finally:
         server.terminate()
         server.wait()
@@ -165,7 +212,7 @@ def measure(directory: Path | None = None, seconds: float = 3.0) -> Floor:
         echo.wait()
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         fs = _fsync(Path(tmp))
-    return Floor(unary, rtt, cpu, fs)
+    return Floor(unary, rtt, cpu, fs, *ceiling)
 
 
 def main() -> None:
@@ -180,7 +227,9 @@ def main() -> None:
         f"unary call p50 {f.unary_p50_ms:.3f} ms; peer-stream round trip p50 "
         f"{f.stream_rtt_p50_ms:.3f} ms (sender CPU {f.stream_cpu_per_rtt_ms:.3f} ms per round "
         f"trip); fdatasync p50 {f.fsync_p50_ms:.3f} ms; floor of a builtin put "
-        f"{f.put_ms:.2f} ms"
+        f"{f.put_ms:.2f} ms\n16 clients against a do-nothing server: {f.ceiling_calls_s:.0f} "
+        f"calls/s, server CPU {f.ceiling_server_cpu_ms:.3f} ms and client CPU "
+        f"{f.ceiling_client_cpu_ms:.3f} ms per call"
     )
 
 

@@ -296,6 +296,25 @@ def _floor_lines(f: Floor | None, e: Result) -> list[str]:
         f"**{f.put_ms:.2f} ms**, against etcd's whole sequential put p50 of "
         f"{e.seq_p50_ms:.2f} ms: a builtin store with no cost of its own would reach "
         f"{best:.2f}x etcd sequentially.",
+        *_ceiling_lines(f, e),
+    ]
+
+
+def _ceiling_lines(f: Floor, e: Result) -> list[str]:
+    if not f.ceiling_calls_s:
+        return []
+    per_call = f.ceiling_server_cpu_ms + f.ceiling_client_cpu_ms
+    cores = per_call * e.conc_rate / 1000
+    return [
+        "",
+        "The ceiling of the 16-client measure, same run: the same 16-client Python load "
+        f"against the same do-nothing server reaches {f.ceiling_calls_s:.0f} calls/s (etcd "
+        f"reached {e.conc_rate:.0f} puts/s). Per call the server process spends "
+        f"{f.ceiling_server_cpu_ms:.2f} ms of CPU and the client process "
+        f"{f.ceiling_client_cpu_ms:.2f} ms, so matching etcd's rate costs {cores:.2f} of "
+        f"this machine's {os.cpu_count()} cores in gRPC calls alone, before the leader does "
+        "any Raft work and before its two followers run: 1.0x etcd with 16 clients (and at "
+        "`--load=l`) is out of reach for a Python store on this machine.",
     ]
 
 
