@@ -152,7 +152,15 @@ async def serve(
 
     peer_server = grpc.aio.server(options=GRPC_OPTIONS)
     peer_pb2_grpc.add_PeerServicer_to_server(  # type: ignore[no-untyped-call]
-        PeerServicer(cid, me.id, engine.step, lease_call, engine.known_peer), peer_server
+        PeerServicer(
+            cid,
+            me.id,
+            engine.step,
+            lease_call,
+            engine.known_peer,
+            stream_ended=engine.peer_stream_ended,
+        ),
+        peer_server,
     )
     for url in args.listen_peer_urls.split(","):
         if peer_tls:

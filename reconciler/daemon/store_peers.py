@@ -3,6 +3,8 @@ in membership changes and snapshots), and membership errors worded as etcd's."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -33,6 +35,28 @@ class PeerInfo:
 
 def peer_target(url: str) -> str:
     return url.split("://", 1)[-1]
+
+
+PROBE_TIMEOUT_S = 0.2
+
+
+async def port_refuses(target: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``host:port`` refuses a TCP connection: nothing listens there, so the
+    member that served it is not running (crashed, killed, stopped). A powered-off or
+    cut-off machine does not refuse, it is silent: False then, as for any other doubt."""
+    host, _, port = target.rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]"), int(port)), timeout
+        )
+    except ConnectionRefusedError:
+        return True
+    except (OSError, TimeoutError, ValueError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False
 
 
 class MembershipError(KvError):

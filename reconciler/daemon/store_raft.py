@@ -30,7 +30,7 @@ from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon import store_gc
 from reconciler.daemon.store_member import StoreMember
 from reconciler.daemon.store_membership import READ_TIMEOUT_S, MembershipMixin
-from reconciler.daemon.store_peers import PeerInfo, peer_target
+from reconciler.daemon.store_peers import PeerInfo, peer_target, port_refuses
 from reconciler.daemon.store_snapshots import APPLY_SLICE_S, SnapshotMixin
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
@@ -61,6 +61,7 @@ TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 # thread and back. The leader always syncs in a worker thread: meanwhile its loop keeps
 # taking client requests (the next Ready's batch), which measured faster with 16 clients.
 SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
+LEADER_PROBE_DELAYS_S = (0.0, 0.02, 0.1)  # when the leader's stream ends (see _check_leader)
 STALL_WARN_S = 0.15  # a longer hold of the loop is logged (see docs/store.md, timing)
 
 
@@ -122,6 +123,7 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         hs0 = storage.initial_state()[0]
         self._synced_term_vote = (hs0.term, hs0.vote)
         self._tasks: list[asyncio.Task[None]] = []
+        self._probes: set[asyncio.Task[None]] = set()
         self.leader_call_fn: Callable[[str, int], Awaitable[int | None]] | None = None
 
     # --- membership bookkeeping ---------------------------------------------------------
@@ -161,6 +163,36 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
 
     def _unreachable(self, peer_id: int) -> None:
         pass  # Raft's probing and heartbeats recover the link
+
+    def peer_stream_ended(self, peer_id: int) -> None:
+        """A peer's stream to us ended. When it was our leader's, find out at once whether
+        the leader's process is gone (its peer port refuses connections) instead of waiting
+        out an election timeout of silence; then a new leader is elected within a few
+        ticks (``RaftNode.peer_down``)."""
+        info = self.peers.get(peer_id)
+        if peer_id != self.node.lead or info is None or not info.peer_urls or not self._tasks:
+            return
+        target = peer_target(info.peer_urls[0])
+        task = asyncio.get_running_loop().create_task(self._check_leader(peer_id, target))
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+
+    async def _check_leader(self, peer_id: int, target: str) -> None:
+        # a killed process's connections may close a moment before its listening socket:
+        # a connection accepted right then proves nothing, so look again shortly after
+        for delay in LEADER_PROBE_DELAYS_S:
+            await asyncio.sleep(delay)
+            if self.node.lead != peer_id:
+                return
+            if await port_refuses(target):
+                log.warning(
+                    "leader %x is down (its peer port %s refuses connections): electing now",
+                    peer_id,
+                    target,
+                )
+                self.node.peer_down(peer_id)
+                self._wake.set()
+                return
 
     def known_peer(self, node_id: int) -> bool:
         return node_id in self.peers or node_id in self.node.conf_state().members()
@@ -237,11 +269,12 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
             self._wake.set()
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        for t in [*self._tasks, *self._probes]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._probes]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        self._tasks = []
         for s in list(self.senders.values()):
             await s.close()
 

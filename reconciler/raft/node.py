@@ -1,8 +1,8 @@
 """``RaftNode``: the Raft consensus core as a deterministic state machine (etcd raft's design).
 
 Inputs: ``step(message)``, ``tick()``, ``propose``, ``propose_conf_change``, ``read_index``,
-``transfer_leader``, ``campaign``. Outputs: ``ready()`` (state to persist, messages to
-send, entries to apply, read states) and ``advance(ready)`` once the shell performed it.
+``transfer_leader``, ``campaign``, ``peer_down``. Outputs: ``ready()`` (state to persist,
+messages to send, entries to apply, read states) and ``advance(ready)`` once the shell performed it.
 No I/O, no clock, no global randomness: the election timeout is drawn from the injected
 ``random.Random``.
 """
@@ -109,6 +109,25 @@ class RaftNode(LeaderCore):
     def transfer_leader(self, to: int) -> None:
         """Ask the leader to hand leadership to ``to`` (forwarded if we are not leader)."""
         self._step(Message(T.MsgTransferLeader, frm=to, to=self.id))
+
+    def peer_down(self, peer: int) -> None:
+        """The shell has proof that ``peer`` is not running (e.g. its port refused a
+        connection). A follower whose leader that is forgets the leader, so it no longer
+        refuses votes for the leader's lease, and campaigns within a few ticks instead of
+        waiting out its election timeout: the remaining voters take turns by id (one tick
+        for the lowest, three for the next, ...) so that two followers told at the same
+        moment do not split the vote.
+
+        Only liveness depends on this: a wrong report (the leader was alive) at worst
+        starts an election, which pre-vote refuses while the others still hear the leader.
+        """
+        if self.role != StateType.FOLLOWER or peer == self.id or self.lead != peer:
+            return
+        self.lead = NONE
+        others = sorted(v for v in self.tracker.voters if v != peer)
+        rank = others.index(self.id) if self.id in others else len(others)
+        wait = 1 + 2 * rank
+        self.election_elapsed = max(self.election_elapsed, self.randomized_election_timeout - wait)
 
     def step(self, m: Message) -> None:
         """Feed a message received from a peer."""

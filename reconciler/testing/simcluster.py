@@ -59,6 +59,10 @@ class SimConfig:
     p_partition: float = 0.015
     p_heal: float = 0.03
     p_conf: float = 0.0  # per step: add a learner / promote it / remove a voter
+    # a crashed member's followers are told it is down (its port refuses) with this
+    # probability each; and per step, a wrong report (the peer may well be alive)
+    p_peer_down: float = 0.6
+    p_false_down: float = 0.01
     guards: bool = True  # pre-vote and check-quorum (off: many more competing elections)
     max_fsync_steps: int = 0  # a Ready's fsync takes 0..N steps; the node is stepped meanwhile
     disk_dir: str | None = None  # members write the real WAL and snapshot files under here
@@ -164,6 +168,11 @@ class SimCluster:
         m.node = None
         m.storage = None
         self.note(f"crash {i}" + (" mid-write" if torn_ready else ""))
+        for j in self.ids:
+            other = self.members[j].node
+            if other is not None and other.lead == i and self.rng.random() < self.cfg.p_peer_down:
+                other.peer_down(i)
+                self.note(f"{j} told {i} is down")
         for c, p in list(self.pending.items()):
             if p.member == i:
                 self._give_up(c)
@@ -203,6 +212,12 @@ class SimCluster:
             m = self.members[i]
             if not m.alive and not m.retired and r.random() < c.p_restart:
                 self.restart(i)
+        if alive and r.random() < c.p_false_down:
+            j, k = r.choice(alive), r.choice(self.ids)
+            node = self.members[j].node
+            if node is not None:
+                node.peer_down(k)
+                self.note(f"{j} wrongly told {k} is down")
         if r.random() < c.p_partition:
             ids = self.ids[:]
             r.shuffle(ids)

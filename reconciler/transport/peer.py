@@ -35,6 +35,9 @@ GRPC_OPTIONS = [
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # never answer a peer's pings with GOAWAY "too_many_pings" (seen under load, with
+    # flow-control pings): a broken stream costs a reconnect and a replication hiccup
+    ("grpc.http2.max_ping_strikes", 0),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
     # a second member started on a taken port must fail, not share it with the first
@@ -51,39 +54,48 @@ class PeerServicer(peer_pb2_grpc.PeerServicer):
         step: Callable[[Message], None],
         lease_call: Callable[[str, int], Awaitable[int | None]],
         known_peer: Callable[[int], bool],
+        *,
+        stream_ended: Callable[[int], None] | None = None,
     ) -> None:
         self.cluster_id = cluster_id
         self.member_id = member_id
         self.step = step
         self.lease_call = lease_call
         self.known_peer = known_peer
+        self.stream_ended = stream_ended  # told which peer's stream ended (crash detection)
 
     async def Raft(self, request_iterator: AsyncIterator[Any], context: Ctx) -> AsyncIterator[Any]:
         peer = context.peer()
-        async for batch in request_iterator:
-            if batch.cluster_id != self.cluster_id:
-                log.warning(
-                    "refused Raft batch from %s: cluster id %x, ours is %x",
-                    peer,
-                    batch.cluster_id,
-                    self.cluster_id,
-                )
-                yield peer_pb2.Refusal(reason="cluster id mismatch")
-                return
-            try:
-                msgs = peer_codec.decode_many(batch.frames)
-            except ValueError as exc:
-                log.warning("refused a malformed Raft message from %s: %s", peer, exc)
-                yield peer_pb2.Refusal(reason=f"malformed message: {exc}")
-                return
-            for m in msgs:
-                if m.to != self.member_id or not self.known_peer(m.frm):
-                    log.warning("dropped Raft message for %x from %x (%s)", m.to, m.frm, peer)
-                    continue
+        frm = 0
+        try:
+            async for batch in request_iterator:
+                if batch.cluster_id != self.cluster_id:
+                    log.warning(
+                        "refused Raft batch from %s: cluster id %x, ours is %x",
+                        peer,
+                        batch.cluster_id,
+                        self.cluster_id,
+                    )
+                    yield peer_pb2.Refusal(reason="cluster id mismatch")
+                    return
                 try:
-                    self.step(m)
-                except Exception:
-                    log.exception("stepping a Raft message from %x failed", m.frm)
+                    msgs = peer_codec.decode_many(batch.frames)
+                except ValueError as exc:
+                    log.warning("refused a malformed Raft message from %s: %s", peer, exc)
+                    yield peer_pb2.Refusal(reason=f"malformed message: {exc}")
+                    return
+                for m in msgs:
+                    if m.to != self.member_id or not self.known_peer(m.frm):
+                        log.warning("dropped Raft message for %x from %x (%s)", m.to, m.frm, peer)
+                        continue
+                    frm = m.frm
+                    try:
+                        self.step(m)
+                    except Exception:
+                        log.exception("stepping a Raft message from %x failed", m.frm)
+        finally:
+            if frm and self.stream_ended is not None:
+                self.stream_ended(frm)
 
     async def Lease(self, request: Any, context: Ctx) -> Any:
         if request.cluster_id != self.cluster_id:
@@ -147,34 +159,52 @@ class PeerSender:
         if self._channel is not None:
             await self._channel.close(None)
 
-    def _take_batch(self) -> Any:
+    def _take_frames(self) -> bytes:
         q = self._queue
         if len(q) == 1:
-            frames = q.popleft()
-        else:
-            msgs, size = [], 0
-            while q and size < MAX_BATCH_BYTES:
-                m = q.popleft()
-                msgs.append(m)
-                size += len(m)
-            frames = b"".join(msgs)
-        return peer_pb2.Batch(cluster_id=self.cluster_id, frm=self.member_id, frames=frames)
+            return q.popleft()
+        msgs, size = [], 0
+        while q and size < MAX_BATCH_BYTES:
+            m = q.popleft()
+            msgs.append(m)
+            size += len(m)
+        return b"".join(msgs)
 
     async def _refusals(self, call: Any) -> None:
-        async for refusal in call:
-            log.error("peer %x refused our messages: %s", self.peer_id, refusal.reason)
+        """Read the peer's answers until the stream ends (then the sender reopens it)."""
+        try:
+            async for refusal in call:
+                log.error("peer %x refused our messages: %s", self.peer_id, refusal.reason)
+        except grpc.aio.AioRpcError as exc:
+            log.debug("stream to peer %x ended: %s", self.peer_id, exc.code())
 
     async def _run(self) -> None:
+        """Keep one stream open to the peer and write the queue into it.
+
+        A stream that ends (the peer restarted, the connection broke) is reopened at once,
+        not when the next message finds it broken: an idle follower's first message after
+        its peer restarted (a vote, say) must not be the one that discovers the break and
+        is lost with it. Messages that could not be written stay queued for the next
+        stream (Raft tolerates the duplicates and the reordering this may cause).
+        """
         stub = peer_pb2_grpc.PeerStub(self.channel())  # type: ignore[no-untyped-call]
         while True:
             call = stub.Raft()
             reader = asyncio.get_running_loop().create_task(self._refusals(call))
+            reader.add_done_callback(lambda _: self._ready.set())
+            frames = b""
             try:
                 while not reader.done():
                     await self._ready.wait()
                     self._ready.clear()
-                    while self._queue:
-                        await call.write(self._take_batch())
+                    while self._queue and not reader.done():
+                        frames = self._take_frames()
+                        await call.write(
+                            peer_pb2.Batch(
+                                cluster_id=self.cluster_id, frm=self.member_id, frames=frames
+                            )
+                        )
+                        frames = b""
             except asyncio.CancelledError:
                 raise
             except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as exc:
@@ -184,7 +214,8 @@ class PeerSender:
             finally:
                 reader.cancel()
                 call.cancel()
-            self._queue.clear()
+            if frames:
+                self._queue.appendleft(frames)
             self.on_unreachable(self.peer_id)
             await asyncio.sleep(0.1)  # back off before reopening the stream
 

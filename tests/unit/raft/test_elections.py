@@ -92,3 +92,59 @@ def test_a_single_voter_elects_itself_and_commits_alone() -> None:
     net.node(1).read_index(b"r")
     net.process()
     assert net.members[1].read_states[-1].index == net.node(1).log.committed
+
+
+def test_peer_down_the_lowest_follower_campaigns_at_the_next_tick_and_wins() -> None:
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    term = net.node(1).term
+    net.isolate(1)  # the leader's process is gone
+    for i in (2, 3):  # both followers learn it at the same moment
+        net.node(i).peer_down(1)
+        assert net.node(i).lead == 0
+    net.tick(1, only=[2, 3])
+    net.process()
+    assert net.leaders() == [1, 2], "the lowest remaining voter campaigns first, unopposed"
+    assert net.node(2).term == term + 1  # one election, no split vote
+    assert net.node(3).lead == 2
+
+
+def test_peer_down_the_next_follower_takes_over_when_the_first_cannot_win() -> None:
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    net.cut(1, 2)
+    net.propose(1, b"only 1 and 3 have this")
+    net.process()
+    net.isolate(1)
+    for i in (2, 3):
+        net.node(i).peer_down(1)
+    net.tick(1, only=[2, 3])
+    net.process()
+    assert net.leaders() == [1]  # (1 is gone) 2's log is behind: 3 refuses it
+    net.tick(2, only=[2, 3])
+    net.process()
+    assert net.leaders() == [1, 3]
+    assert b"only 1 and 3 have this" in net.applied_data(3)
+
+
+def test_peer_down_of_a_live_leader_disrupts_nothing() -> None:
+    """A wrong report: 3 campaigns, but 2 still hears the leader and refuses the pre-vote."""
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    term = net.node(1).term
+    net.node(3).peer_down(1)
+    net.tick(1, only=[3])
+    net.process()
+    assert net.leader() == 1 and net.node(1).term == term
+    net.tick(5)  # the leader's heartbeats bring 3 back
+    assert net.leader() == 1 and net.node(3).lead == 1 and net.node(1).term == term
+
+
+def test_peer_down_of_a_peer_that_is_not_our_leader_changes_nothing() -> None:
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    before = net.node(2).election_elapsed
+    net.node(2).peer_down(3)
+    net.node(1).peer_down(2)  # the leader itself
+    assert net.node(2).lead == 1 and net.node(2).election_elapsed == before
+    assert net.leader() == 1
