@@ -277,8 +277,45 @@ def render(results: dict[str, Result], quick: bool) -> str:
             f"Failover rounds (s): etcd {[round(x, 2) for x in e.failovers]}, "
             f"builtin {[round(x, 2) for x in b.failovers]}.",
             *_floor_lines(b.floor, e),
+            "",
+            *_goal_lines(e, b, fe, fb),
         ]
     )
+
+
+def _writes_per_s(perf: str) -> float | None:
+    m = re.search(r"Throughput (?:is|too low:) (\d+) writes/s", perf)
+    return float(m.group(1)) if m else None
+
+
+def _goal_lines(e: Result, b: Result, fe: float, fb: float) -> list[str]:
+    """The issue's goals for the builtin store, judged on this run's numbers."""
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    rows = []
+    if "m" in b.perf:
+        ok = b.perf["m"].endswith("PASS")
+        rows.append(f"| `check perf --load=m` PASS | {met(ok)}: {b.perf['m']} |")
+    seq = b.seq_rate / e.seq_rate if e.seq_rate else 0.0
+    rows.append(
+        f"| sequential puts ≥ 0.7x etcd | {met(seq >= 0.7)}: {seq:.2f}x "
+        f"(p50 {b.seq_p50_ms:.2f} ms vs {e.seq_p50_ms:.2f} ms) |"
+    )
+    conc = b.conc_rate / e.conc_rate if e.conc_rate else 0.0
+    rows.append(f"| 16 clients ≥ 1.0x etcd | {met(conc >= 1.0)}: {conc:.2f}x |")
+    le, lb = _writes_per_s(e.perf.get("l", "")), _writes_per_s(b.perf.get("l", ""))
+    if le and lb:
+        rows.append(
+            f"| `--load=l` ≥ 1.0x etcd | {met(lb / le >= 1.0)}: {lb / le:.2f}x "
+            f"({lb:.0f} vs {le:.0f} writes/s) |"
+        )
+    rows.append(
+        f"| leader failover median ≤ 1.0 s | {met(fb <= 1.0)}: {fb:.2f} s (etcd {fe:.2f} s) |"
+    )
+    return ["Goals for the builtin store, judged on this run:", "", "| goal | this run |",
+            "|---|---|", *rows]  # fmt: skip
 
 
 def _floor_lines(f: Floor | None, e: Result) -> list[str]:
