@@ -86,6 +86,7 @@ def cluster_properties(spec: ClusterSpec) -> dict[str, str]:
         "concurrent-fencing": _bool(spec.concurrent_fencing),
         "stonith-timeout": ms_text(spec.fencing_timeout.milliseconds),
         "cluster-recheck-interval": ms_text(spec.cluster_recheck_interval.milliseconds),
+        "dc-deadtime": ms_text(spec.startup_wait.milliseconds),
     }
     if spec.priority_fencing_delay is not None:
         props["priority-fencing-delay"] = ms_text(spec.priority_fencing_delay.milliseconds)
