@@ -89,28 +89,12 @@ def _unary_client(seconds: float) -> float:
 
 
 async def _ceiling_clients(seconds: float, clients: int = 16) -> float:
-    """bench.store's 16-client load against the do-nothing server: calls/s."""
-    import grpc
-    from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
+    """bench.store's 16-client load (the very same client) against the do-nothing server:
+    calls/s."""
+    from bench.store import _concurrent
 
-    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{PORT_UNARY}") for _ in range(clients)]
-    req = rpc_pb2.PutRequest(key=b"k", value=b"x" * 256)
-    stop = time.perf_counter() + seconds
-    calls = 0
-
-    async def client(n: int) -> None:
-        nonlocal calls
-        kv = rpc_pb2_grpc.KVStub(channels[n])
-        while time.perf_counter() < stop:
-            await kv.Put(req, timeout=10)
-            calls += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    elapsed = time.perf_counter() - start
-    for ch in channels:
-        await ch.close()
-    return calls / elapsed
+    rate, _, _ = await _concurrent(f"127.0.0.1:{PORT_UNARY}", clients, seconds)
+    return rate
 
 
 def _proc_cpu(pid: int) -> float:

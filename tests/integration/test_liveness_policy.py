@@ -93,20 +93,23 @@ def act(agent: NodeAgent, rsc: str, agent_name: str, op: str) -> Action:
     )
 
 
-async def scenario(policy: str, etcd: subprocess.Popen[bytes], node_dir: Path) -> None:
+async def store_with_cluster(spec: dict[str, str]) -> EtcdKv:
+    """The etcd member's client, once it took the Cluster object (the member is up)."""
     kv = EtcdKv([f"127.0.0.1:{CLIENT}"], timeout=1.0)
+    doc = json.dumps({"kind": "Cluster", "spec": spec}).encode()
     deadline = time.monotonic() + 20
-    while True:  # the member is up once a write succeeds
+    while True:
         try:
-            await kv.put(
-                keys.desired("Cluster", "cluster"),
-                json.dumps({"kind": "Cluster", "spec": {"noQuorumPolicy": policy}}).encode(),
-            )
-            break
+            await kv.put(keys.desired("Cluster", "cluster"), doc)
+            return kv
         except Exception:  # store not up yet
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def scenario(policy: str, etcd: subprocess.Popen[bytes], node_dir: Path) -> None:
+    kv = await store_with_cluster({"noQuorumPolicy": policy})
     runner = ExecutorRunner("n1", node_dir)
     await runner.start()
     exits: list[int] = []
@@ -171,16 +174,7 @@ def test_no_quorum_policy_acts_before_the_lease_can_expire(
 
 
 async def shutdown_without_store(etcd: subprocess.Popen[bytes], node_dir: Path) -> None:
-    kv = EtcdKv([f"127.0.0.1:{CLIENT}"], timeout=1.0)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            await kv.put(keys.desired("Cluster", "cluster"), b'{"kind": "Cluster", "spec": {}}')
-            break
-        except Exception:  # store not up yet
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+    kv = await store_with_cluster({})
     runner = ExecutorRunner("n1", node_dir)
     await runner.start()
     agent = NodeAgent(
