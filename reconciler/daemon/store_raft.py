@@ -104,6 +104,7 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         self._wake = asyncio.Event()
         self._applied = storage.snapshot().meta.index
         self._lead = 0
+        self._leadership = (0, 0)  # the last leader known, and its term
         self._role = StateType.FOLLOWER
         self._read_seq = 0
         self._read_queue: list[asyncio.Future[None]] = []
@@ -441,13 +442,10 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         if ss.lead != self._lead or ss.role != self._role:
             if ss.lead != self._lead:
                 log.info("leader is now %x (term %d)", ss.lead, self.node.term)
-                self._fail_inflight_reads()
-                if self._lead:
-                    # a proposal forwarded to the old leader is lost with it (or committed
-                    # by the next one): either way no answer comes from where it went, and
-                    # the client would wait out the request timeout. Fail it as
-                    # indeterminate now, as a timeout would, so that the client retries.
-                    self.member.fail_waiting(StoreUnavailable("etcdserver: leader changed"))
+            if ss.lead and (ss.lead, self.node.term) != self._leadership:
+                if self._leadership[0]:
+                    self._leadership_changed()
+                self._leadership = (ss.lead, self.node.term)
             self._lead, self._role = ss.lead, ss.role
         for rs in rd.read_states:
             futs = self._read_inflight.pop(rs.ctx, None)
@@ -532,6 +530,21 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
 
     def _after_advance(self, rd: Ready) -> None:
         pass
+
+    def _leadership_changed(self) -> None:
+        """Another leadership (another leader, or a new term) took over.
+
+        A proposal or a ReadIndex forwarded to the old one is lost with it (or, for a
+        proposal, committed by the next one): no answer comes from where it went, and the
+        client would wait out the request timeout. Fail them as indeterminate now, as a
+        timeout would, so that the client retries at once. Not when the leader is merely
+        unknown for a moment (a follower whose election timer fired becomes a
+        pre-candidate and forgets it): if the same leader of the same term is heard again,
+        the answers still come, and failing then failed hundreds of writes under load for
+        no leader change at all.
+        """
+        self._fail_inflight_reads()
+        self.member.fail_waiting(StoreUnavailable("etcdserver: leader changed"))
 
     def _fail_inflight_reads(self) -> None:
         """Reads whose ReadIndex went to the old leader will never be answered: fail them

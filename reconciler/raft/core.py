@@ -372,6 +372,11 @@ class RaftCore:
         elif t == T.MsgSnap:
             self._become_follower(m.term, m.frm)
             self._handle_snap_chunk(m)
+        elif t == T.MsgReadIndexResp:
+            # answered by the leader this node forwarded the read to, before its election
+            # timer fired: still a linearizable index (the leader confirmed its lease after
+            # the request reached it); dropping it left the reader waiting for a timeout
+            self.read_states.append(ReadState(index=m.index, ctx=m.context))
         elif t == my_resp:
             self.tracker.record_vote(m.frm, not m.reject)
             res = self._poll_result()

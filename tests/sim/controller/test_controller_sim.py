@@ -50,6 +50,7 @@ class World:
     in_flight: dict[str, InFlight] = field(default_factory=dict)
     deaths: list[tuple[float, str, str]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    calm: bool = False  # the chaos stopped: starts no longer fail
 
     def holds(self, n: str) -> bool:
         return any(
@@ -98,7 +99,7 @@ class World:
         key = (s.resource or "", s.node or "")
         cur = self.obs.get(key, RscOnNode("unknown"))
         if s.operation == "start":
-            if self.rng.random() < 0.03:
+            if not self.calm and self.rng.random() < 0.03:
                 self.obs[key] = RscOnNode("failed")
                 self.fail[key] = 1_000_000
             else:
@@ -200,6 +201,12 @@ def test_controller_simulation(seed: int) -> None:
             book, _ = step(w, now, book)
             w.check(now)
             now += 0.1
+        # the chaos stops, start failures included: a start that fails now bans its
+        # resource from that node (fail count INFINITY, as Pacemaker's
+        # start-failure-is-fatal), and two such bans can leave a group nowhere to run
+        # (seed 100434: r4 failed on n4, r5 on n1, with n2 and n3 down), which is right
+        # but not what "converges with every resource running" checks
+        w.calm = True
         w.standby.clear()
         for n in sorted(w.off):
             w.off.discard(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.raft.errors import ProposalDropped
-from reconciler.raft.types import MsgType, StateType
+from reconciler.raft.types import Message, MsgType, StateType
 from reconciler.testing.raftnet import RaftNet
 
 
@@ -79,3 +79,34 @@ def test_lost_read_heartbeats_are_retried_on_the_next_heartbeat() -> None:
     net.heal()
     net.tick(1, only=[1])
     assert [r.ctx for r in net.members[1].read_states] == [b"r"]
+
+
+def test_a_read_answered_while_its_follower_campaigns_is_still_served() -> None:
+    """The leader's answer to a forwarded read may arrive after the follower's election
+    timer fired (it is a pre-candidate then): the index is still linearizable, and
+    dropping it left the reader waiting for its timeout."""
+    net = RaftNet([1, 2, 3])
+    net.campaign(1)
+    net.propose(1, b"a")
+    held: list[Message] = []
+
+    def hold_answers(m: Message) -> bool:
+        if m.type == MsgType.MsgReadIndexResp:
+            held.append(m)
+            return False
+        return True
+
+    net.intercept = hold_answers
+    net.node(3).read_index(b"f")
+    net.process()
+    assert [m.context for m in held] == [b"f"]
+    net.isolate(3)
+    for _ in range(100):
+        net.tick(1, only=[3])
+        if net.node(3).role == StateType.PRE_CANDIDATE:
+            break
+    assert net.node(3).role == StateType.PRE_CANDIDATE
+    net.node(3).step(held[0])
+    net.handle_ready(3)
+    rs = net.members[3].read_states
+    assert [r.ctx for r in rs] == [b"f"] and rs[0].index == held[0].index
