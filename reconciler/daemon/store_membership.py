@@ -16,12 +16,11 @@ import grpc
 from reconciler.base.errors import StoreUnavailable
 from reconciler.daemon.store_member import StoreMember, member_id_of
 from reconciler.daemon.store_peers import MembershipError, PeerInfo, peer_target
+from reconciler.daemon.store_reads import READ_TIMEOUT_S
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
 from reconciler.raft.types import ConfChange, ConfChangeType
 from reconciler.transport.etcd_backend import MEMBER_NOT_FOUND, NO_LEADER, MemberInfo
-
-READ_TIMEOUT_S = 5.0
 
 
 class MembershipMixin:

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import random
-import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -29,8 +28,9 @@ from collections.abc import Awaitable, Callable
 from reconciler.base.errors import NoSpace, StoreUnavailable
 from reconciler.daemon import store_gc
 from reconciler.daemon.store_member import StoreMember
-from reconciler.daemon.store_membership import READ_TIMEOUT_S, MembershipMixin
+from reconciler.daemon.store_membership import MembershipMixin
 from reconciler.daemon.store_peers import PeerInfo, peer_target, port_refuses
+from reconciler.daemon.store_reads import READ_TIMEOUT_S, ReadIndexMixin
 from reconciler.daemon.store_snapshots import APPLY_SLICE_S, SnapshotMixin
 from reconciler.persist.durable import RaftDisk
 from reconciler.raft.errors import ProposalDropped
@@ -65,7 +65,7 @@ LEADER_PROBE_DELAYS_S = (0.0, 0.02, 0.1)  # when the leader's stream ends (see _
 STALL_WARN_S = 0.15  # a longer hold of the loop is logged (see docs/store.md, timing)
 
 
-class RaftEngine(MembershipMixin, SnapshotMixin):
+class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
     def __init__(
         self,
         member: StoreMember,
@@ -106,10 +106,7 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         self._lead = 0
         self._leadership = (0, 0)  # the last leader known, and its term
         self._role = StateType.FOLLOWER
-        self._read_seq = 0
-        self._read_queue: list[asyncio.Future[None]] = []
-        self._read_inflight: dict[bytes, list[asyncio.Future[None]]] = {}
-        self._read_ready: list[tuple[int, list[asyncio.Future[None]]]] = []
+        self._init_reads()
         self._conf_waiters: dict[int, asyncio.Future[None]] = {}
         self._since_snapshot = 0
         self._snapshotting = False
@@ -227,19 +224,6 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         except ProposalDropped as exc:
             raise StoreUnavailable(NO_LEADER) from exc
         self._wake.set()
-
-    async def read_index(self) -> None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._read_queue.append(fut)
-        self._wake.set()
-        timer = loop.call_later(READ_TIMEOUT_S, _time_out, fut)
-        try:
-            await fut
-        except TimeoutError:
-            raise StoreUnavailable("etcdserver: request timed out") from None
-        finally:
-            timer.cancel()
 
     async def leader_call(self, what: str, lease_id: int) -> int:
         lead = self._lead
@@ -447,10 +431,7 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
                     self._leadership_changed()
                 self._leadership = (ss.lead, self.node.term)
             self._lead, self._role = ss.lead, ss.role
-        for rs in rd.read_states:
-            futs = self._read_inflight.pop(rs.ctx, None)
-            if futs:
-                self._read_ready.append((rs.index, futs))
+        self._read_states_in(rd.read_states)
         if rd.snapshot is not None and not rd.snapshot.is_empty():
             await self._drain(self._queued)
             await self.restore_state_async(rd.snapshot.data)
@@ -545,44 +526,3 @@ class RaftEngine(MembershipMixin, SnapshotMixin):
         """
         self._fail_inflight_reads()
         self.member.fail_waiting(StoreUnavailable("etcdserver: leader changed"))
-
-    def _fail_inflight_reads(self) -> None:
-        """Reads whose ReadIndex went to the old leader will never be answered: fail them
-        now as etcd does ("leader changed"), so clients retry at once instead of waiting
-        out the request timeout."""
-        inflight, self._read_inflight = self._read_inflight, {}
-        for futs in inflight.values():
-            for f in futs:
-                if not f.done():
-                    f.set_exception(StoreUnavailable("etcdserver: leader changed"))
-
-    def _issue_reads(self) -> None:
-        if not self._read_queue:
-            return
-        self._read_seq += 1
-        ctx = struct.pack(">QQ", self.member.member_id, self._read_seq)
-        futs, self._read_queue = self._read_queue, []
-        try:
-            self.node.read_index(ctx)
-        except ProposalDropped:
-            for f in futs:
-                if not f.done():
-                    f.set_exception(StoreUnavailable(NO_LEADER))
-            return
-        self._read_inflight[ctx] = futs
-
-    def _answer_reads(self) -> None:
-        still = []
-        for index, futs in self._read_ready:
-            if index <= self._applied:
-                for f in futs:
-                    if not f.done():
-                        f.set_result(None)
-            else:
-                still.append((index, futs))
-        self._read_ready = still
-
-
-def _time_out(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
