@@ -43,6 +43,7 @@ from reconciler.raft.types import (
     Entry,
     EntryType,
     Message,
+    MsgType,
     Ready,
     Snapshot,
     StateType,
@@ -63,6 +64,16 @@ TRACE = bool(os.environ.get("HACTL_STORE_TRACE"))
 SYNC_INLINE = os.environ.get("HACTL_STORE_SYNC_INLINE", "1") == "1"
 LEADER_PROBE_DELAYS_S = (0.0, 0.02, 0.1)  # when the leader's stream ends (see _check_leader)
 STALL_WARN_S = 0.15  # a longer hold of the loop is logged (see docs/store.md, timing)
+
+
+def _wal_delay_s(name: str) -> float:
+    """A fault for tests: ``HACTL_STORE_WAL_DELAY=m1=700`` makes member m1's every WAL
+    write take 700 ms longer (a slow disk on demand; this machine has no delay device)."""
+    for item in os.environ.get("HACTL_STORE_WAL_DELAY", "").split(","):
+        who, _, ms = item.partition("=")
+        if who == name and ms:
+            return int(ms) / 1000.0
+    return 0.0
 
 
 class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
@@ -122,6 +133,8 @@ class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
         self._synced_term_vote = (hs0.term, hs0.vote)
         self._tasks: list[asyncio.Task[None]] = []
         self._probes: set[asyncio.Task[None]] = set()
+        self._keepalive: asyncio.TimerHandle | None = None  # heartbeats during a slow sync
+        self._wal_delay_s = _wal_delay_s(member.cfg.name)
         self.leader_call_fn: Callable[[str, int], Awaitable[int | None]] | None = None
 
     # --- membership bookkeeping ---------------------------------------------------------
@@ -366,6 +379,8 @@ class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
             mark = SnapshotMark(rd.snapshot.meta.index, rd.snapshot.meta.term)
 
         def write() -> None:
+            if self._wal_delay_s:
+                time.sleep(self._wal_delay_s)
             if rd.snapshot is not None:
                 disk.snapshotter.save(rd.snapshot)
             wal.save(rd.hard_state, rd.entries, mark)
@@ -379,7 +394,11 @@ class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
                 if inline:
                     write()
                 else:
-                    await loop.run_in_executor(None, write)
+                    self._keepalive = loop.call_later(self.tick_s, self._heartbeat_during_sync)
+                    try:
+                        await loop.run_in_executor(None, write)
+                    finally:
+                        self._keepalive.cancel()
                 took = time.monotonic() - began
                 if took > STALL_WARN_S:  # messages (heartbeats too) waited for the disk
                     log.warning("WAL write and fsync took %.0f ms", took * 1000)
@@ -389,6 +408,28 @@ class RaftEngine(ReadIndexMixin, MembershipMixin, SnapshotMixin):
                 self.member.raise_alarm(1)
                 self.member.fail_waiting(exc)
                 await asyncio.sleep(1.0)
+
+    def _heartbeat_during_sync(self) -> None:
+        """The leader's WAL write has lasted a tick: keep its followers' election timers
+        from firing meanwhile.
+
+        The ready loop sends nothing more until the write is durable (nor does etcd's), so
+        a slow disk silenced the leader: fsyncs of 500-800 ms were seen here on a busy
+        shared disk, longer than the election timeout leaves, and the followers voted.
+        These heartbeats carry the current term, which is on disk (a leader syncs in this
+        worker thread only for a Ready that changes neither term nor vote), and commit 0:
+        a follower never lowers its commit index, so they commit nothing (in particular
+        not the entries whose write is still running). Their answers tell check-quorum
+        that the followers are there.
+        """
+        # the core's role, not ``_role``: that one changes only after this Ready's write
+        if self.node.role != StateType.LEADER or self.node.term != self._synced_term_vote[0]:
+            return
+        me, term = self.member.member_id, self.node.term
+        for peer_id, sender in self.senders.items():
+            sender.send(Message(MsgType.MsgHeartbeat, to=peer_id, frm=me, term=term))
+        loop = asyncio.get_running_loop()
+        self._keepalive = loop.call_later(self.tick_s, self._heartbeat_during_sync)
 
     def _persist_in_memory(self, rd: Ready) -> None:
         if rd.snapshot is not None:
