@@ -218,7 +218,7 @@ class StoreMember:
         self._waiting[seq] = fut
         # one timer per write instead of asyncio.wait_for (which adds a waiter future and
         # callbacks per call: measurable CPU at thousands of writes per second)
-        timer = loop.call_later(WRITE_TIMEOUT_S, _time_out, fut)
+        timer = loop.call_later(WRITE_TIMEOUT_S, time_out, fut)
         try:
             await self._engine().propose(data)
             result = await fut
@@ -340,7 +340,8 @@ class StoreMember:
             self._revoking.discard(lease_id)
 
 
-def _time_out(fut: asyncio.Future[Any]) -> None:
+def time_out(fut: asyncio.Future[Any]) -> None:
+    """A ``call_later`` callback: fail ``fut`` with TimeoutError unless it is done."""
     if not fut.done():
         fut.set_exception(TimeoutError())
 

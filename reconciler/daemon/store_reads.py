@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable
 
 from reconciler.base.errors import StoreUnavailable
-from reconciler.daemon.store_member import StoreMember
+from reconciler.daemon.store_member import StoreMember, time_out
 from reconciler.raft.errors import ProposalDropped
 from reconciler.raft.node import RaftNode
 from reconciler.raft.types import ReadState
@@ -42,7 +42,7 @@ class ReadIndexMixin:
         fut: asyncio.Future[None] = loop.create_future()
         self._read_queue.append(fut)
         self._wake.set()
-        timer = loop.call_later(READ_TIMEOUT_S, _time_out, fut)
+        timer = loop.call_later(READ_TIMEOUT_S, time_out, fut)
         try:
             await fut
         except TimeoutError:
@@ -91,8 +91,3 @@ class ReadIndexMixin:
             for f in futs:
                 if not f.done():
                     f.set_exception(StoreUnavailable("etcdserver: leader changed"))
-
-
-def _time_out(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
